@@ -1,0 +1,451 @@
+"""Load and validate accord.yaml (or a LiteLLM config.yaml, as it is) into one `Config`.
+
+Every error names the file, the line, the key and what to write instead. The config is always read from the
+file by the process that serves (each worker reads it itself), never handed over from a parent's memory.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import Field as PField
+
+from . import catalog, envfile, yamlsource
+from .catalog import ModelInfo
+from .errors import ConfigError
+from .providers.vendors import VENDORS, Vendor, known_prefixes, vendor_for_prefix
+
+SECRET_KEYS = ("key", "password", "secret", "token", "database_url", "redis_url", "authorization")
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+# ---------------------------------------------------------------------------------------------- the schema
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelEntry(_Strict):
+    """One deployment. Entries sharing a `name` form a group the router balances over."""
+
+    name: str = PField(min_length=1)
+    model: str = PField(min_length=1)  # provider/model-id, e.g. deepseek/deepseek-reasoner
+    api_base: str | None = None
+    api_key: str | None = None
+    aliases: list[str] = []
+    extra_body: dict[str, Any] = {}
+    params: dict[str, Any] = {}  # default request parameters (temperature, max_tokens, ...)
+    headers: dict[str, str] = {}
+    capabilities: dict[str, Any] = {}  # overrides of the catalog entry
+    rpm: int | None = PField(default=None, ge=1)
+    tpm: int | None = PField(default=None, ge=1)
+    weight: float = PField(default=1.0, gt=0)
+    order: int | None = None
+    timeout: float | None = PField(default=None, gt=0)
+    stream_timeout: float | None = PField(default=None, gt=0)
+    max_retries: int | None = PField(default=None, ge=0)
+    id: str | None = None
+
+
+class Settings(_Strict):
+    master_key: str | None = None
+    host: str = "127.0.0.1"
+    port: int = PField(default=4000, ge=0, le=65535)
+    workers: int = PField(default=1, ge=1, le=64)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    max_body_mb: float = PField(default=32, gt=0)
+    request_timeout: float = PField(default=600, gt=0)  # total, per upstream attempt
+    connect_timeout: float = PField(default=10, gt=0)
+    num_retries: int = PField(default=2, ge=0, le=20)
+    routing_strategy: Literal[
+        "simple-shuffle", "least-busy", "latency-based-routing", "usage-based-routing", "cost-based-routing"
+    ] = "simple-shuffle"
+    allowed_fails: int = PField(default=3, ge=1)
+    cooldown_time: float = PField(default=30, ge=0)
+    fallbacks: dict[str, list[str]] = {}
+    context_window_fallbacks: dict[str, list[str]] = {}
+    default_fallbacks: list[str] = []
+    drop_params: bool = True
+    database_url: str | None = None
+    redis_url: str | None = None
+    data_dir: str | None = None
+
+
+class ConsensusSettings(_Strict):
+    panel: list[str] = []  # default panel; entries may be "model" or "model:stance"
+    chair: str | None = None
+    mode: Literal["synthesize", "vote", "review", "debate"] = "synthesize"
+    timeout: float = PField(default=600, gt=0)
+    per_model_timeout: float = PField(default=300, gt=0)
+    concurrency: int = PField(default=0, ge=0)  # 0: all at once
+
+
+class MCPSettings(_Strict):
+    endpoint: str | None = None  # a remote OpenAI-compatible base URL instead of the in-process router
+    endpoint_key: str | None = None
+    disabled_tools: list[str] = []
+    default_model: str = "auto"
+    output_tokens: int = PField(default=20_000, ge=500)
+    file_tokens: int = PField(default=50_000, ge=0)
+    allowed_roots: list[str] = []
+
+
+class AccordFile(_Strict):
+    models: list[ModelEntry] = []
+    settings: Settings = Settings()
+    consensus: ConsensusSettings = ConsensusSettings()
+    mcp: MCPSettings = MCPSettings()
+
+
+# ----------------------------------------------------------------------------------------------- the result
+@dataclass
+class Deployment:
+    """One upstream a model name can be served by."""
+
+    id: str
+    name: str
+    vendor: Vendor
+    model: str  # the upstream's model id
+    api_base: str
+    api_key: str | None = field(repr=False)
+    info: ModelInfo
+    aliases: tuple[str, ...] = ()
+    extra_body: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+    headers: dict = field(default_factory=dict)
+    rpm: int | None = None
+    tpm: int | None = None
+    weight: float = 1.0
+    order: int | None = None
+    timeout: float | None = None
+    stream_timeout: float | None = None
+    max_retries: int | None = None
+
+    @property
+    def adapter(self) -> str:
+        return self.vendor.adapter
+
+
+@dataclass
+class Config:
+    path: Path | None
+    settings: Settings
+    deployments: list[Deployment]
+    consensus: ConsensusSettings = field(default_factory=ConsensusSettings)
+    mcp: MCPSettings = field(default_factory=MCPSettings)
+    source: str = "accord"  # accord | litellm | zero-config
+    ignored: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    env_file: Path | None = None
+
+    def redacted(self) -> dict:
+        """The effective config as data, every secret replaced (for `config show` and the UI)."""
+        s = self.settings.model_dump()
+        return {
+            "source": self.source,
+            "file": str(self.path) if self.path else None,
+            "settings": redact(s),
+            "models": [
+                {
+                    "name": d.name, "id": d.id, "model": f"{d.vendor.name}/{d.model}", "api_base": d.api_base,
+                    "api_key": _mask(d.api_key), "aliases": list(d.aliases),
+                    **({"extra_body": redact(d.extra_body)} if d.extra_body else {}),
+                    **({"params": redact(d.params)} if d.params else {}),
+                    **({"rpm": d.rpm} if d.rpm else {}), **({"tpm": d.tpm} if d.tpm else {}),
+                }
+                for d in self.deployments
+            ],
+            "consensus": self.consensus.model_dump(),
+            "mcp": redact(self.mcp.model_dump()),
+            "ignored": self.ignored,
+        }
+
+
+def _mask(value: str | None) -> str | None:
+    return None if value is None else "****"
+
+
+def redact(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {
+            k: (_mask(v) if isinstance(v, str) and any(s in k.lower() for s in SECRET_KEYS) else redact(v))
+            for k, v in obj.items()
+        }
+    if isinstance(obj, list):
+        return [redact(v) for v in obj]
+    return obj
+
+
+# ---------------------------------------------------------------------------------------------- finding it
+def config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "accord"
+
+
+def find(explicit: str | os.PathLike | None = None) -> Path | None:
+    """`--config`, then $ACCORD_CONFIG, then ./accord.yaml, then $XDG_CONFIG_HOME/accord/accord.yaml."""
+    for candidate, must in ((explicit, True), (os.environ.get("ACCORD_CONFIG"), True)):
+        if candidate:
+            p = Path(candidate).expanduser()
+            if not p.is_file():
+                what = "--config" if candidate is explicit else "$ACCORD_CONFIG"
+                raise ConfigError(f"no config file here (given by {what}); create it with `accord init` "
+                                  "or point to an existing file", file=str(p))
+            return p
+    for p in (Path("accord.yaml"), config_dir() / "accord.yaml"):
+        if p.is_file():
+            return p
+    return None
+
+
+def load(path: str | os.PathLike | None = None, *, env_file: str | os.PathLike | None = None) -> Config:
+    """Find, read, resolve and validate the config. Raises ConfigError, never anything else."""
+    found = find(path)
+    envp = Path(env_file).expanduser() if env_file else (found.parent if found else config_dir()) / "env"
+    if env_file and not envp.is_file():
+        raise ConfigError("no env file here (given by --env-file)", file=str(envp))
+    envfile.load(envp)
+    if found is None:
+        cfg = zero_config()
+        cfg.env_file = envp if envp.is_file() else None
+        return cfg
+    try:
+        text = found.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read the config file ({e.__class__.__name__})", file=str(found)) from None
+    cfg = parse(text, str(found))
+    cfg.path, cfg.env_file = found, (envp if envp.is_file() else None)
+    return cfg
+
+
+def parse(text: str, file: str = "accord.yaml") -> Config:
+    src = yamlsource.load(text, file)
+    if src.data is None:
+        src.data = {}
+    if not isinstance(src.data, dict):
+        raise src.error((), "the file must be a mapping of sections (models:, settings:, ...), not a list or value")
+    if "environment_variables" in src.data:  # LiteLLM sets these before resolving anything
+        env = src.data["environment_variables"] or {}
+        if not isinstance(env, dict):
+            raise src.error(("environment_variables",), "must be a mapping NAME: value")
+        for k, v in env.items():
+            os.environ.setdefault(str(k), "" if v is None else str(v))
+    data = _resolve_env(src.data, (), src)
+    if "model_list" in data or "litellm_settings" in data or "general_settings" in data:
+        from .litellm_config import convert
+
+        return convert(data, src)
+    return _accord(data, src)
+
+
+# ---------------------------------------------------------------------------------------- env references
+_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _resolve_env(obj: Any, path: tuple, src: yamlsource.Source) -> Any:
+    if isinstance(obj, dict):
+        return {k: _resolve_env(v, (*path, k), src) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_resolve_env(v, (*path, i), src) for i, v in enumerate(obj)]
+    if not isinstance(obj, str):
+        return obj
+    if obj.startswith("os.environ/"):
+        name = obj[len("os.environ/"):].strip()
+        if name not in os.environ:
+            raise _missing_env(name, path, src)
+        return os.environ[name]
+
+    def sub(m: re.Match) -> str:
+        name, default = m.group(1), m.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise _missing_env(name, path, src)
+
+    return _ENV_RE.sub(sub, obj) if "${" in obj else obj
+
+
+def _missing_env(name: str, path: tuple, src: yamlsource.Source) -> ConfigError:
+    return src.error(path, f"environment variable {name} is not set; add `{name}=...` to the env file beside "
+                           f"the config, export it in your shell, or write `${{{name}:-default}}` for a default")
+
+
+# ---------------------------------------------------------------------------------------- Accord's schema
+def _accord(data: dict, src: yamlsource.Source) -> Config:
+    try:
+        parsed = AccordFile.model_validate(data)
+    except ValidationError as e:
+        raise _pydantic_error(e, src, AccordFile) from None
+    deployments = [
+        deployment_from(
+            e.name, e.model, src=src, path=("models", i), api_base=e.api_base, api_key=e.api_key,
+            aliases=e.aliases, extra_body=e.extra_body, params=e.params, headers=e.headers,
+            capabilities=e.capabilities, rpm=e.rpm, tpm=e.tpm, weight=e.weight, order=e.order,
+            timeout=e.timeout, stream_timeout=e.stream_timeout, max_retries=e.max_retries, dep_id=e.id,
+        )
+        for i, e in enumerate(parsed.models)
+    ]
+    cfg = Config(None, parsed.settings, deployments, parsed.consensus, parsed.mcp, source="accord")
+    finish(cfg, src)
+    return cfg
+
+
+def _pydantic_error(e: ValidationError, src: yamlsource.Source, root: type[BaseModel]) -> ConfigError:
+    err = e.errors()[0]
+    loc = tuple(err["loc"])
+    kind, msg = err["type"], err["msg"]
+    if kind == "extra_forbidden":
+        parent, bad = loc[:-1], loc[-1]
+        choices = _fields_at(root, parent)
+        close = difflib.get_close_matches(str(bad), choices, n=1)
+        hint = f"did you mean `{close[0]}`?" if close else f"known keys here: {', '.join(sorted(choices))}"
+        return src.error(loc, f"unknown key `{bad}`; {hint}")
+    if kind == "missing":
+        return src.error(loc[:-1], f"`{loc[-1]}` is required here; add `{loc[-1]}: ...`")
+    if kind == "literal_error":
+        return src.error(loc, f"{msg}")
+    return src.error(loc, f"{msg[0].lower()}{msg[1:]} (got {err.get('input')!r})")
+
+
+def _fields_at(model: type[BaseModel], path: tuple) -> list[str]:
+    for p in path:
+        if isinstance(p, int):
+            continue
+        f = model.model_fields.get(str(p))
+        ann = getattr(f, "annotation", None) if f else None
+        args = getattr(ann, "__args__", ()) or (ann,)
+        nxt = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if nxt is None:
+            return []
+        model = nxt
+    return list(model.model_fields)
+
+
+# --------------------------------------------------------------------------------------- building deployments
+def split_model(model: str) -> tuple[Vendor | None, str]:
+    """`deepseek/deepseek-chat` -> (deepseek, deepseek-chat); `openrouter/x/y` -> (openrouter, x/y)."""
+    prefix, sep, rest = model.partition("/")
+    if sep:
+        vendor = vendor_for_prefix(prefix)
+        if vendor is not None:
+            return vendor, rest
+    return None, model
+
+
+def deployment_from(
+    name: str, model: str, *, src: yamlsource.Source, path: tuple, api_base: str | None = None,
+    api_key: str | None = None, aliases: list[str] | tuple = (), capabilities: dict | None = None,
+    dep_id: str | None = None, **kw: Any,
+) -> Deployment:
+    vendor, upstream_id = split_model(model)
+    if vendor is None:
+        known = catalog.lookup(model)
+        if known is not None and "/" not in model:
+            vendor = VENDORS[known.vendor] if known.vendor in VENDORS else None
+        elif api_base:
+            vendor = VENDORS["openai"]  # any OpenAI-compatible endpoint
+        if vendor is None:
+            prefix = model.partition("/")[0] if "/" in model else None
+            close = difflib.get_close_matches(prefix or "", known_prefixes(), n=1) if prefix else []
+            hint = f" (did you mean `{close[0]}/`?)" if close else ""
+            raise src.error((*path, "model") if src.lines else path,
+                            f"cannot tell which provider serves `{model}`{hint}; write it as provider/model, "
+                            f"e.g. deepseek/deepseek-chat, or openai/{model} with an api_base. "
+                            f"Known providers: {', '.join(v for v in VENDORS)}")
+    base = api_base or vendor.api_base
+    if not base:
+        raise src.error(path, f"`{vendor.name}` models need an api_base (the server's URL, e.g. http://host:8000/v1)")
+    if api_key is None and vendor.key_env:
+        api_key = os.environ.get(vendor.key_env)
+    caps = dict(capabilities or {})
+    unknown = [k for k in caps if k not in catalog.OVERRIDABLE]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], catalog.OVERRIDABLE, n=1)
+        hint = f"did you mean `{close[0]}`?" if close else f"known: {', '.join(catalog.OVERRIDABLE)}"
+        raise src.error((*path, "capabilities", unknown[0]), f"unknown capability `{unknown[0]}`; {hint}")
+    info = catalog.info_for(upstream_id, vendor.name, caps)
+    return Deployment(
+        id=dep_id or "", name=name, vendor=vendor, model=upstream_id, api_base=base.rstrip("/"),
+        api_key=api_key, info=info, aliases=tuple(aliases), **{k: v for k, v in kw.items() if v is not None},
+    )
+
+
+def finish(cfg: Config, src: yamlsource.Source | None = None) -> None:
+    """Give every deployment an id, check names, aliases and the bind address."""
+    seen: dict[str, int] = {}
+    for d in cfg.deployments:
+        n = seen[d.name] = seen.get(d.name, -1) + 1
+        if not d.id:
+            d.id = d.name if n == 0 else f"{d.name}#{n}"
+        if d.api_key is None and d.vendor.key_env:
+            cfg.warnings.append(f"model {d.name}: no API key; set {d.vendor.key_env} or give api_key")
+    names = {d.name for d in cfg.deployments}
+    for d in cfg.deployments:
+        for a in d.aliases:
+            if a in names and a != d.name:
+                where = (src.file if src else "config")
+                raise ConfigError(f"alias `{a}` of model `{d.name}` is also a model name; pick another alias",
+                                  file=where)
+    s = cfg.settings
+    if not s.master_key and os.environ.get("ACCORD_MASTER_KEY"):
+        s.master_key = os.environ["ACCORD_MASTER_KEY"]
+    if not s.master_key and s.host not in LOOPBACK:
+        raise ConfigError(
+            f"host {s.host} would expose Accord without a master key; set settings.master_key "
+            "(or ACCORD_MASTER_KEY) or keep host: 127.0.0.1",
+            file=src.file if src else None, line=src.line(("settings", "host")) if src else None,
+            key="settings.host",
+        )
+
+
+# ---------------------------------------------------------------------------------------------- zero config
+def zero_config() -> Config:
+    """No file: serve every catalog model of each provider whose standard key is in the environment."""
+    deployments: list[Deployment] = []
+    for vendor in VENDORS.values():
+        if not vendor.zero_config or not vendor.key_env or not os.environ.get(vendor.key_env):
+            continue
+        base = os.environ.get(f"{vendor.name.upper()}_API_BASE") or vendor.api_base
+        for info in catalog.for_vendor(vendor.name):
+            deployments.append(Deployment(
+                id=info.id, name=info.id, vendor=vendor, model=info.id, api_base=(base or "").rstrip("/"),
+                api_key=os.environ[vendor.key_env], info=info, aliases=info.aliases,
+            ))
+    if os.environ.get("OLLAMA_HOST"):
+        deployments.extend(_ollama_models(os.environ["OLLAMA_HOST"]))
+    settings = Settings(master_key=os.environ.get("ACCORD_MASTER_KEY") or None)
+    cfg = Config(None, settings, deployments, source="zero-config")
+    # aliases from the catalog may collide across vendors' rows: keep the first
+    taken: set[str] = {d.name for d in deployments}
+    for d in deployments:
+        keep = tuple(a for a in d.aliases if a not in taken)
+        taken.update(keep)
+        d.aliases = keep
+    finish(cfg)
+    return cfg
+
+
+def _ollama_models(host: str) -> list[Deployment]:
+    """Ask the local Ollama which models it has (quickly; a down Ollama only leaves them out)."""
+    import json
+    import urllib.request
+
+    root = host if host.startswith("http") else f"http://{host}"
+    root = root.rstrip("/").removesuffix("/v1")
+    try:
+        with urllib.request.urlopen(f"{root}/api/tags", timeout=1.5) as r:
+            names = [m["name"] for m in json.load(r).get("models", [])]
+    except Exception:
+        return []
+    vendor = VENDORS["ollama"]
+    return [
+        Deployment(id=n, name=n, vendor=vendor, model=n, api_base=f"{root}/v1", api_key=None,
+                   info=catalog.info_for(n, "ollama"))
+        for n in names
+    ]

@@ -1,0 +1,185 @@
+"""What every wire-protocol adapter provides, and the error mapping they share.
+
+Adapters speak OpenAI's chat format to the rest of Accord: requests come in as OpenAI chat bodies (dicts,
+parsed once by the gateway), responses go out as OpenAI `chat.completion` dicts or as stream chunks already
+serialized to JSON bytes (so an OpenAI-compatible upstream's bytes pass through untouched).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
+
+from ..errors import AccordError, BadRequest, UpstreamError, UpstreamTimeout
+
+if TYPE_CHECKING:
+    from ..config import Deployment
+    from .http import Pools
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    cached_tokens: int = 0
+    estimated: bool = False
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def as_openai(self) -> dict:
+        out: dict[str, Any] = {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+        if self.reasoning_tokens:
+            out["completion_tokens_details"] = {"reasoning_tokens": self.reasoning_tokens}
+        if self.cached_tokens:
+            out["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
+        return out
+
+    @classmethod
+    def from_openai(cls, u: dict | None) -> Usage | None:
+        if not isinstance(u, dict):
+            return None
+        details = u.get("completion_tokens_details") or {}
+        pdetails = u.get("prompt_tokens_details") or {}
+        return cls(
+            prompt_tokens=int(u.get("prompt_tokens") or 0),
+            completion_tokens=int(u.get("completion_tokens") or 0),
+            reasoning_tokens=int(details.get("reasoning_tokens") or 0),
+            cached_tokens=int(pdetails.get("cached_tokens") or u.get("prompt_cache_hit_tokens") or 0),
+        )
+
+
+@dataclass
+class Call:
+    """What one upstream call learned: filled in by the adapter as it goes, read by router, logs and usage."""
+
+    deployment: Deployment
+    started: float = field(default_factory=time.perf_counter)
+    first_byte: float | None = None  # perf_counter of the first streamed chunk
+    usage: Usage | None = None
+    chunks: int = 0
+    finish_reason: str | None = None
+    status: int = 200
+
+    @property
+    def ttft(self) -> float | None:
+        return None if self.first_byte is None else self.first_byte - self.started
+
+
+class Provider(Protocol):
+    """One wire protocol. Instances are stateless; connection pools live in `Pools`."""
+
+    async def complete(self, dep: Deployment, body: dict, call: Call, pools: Pools) -> dict: ...
+
+    async def stream(self, dep: Deployment, body: dict, call: Call, pools: Pools) -> AsyncIterator[bytes]:
+        """Connect and check the status before returning, so failures before the first byte can be retried;
+        then iterate JSON payloads of `chat.completion.chunk`s."""
+        ...
+
+    async def embed(self, dep: Deployment, body: dict, call: Call, pools: Pools) -> dict: ...
+
+
+# ------------------------------------------------------------------------------------------ shared helpers
+CONTEXT_MARKERS = ("context length", "context_length", "maximum context", "too many tokens", "prompt is too long",
+                   "context window", "input is too long", "exceeds the maximum")
+
+
+def scrub(text: str, dep: Deployment) -> str:
+    """Never let a provider key out, even when a provider echoes it in an error."""
+    key = dep.api_key
+    if key and len(key) >= 4 and key in text:
+        text = text.replace(key, "****")
+    return text
+
+
+def upstream_error(dep: Deployment, status: int, raw: bytes, headers: Any = None) -> AccordError:
+    """Turn an upstream HTTP error into what the client should see."""
+    message = _message_from(raw) or f"HTTP {status}"
+    message = scrub(message, dep)[:2000]
+    where = f"{dep.vendor.label or dep.vendor.name} ({dep.id})"
+    retry_after = _retry_after(headers)
+    if status == 429:
+        return UpstreamError(f"{where} is rate limiting: {message}", status=429, type="rate_limit_error",
+                             code="rate_limit_exceeded", upstream_status=429, retry_after=retry_after)
+    if status in (401, 403):
+        key = dep.vendor.key_env or "api_key"
+        return UpstreamError(f"{where} refused the provider key (HTTP {status}); check {key}: {message}",
+                             upstream_status=status, retryable=True)
+    if status == 413:
+        return UpstreamError(f"{where}: request too large: {message}", status=413, type="invalid_request_error",
+                             code="request_too_large", upstream_status=status, retryable=False)
+    if status in (400, 404, 422):
+        low = message.lower()
+        if any(m in low for m in CONTEXT_MARKERS):
+            return UpstreamError(f"{where}: {message}", status=400, type="invalid_request_error",
+                                 code="context_length_exceeded", upstream_status=status, retryable=False)
+        if status == 404:
+            return UpstreamError(f"{where} does not know model `{dep.model}`: {message}",
+                                 upstream_status=status, retryable=True)
+        return UpstreamError(f"{where} rejected the request: {message}", status=400, type="invalid_request_error",
+                             code="upstream_bad_request", upstream_status=status, retryable=False)
+    if status in (408, 504):
+        return UpstreamTimeout(f"{where} timed out (HTTP {status}): {message}", upstream_status=status)
+    return UpstreamError(f"{where} failed (HTTP {status}): {message}", upstream_status=status,
+                         retry_after=retry_after)
+
+
+def _message_from(raw: bytes) -> str:
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw[:500].decode("utf-8", "replace").strip()
+    if isinstance(data, list) and data:
+        data = data[0]
+    if isinstance(data, dict):
+        err = data.get("error", data)
+        if isinstance(err, dict):
+            return str(err.get("message") or err.get("msg") or err)
+        return str(err)
+    return str(data)
+
+
+def _retry_after(headers: Any) -> float | None:
+    if not headers:
+        return None
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def need_key(dep: Deployment) -> None:
+    if dep.api_key is None and dep.vendor.key_env:
+        raise UpstreamError(f"model {dep.name} ({dep.id}) has no API key: set {dep.vendor.key_env} "
+                            "in the env file or give api_key in the config", retryable=False)
+
+
+def bad_upstream_json(dep: Deployment, what: str = "response") -> UpstreamError:
+    return UpstreamError(f"{dep.vendor.label or dep.vendor.name} ({dep.id}) sent a malformed {what}")
+
+
+def estimate_tokens(obj: Any) -> int:
+    """Rough token count (4 characters a token) for when an upstream reports no usage."""
+    if isinstance(obj, (bytes, bytearray)):
+        return max(1, len(obj) // 4)
+    if isinstance(obj, str):
+        return max(1, len(obj) // 4)
+    return max(1, len(orjson.dumps(obj)) // 4)
+
+
+def require(cond: bool, message: str, param: str | None = None) -> None:
+    if not cond:
+        raise BadRequest(message, param=param)

@@ -1,0 +1,154 @@
+"""The OpenAI chat-completions wire protocol, spoken by most vendors (see vendors.py for the rows).
+
+The hot path: the client's body is sent on with `model` replaced and the deployment's defaults merged; the
+upstream's response bytes (streamed chunks included) go back as they are, parsed only to read usage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import orjson
+
+from .base import Call, Usage, bad_upstream_json, estimate_tokens, need_key
+from .http import Pools, post, read_json, sse_data
+
+if TYPE_CHECKING:
+    from ..config import Deployment
+
+_JSON = "application/json"
+
+
+def prepare(dep: Deployment, body: dict) -> dict:
+    """Apply the deployment's defaults, model id, extra body and vendor quirks to a client body (in place)."""
+    if dep.params:
+        for k, v in dep.params.items():
+            body.setdefault(k, v)
+    body["model"] = dep.model
+    if dep.extra_body:
+        body.update(dep.extra_body)
+    q = dep.vendor.quirks
+    if q:
+        tmax = q.get("temperature_max")
+        t = body.get("temperature")
+        if tmax is not None and isinstance(t, (int, float)) and t > tmax:
+            body["temperature"] = tmax
+        if q.get("no_tool_choice_required") and body.get("tool_choice") == "required":
+            body["tool_choice"] = "auto"
+        if q.get("strip_reasoning"):
+            _strip_old_reasoning(body.get("messages"))
+    if not dep.info.temperature and "temperature" in body:
+        del body["temperature"]
+    return body
+
+
+def _strip_old_reasoning(messages: object) -> None:
+    """DeepSeek refuses reasoning sent back in history, except within the current tool-call turn."""
+    if not isinstance(messages, list):
+        return
+    last_user = max((i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "user"),
+                    default=-1)
+    for i, m in enumerate(messages):
+        if i < last_user and isinstance(m, dict) and "reasoning_content" in m:
+            messages[i] = {k: v for k, v in m.items() if k != "reasoning_content"}
+
+
+def headers(dep: Deployment) -> dict:
+    h = {"Content-Type": _JSON, "Accept": _JSON}
+    if dep.api_key:
+        h["Authorization"] = f"Bearer {dep.api_key}"
+    if dep.headers:
+        h.update(dep.headers)
+    return h
+
+
+class OpenAICompatible:
+    async def complete(self, dep: Deployment, body: dict, call: Call, pools: Pools) -> dict:
+        need_key(dep)
+        prepare(dep, body)
+        body.pop("stream_options", None)
+        resp = await post(pools, dep, f"{dep.api_base}/chat/completions", orjson.dumps(body), headers(dep),
+                          pools.timeout(dep.timeout, stream=False))
+        data = await read_json(resp, dep)
+        choices = data.get("choices")
+        if not isinstance(choices, list):
+            raise bad_upstream_json(dep)
+        usage = Usage.from_openai(data.get("usage"))
+        if usage is None:
+            usage = Usage(estimate_tokens(body.get("messages")), estimate_tokens(choices), estimated=True)
+            data["usage"] = usage.as_openai()
+        call.usage = usage
+        if choices and isinstance(choices[0], dict):
+            call.finish_reason = choices[0].get("finish_reason")
+        return data
+
+    async def stream(self, dep: Deployment, body: dict, call: Call, pools: Pools) -> AsyncIterator[bytes]:
+        need_key(dep)
+        prepare(dep, body)
+        opts = body.get("stream_options")
+        client_wants_usage = isinstance(opts, dict) and bool(opts.get("include_usage"))
+        body["stream_options"] = {**(opts if isinstance(opts, dict) else {}), "include_usage": True}
+        resp = await post(pools, dep, f"{dep.api_base}/chat/completions", orjson.dumps(body), headers(dep),
+                          pools.timeout(dep.timeout, stream=True, stream_timeout=dep.stream_timeout))
+        prompt_estimate = body.get("messages")
+        return self._relay(resp, dep, call, client_wants_usage, prompt_estimate)
+
+    async def _relay(self, resp, dep: Deployment, call: Call, want_usage: bool, prompt) -> AsyncIterator[bytes]:
+        import time
+
+        done = False
+        async for data in sse_data(resp, dep):
+            if data == b"[DONE]":
+                done = True
+                break
+            if call.first_byte is None:
+                call.first_byte = time.perf_counter()
+            call.chunks += 1
+            if b'"usage":{' in data or b'"usage": {' in data or b'"finish_reason":"' in data \
+                    or b'"finish_reason": "' in data or b'"error"' in data:
+                try:
+                    chunk = orjson.loads(data)
+                except orjson.JSONDecodeError:
+                    raise bad_upstream_json(dep, "stream chunk") from None
+                if not isinstance(chunk, dict):
+                    raise bad_upstream_json(dep, "stream chunk")
+                if "error" in chunk and not chunk.get("choices"):
+                    from .base import upstream_error
+
+                    raise upstream_error(dep, 502, data)
+                for c in chunk.get("choices") or ():
+                    if isinstance(c, dict) and c.get("finish_reason"):
+                        call.finish_reason = c["finish_reason"]
+                u = Usage.from_openai(chunk.get("usage"))
+                if u is not None:
+                    call.usage = u
+                    if not want_usage:
+                        if not chunk.get("choices"):
+                            continue  # the usage-only chunk the client did not ask for
+                        chunk.pop("usage", None)
+                        yield orjson.dumps(chunk)
+                        continue
+            yield data
+        if not done and call.finish_reason is None:
+            from .base import UpstreamError
+
+            raise UpstreamError(f"{dep.vendor.label or dep.vendor.name} ({dep.id}) ended the stream early "
+                                "(no [DONE], no finish_reason): the answer is incomplete")
+        if call.usage is None:
+            call.usage = Usage(estimate_tokens(prompt), call.chunks, estimated=True)
+
+    async def embed(self, dep: Deployment, body: dict, call: Call, pools: Pools) -> dict:
+        need_key(dep)
+        body["model"] = dep.model
+        if dep.extra_body:
+            body.update(dep.extra_body)
+        resp = await post(pools, dep, f"{dep.api_base}/embeddings", orjson.dumps(body), headers(dep),
+                          pools.timeout(dep.timeout, stream=False))
+        data = await read_json(resp, dep)
+        if not isinstance(data.get("data"), list):
+            raise bad_upstream_json(dep)
+        u = data.get("usage") or {}
+        call.usage = Usage(int(u.get("prompt_tokens") or estimate_tokens(body.get("input"))), 0,
+                           estimated="prompt_tokens" not in u)
+        return data

@@ -1,0 +1,238 @@
+"""A fake model provider: the outside world, scripted.
+
+It speaks the wire formats Accord talks to (OpenAI chat completions and embeddings; Anthropic Messages;
+Gemini generateContent), JSON and SSE, with scripted replies, latency, errors and a record of every request.
+It runs as a real HTTP server on a free loopback port (uvicorn in a thread), so Accord's real HTTP client
+is exercised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+
+@dataclass
+class Reply:
+    """What the fake answers one request with."""
+
+    content: str = "Hello from the fake upstream."
+    reasoning: str | None = None  # streamed/returned as reasoning (reasoning_content, thinking, thought parts)
+    tool_calls: list[dict] | None = None  # OpenAI-shaped [{"id", "type": "function", "function": {...}}]
+    finish_reason: str | None = None  # default: "tool_calls" with tool calls, else "stop"
+    status: int = 200
+    error: Any = None  # body sent with an error status (dict, str or bytes)
+    headers: dict = field(default_factory=dict)
+    delay: float = 0.0  # seconds before the response starts
+    chunk_delay: float = 0.0  # seconds between streamed chunks
+    chunk_size: int = 8  # characters of content per streamed chunk
+    usage: bool = True  # report usage
+    prompt_tokens: int = 11
+    raw: bytes | None = None  # send these bytes as the body, verbatim (malformed output)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerThread:
+    """Run an ASGI app with uvicorn on a loopback port in a background thread."""
+
+    def __init__(self, app: Any, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    lifespan="on", loop="asyncio", timeout_graceful_shutdown=2))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+class FakeUpstream:
+    """Scripted provider. Queue replies with `.reply(...)`, or set `.responder` to compute one per request."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []  # {"path", "headers", "json"}
+        self.script: deque[Reply] = deque()
+        self.default = Reply()
+        self.responder: Callable[[dict], Reply | None] | None = None
+        self.app = Starlette(routes=[Route("/{path:path}", self._dispatch, methods=["POST", "GET"])])
+        self._server = ServerThread(self.app)
+
+    # ------------------------------------------------------------------ control
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    def start(self) -> FakeUpstream:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> FakeUpstream:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def reply(self, **kw: Any) -> FakeUpstream:
+        self.script.append(Reply(**kw))
+        return self
+
+    def reset(self) -> None:
+        self.requests.clear()
+        self.script.clear()
+        self.responder = None
+        self.default = Reply()
+
+    @property
+    def last(self) -> dict:
+        return self.requests[-1]
+
+    # ------------------------------------------------------------------ serving
+    def _next(self, req: dict) -> Reply:
+        if self.responder is not None:
+            r = self.responder(req)
+            if r is not None:
+                return r
+        return self.script.popleft() if self.script else self.default
+
+    async def _dispatch(self, request: Request) -> Response:
+        raw = await request.body()
+        try:
+            body = orjson.loads(raw) if raw else {}
+        except orjson.JSONDecodeError:
+            body = {"_raw": raw}
+        path = "/" + request.path_params["path"]
+        rec = {"path": path, "headers": dict(request.headers), "json": body, "query": dict(request.query_params)}
+        self.requests.append(rec)
+        if request.method == "GET" and path.endswith("/models"):
+            return _json({"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
+        reply = self._next(rec)
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
+        if reply.status >= 400:
+            err = reply.error if reply.error is not None else {"error": {"message": f"fake error {reply.status}",
+                                                                           "type": "server_error"}}
+            content = err if isinstance(err, bytes) else err.encode() if isinstance(err, str) else orjson.dumps(err)
+            return Response(content, status_code=reply.status, headers=reply.headers,
+                            media_type="application/json")
+        if reply.raw is not None:
+            return Response(reply.raw, headers=reply.headers, media_type="application/json")
+        for suffix, handler in HANDLERS.items():
+            if suffix in path:
+                return await handler(self, rec, reply)
+        return _json({"error": {"message": f"fake: no route {path}"}}, 404)
+
+
+def _json(data: Any, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, headers=headers, media_type="application/json")
+
+
+def pieces(text: str, size: int) -> list[str]:
+    return [text[i:i + size] for i in range(0, len(text), size)] if text else []
+
+
+def count_tokens(text: str | None) -> int:
+    return max(1, len(text or "") // 4)
+
+
+def _sse(gen, reply: Reply) -> StreamingResponse:
+    return StreamingResponse(gen, media_type="text/event-stream", headers=reply.headers)
+
+
+# ----------------------------------------------------------------------------------------- OpenAI format
+async def openai_chat(fake: FakeUpstream, rec: dict, reply: Reply) -> Response:
+    body = rec["json"]
+    model = body.get("model", "fake")
+    finish = reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop")
+    completion = count_tokens(reply.content) + count_tokens(reply.reasoning) if reply.reasoning else \
+        count_tokens(reply.content)
+    usage = {"prompt_tokens": reply.prompt_tokens, "completion_tokens": completion,
+             "total_tokens": reply.prompt_tokens + completion}
+    if reply.reasoning:
+        usage["completion_tokens_details"] = {"reasoning_tokens": count_tokens(reply.reasoning)}
+    cid, created = "chatcmpl-fake", int(time.time())
+    if not body.get("stream"):
+        msg: dict = {"role": "assistant", "content": reply.content}
+        if reply.reasoning:
+            msg["reasoning_content"] = reply.reasoning
+        if reply.tool_calls:
+            msg["tool_calls"] = reply.tool_calls
+        data = {"id": cid, "object": "chat.completion", "created": created, "model": model,
+                "choices": [{"index": 0, "message": msg, "finish_reason": finish}]}
+        if reply.usage:
+            data["usage"] = usage
+        return _json(data, headers=reply.headers)
+
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+
+    def chunk(delta: dict, fr: str | None = None) -> bytes:
+        c = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+             "choices": [{"index": 0, "delta": delta, "finish_reason": fr}]}
+        return b"data: " + orjson.dumps(c) + b"\n\n"
+
+    async def gen():
+        yield chunk({"role": "assistant", "content": ""})
+        for part in pieces(reply.reasoning or "", reply.chunk_size):
+            if reply.chunk_delay:
+                await asyncio.sleep(reply.chunk_delay)
+            yield chunk({"reasoning_content": part})
+        for part in pieces(reply.content, reply.chunk_size):
+            if reply.chunk_delay:
+                await asyncio.sleep(reply.chunk_delay)
+            yield chunk({"content": part})
+        for i, tc in enumerate(reply.tool_calls or ()):
+            yield chunk({"tool_calls": [{"index": i, **tc}]})
+        yield chunk({}, finish)
+        if include_usage and reply.usage:
+            u = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                 "choices": [], "usage": usage}
+            yield b"data: " + orjson.dumps(u) + b"\n\n"
+        yield b"data: [DONE]\n\n"
+
+    return _sse(gen(), reply)
+
+
+async def openai_embeddings(fake: FakeUpstream, rec: dict, reply: Reply) -> Response:
+    inp = rec["json"].get("input")
+    items = inp if isinstance(inp, list) else [inp]
+    data = [{"object": "embedding", "index": i, "embedding": [0.1 * (i + 1), 0.2, 0.3]} for i in range(len(items))]
+    n = sum(count_tokens(str(x)) for x in items)
+    return _json({"object": "list", "data": data, "model": rec["json"].get("model"),
+                  "usage": {"prompt_tokens": n, "total_tokens": n}})
+
+
+# path fragment -> handler; the Anthropic and Gemini formats register theirs below
+HANDLERS: dict[str, Callable] = {"/chat/completions": openai_chat, "/embeddings": openai_embeddings}
