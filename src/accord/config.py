@@ -189,7 +189,7 @@ def config_dir() -> Path:
 
 def find(explicit: str | os.PathLike | None = None) -> Path | None:
     """`--config`, then $ACCORD_CONFIG, then ./accord.yaml, then $XDG_CONFIG_HOME/accord/accord.yaml."""
-    for candidate, must in ((explicit, True), (os.environ.get("ACCORD_CONFIG"), True)):
+    for candidate in (explicit, os.environ.get("ACCORD_CONFIG")):
         if candidate:
             p = Path(candidate).expanduser()
             if not p.is_file():
@@ -347,7 +347,7 @@ def deployment_from(
     if vendor is None:
         known = catalog.lookup(model)
         if known is not None and "/" not in model:
-            vendor = VENDORS[known.vendor] if known.vendor in VENDORS else None
+            vendor = VENDORS.get(known.vendor)
         elif api_base:
             vendor = VENDORS["openai"]  # any OpenAI-compatible endpoint
         if vendor is None:
