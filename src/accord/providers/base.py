@@ -70,6 +70,7 @@ class Call:
     chunks: int = 0
     finish_reason: str | None = None
     status: int = 200
+    attempts: int = 1  # upstream attempts it took, retries and fallbacks included
 
     @property
     def ttft(self) -> float | None:

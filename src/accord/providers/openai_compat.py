@@ -37,21 +37,25 @@ def prepare(dep: Deployment, body: dict) -> dict:
         if q.get("no_tool_choice_required") and body.get("tool_choice") == "required":
             body["tool_choice"] = "auto"
         if q.get("strip_reasoning"):
-            _strip_old_reasoning(body.get("messages"))
+            body["messages"] = _strip_old_reasoning(body.get("messages"))
     if not dep.info.temperature and "temperature" in body:
         del body["temperature"]
     return body
 
 
-def _strip_old_reasoning(messages: object) -> None:
+def _strip_old_reasoning(messages: object) -> object:
     """DeepSeek refuses reasoning sent back in history, except within the current tool-call turn."""
     if not isinstance(messages, list):
-        return
+        return messages
     last_user = max((i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "user"),
                     default=-1)
-    for i, m in enumerate(messages):
-        if i < last_user and isinstance(m, dict) and "reasoning_content" in m:
-            messages[i] = {k: v for k, v in m.items() if k != "reasoning_content"}
+    if not any(i < last_user and isinstance(m, dict) and "reasoning_content" in m for i, m in enumerate(messages)):
+        return messages
+    return [
+        {k: v for k, v in m.items() if k != "reasoning_content"}
+        if i < last_user and isinstance(m, dict) and "reasoning_content" in m else m
+        for i, m in enumerate(messages)
+    ]
 
 
 def headers(dep: Deployment) -> dict:

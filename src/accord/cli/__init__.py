@@ -1,0 +1,48 @@
+"""The `accord` command. Sub-commands are imported only when run, so `accord --help` stays instant."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from .. import __version__
+
+# name -> (module, function, one-line help shown by `accord --help`)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "serve": ("accord.cli.serve", "serve", "Run the gateway (OpenAI-compatible API, MCP at /mcp)."),
+    "models": ("accord.cli.models", "models", "List the models this config serves."),
+    "ask": ("accord.cli.ask", "ask", "Ask one model; the answer streams to the terminal."),
+    "config": ("accord.cli.config_cmd", "config", "Check or show the effective config."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*COMMANDS, *super().list_commands(ctx)]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in COMMANDS:
+            module, attr, _ = COMMANDS[name]
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_) for name, (_, _, help_) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="accord")
+def cli() -> None:
+    """Accord: many LLM providers behind one OpenAI-compatible endpoint, and an MCP server that asks
+    several of them at once and brings back one considered answer."""
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,79 @@
+"""`accord serve`: the gateway under uvicorn."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from .common import config_option, env_file_option, fail, load_config
+
+
+def _loop() -> str:
+    try:
+        import uvloop  # noqa: F401  (optional speed-up; plain asyncio works everywhere)
+
+        return "uvloop"
+    except Exception:
+        return "asyncio"
+
+
+@click.command()
+@config_option
+@env_file_option
+@click.option("--host", help="Address to listen on (default from config: 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default from config: 4000).")
+@click.option("--workers", type=click.IntRange(1, 64), help="Worker processes (each reads the config itself).")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="Log detail.")
+def serve(config_path: str | None, env_file: str | None, host: str | None, port: int | None,
+          workers: int | None, log_level: str | None) -> None:
+    """Run the gateway: OpenAI-compatible API at /v1, health at /health."""
+    import logging
+
+    import uvicorn
+
+    from ..config import LOOPBACK
+
+    cfg = load_config(config_path, env_file)
+    s = cfg.settings
+    host = host or s.host
+    port = s.port if port is None else port
+    workers = workers or s.workers
+    level = log_level or s.log_level
+    if not s.master_key and host not in LOOPBACK:
+        fail(f"refusing to listen on {host} without a master key: anyone could use your provider keys. "
+             "Set settings.master_key (or ACCORD_MASTER_KEY), or listen on 127.0.0.1.", 2)
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _banner(cfg, host, port)
+    loop = _loop()
+    common = dict(host=host, port=port, log_level=level, access_log=False, loop=loop, http="httptools",
+                  timeout_graceful_shutdown=30, lifespan="on")
+    if workers > 1:
+        if cfg.path:
+            os.environ["ACCORD_CONFIG"] = str(cfg.path.resolve())
+        if env_file:
+            os.environ["ACCORD_ENV_FILE"] = str(env_file)
+        uvicorn.run("accord.gateway.app:app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+    else:
+        from ..gateway import create_app
+
+        uvicorn.run(create_app(cfg), **common)  # type: ignore[arg-type]
+
+
+def _banner(cfg, host: str, port: int) -> None:
+    where = f"{cfg.path}" if cfg.path else "no config file: serving the providers whose keys are in the environment"
+    click.echo(f"accord: config {where}", err=True)
+    names = sorted({d.name for d in cfg.deployments})
+    if names:
+        shown = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+        click.echo(f"accord: {len(names)} models: {shown}", err=True)
+    else:
+        click.echo("accord: no models yet. Add one with `accord init`, or set a provider key such as "
+                   "DEEPSEEK_API_KEY and restart.", err=True)
+    if cfg.ignored:
+        click.echo(f"accord: ignored config keys (not used by Accord yet): {', '.join(cfg.ignored)}", err=True)
+    for w in cfg.warnings:
+        click.echo(f"accord: warning: {w}", err=True)
+    if not cfg.settings.master_key:
+        click.echo("accord: no master key set: listening on loopback only, without auth", err=True)
+    click.echo(f"accord: OpenAI-compatible API at http://{host}:{port}/v1", err=True)

@@ -1,0 +1,60 @@
+"""create_app: the ASGI application `accord serve` runs."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from .. import __version__
+from ..config import Config
+from ..router import Router
+from . import chat, errors, health, models
+
+log = logging.getLogger("accord")
+
+
+def routes() -> list[Route]:
+    out: list[Route] = []
+    for prefix in ("/v1", ""):
+        out += [
+            Route(f"{prefix}/chat/completions", chat.chat_completions, methods=["POST"]),
+            Route(f"{prefix}/embeddings", chat.embeddings, methods=["POST"]),
+            Route(f"{prefix}/models", models.list_models, methods=["GET"]),
+            Route(prefix + "/models/{model_id:path}", models.get_model, methods=["GET"]),
+        ]
+    out += [
+        Route("/health/liveliness", health.liveliness, methods=["GET"]),
+        Route("/health/liveness", health.liveliness, methods=["GET"]),
+        Route("/health/readiness", health.readiness, methods=["GET"]),
+        Route("/health", health.health, methods=["GET"]),
+    ]
+    return out
+
+
+def create_app(cfg: Config) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await app.state.router.close()
+
+    app = Starlette(routes=routes(), exception_handlers=errors.HANDLERS, lifespan=lifespan)  # type: ignore[arg-type]
+    app.state.cfg = cfg
+    app.state.router = Router(cfg)
+    app.state.master_key = cfg.settings.master_key or None
+    app.state.max_body = int(cfg.settings.max_body_mb * 1024 * 1024)
+    app.state.version = __version__
+    return app
+
+
+def app_from_env() -> Starlette:
+    """Factory for uvicorn workers: each worker reads the config file itself (never a parent's memory)."""
+    from ..config import load
+
+    return create_app(load(os.environ.get("ACCORD_CONFIG") or None, env_file=os.environ.get("ACCORD_ENV_FILE")))

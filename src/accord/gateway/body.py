@@ -1,0 +1,39 @@
+"""Reading a request body: bounded in size, parsed once with orjson."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.requests import Request
+
+from ..errors import BadRequest, TooLarge
+
+
+async def read_json(request: Request) -> dict:
+    limit: int = request.app.state.max_body
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise TooLarge(f"request body is {int(length)} bytes; the limit is {limit} (settings.max_body_mb)")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"request body is over the limit of {limit} bytes (settings.max_body_mb)")
+        chunks.append(chunk)
+    raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    if not raw:
+        raise BadRequest("empty request body: send a JSON object")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise BadRequest(f"request body is not valid JSON ({str(e).split(':', 1)[0]})", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise BadRequest("request body must be a JSON object", code="invalid_json")
+    return body
+
+
+def model_of(body: dict) -> str:
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise BadRequest("`model` is required: one of the names GET /v1/models lists", param="model")
+    return model

@@ -1,0 +1,59 @@
+"""Every error leaves in OpenAI's shape, with the right status; never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..errors import AccordError
+
+log = logging.getLogger("accord.gateway")
+
+_HTTP_TYPES = {404: "not_found_error", 405: "invalid_request_error"}
+
+
+def error_response(status: int, message: str, type: str, code: str | None = None, param: str | None = None,
+                   headers: dict | None = None) -> Response:
+    body = {"error": {"message": message, "type": type, "param": param, "code": code}}
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def from_accord(e: AccordError) -> Response:
+    headers = None
+    ra = getattr(e, "retry_after", None)
+    if e.status == 429 and ra is not None:
+        headers = {"retry-after": str(int(ra + 0.999))}
+    if e.status == 401:
+        headers = {"www-authenticate": "Bearer"}
+    return error_response(e.status, e.message, e.type, e.code, e.param, headers)
+
+
+async def on_accord_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AccordError)
+    return from_accord(exc)
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        msg = f"no route {request.method} {request.url.path}; see GET /v1/models and POST /v1/chat/completions"
+    elif exc.status_code == 405:
+        msg = f"{request.method} is not allowed on {request.url.path}"
+    else:
+        msg = str(exc.detail)
+    return error_response(exc.status_code, msg, _HTTP_TYPES.get(exc.status_code, "invalid_request_error"),
+                          headers=getattr(exc, "headers", None))
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    log.error("internal error on %s %s: %s", request.method, request.url.path, exc.__class__.__name__,
+              exc_info=log.isEnabledFor(logging.DEBUG))
+    return error_response(500, "internal error in Accord; the server log has the details", "api_error",
+                          "internal_error")
+
+
+HANDLERS = {AccordError: on_accord_error, HTTPException: on_http_error, Exception: on_unexpected}

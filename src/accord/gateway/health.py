@@ -1,0 +1,64 @@
+"""Health: liveliness and readiness for load balancers (no auth), and a per-model check (auth)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..errors import AccordError
+from . import auth
+
+CHECK_TIMEOUT = 20.0
+
+
+async def liveliness(request: Request) -> Response:
+    return JSONResponse("I'm alive!")
+
+
+async def readiness(request: Request) -> Response:
+    router = request.app.state.router
+    return JSONResponse({"status": "healthy", "models": len(router.groups), "version": request.app.state.version})
+
+
+async def health(request: Request) -> Response:
+    """Send each deployment the smallest real request, in parallel, and report its live state."""
+    auth.check(request)
+    router = request.app.state.router
+    deps = [d for group in router.groups.values() for d in group]
+    results = await asyncio.gather(*(_check(router, d) for d in deps))
+    healthy = [r for r in results if r["healthy"]]
+    sick = [r for r in results if not r["healthy"]]
+    body = {"healthy_endpoints": healthy, "unhealthy_endpoints": sick,
+            "healthy_count": len(healthy), "unhealthy_count": len(sick)}
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+async def _check(router, dep) -> dict:
+    from .. import providers
+    from ..providers.base import Call
+
+    st = router.state[dep.id]
+    out = {"model": dep.name, "deployment": dep.id, "provider": dep.vendor.name, "api_base": dep.api_base}
+    started = time.perf_counter()
+    adapter = providers.get(dep.adapter)
+    try:
+        if dep.info.mode == "embedding":
+            coro = adapter.embed(dep, {"input": "ping"}, Call(dep), router.pools)
+        else:
+            coro = adapter.complete(dep, {"messages": [{"role": "user", "content": "ping"}], "max_tokens": 1},
+                                    Call(dep), router.pools)
+        await asyncio.wait_for(coro, CHECK_TIMEOUT)
+        out.update(healthy=True, latency_ms=round((time.perf_counter() - started) * 1000, 1))
+    except AccordError as e:
+        out.update(healthy=False, error=e.message)
+    except asyncio.TimeoutError:
+        out.update(healthy=False, error=f"no answer within {CHECK_TIMEOUT:.0f} s")
+    now = time.monotonic()
+    out["cooling_down_for_s"] = round(st.cooldown_until - now, 1) if st.cooling(now) else 0
+    if st.last_error:
+        out["last_error"] = st.last_error
+    return out

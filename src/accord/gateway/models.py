@@ -1,0 +1,38 @@
+"""GET /v1/models and /v1/models/{id}, in OpenAI's shape, aliases listed as models of their own."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..errors import NotFound
+from . import auth
+
+CREATED = 1_700_000_000  # OpenAI's shape wants a timestamp; config models have none
+
+
+def _entry(name: str, router, alias_of: str | None = None) -> dict:
+    dep = router.groups[alias_of or name][0]
+    out = {"id": name, "object": "model", "created": CREATED, "owned_by": dep.vendor.name}
+    if alias_of:
+        out["root"] = alias_of
+    return out
+
+
+async def list_models(request: Request) -> Response:
+    auth.check(request)
+    router = request.app.state.router
+    data = [_entry(n, router) for n in router.groups]
+    data += [_entry(a, router, n) for a, n in router.aliases.items()]
+    return Response(orjson.dumps({"object": "list", "data": data}), media_type="application/json")
+
+
+async def get_model(request: Request) -> Response:
+    auth.check(request)
+    router = request.app.state.router
+    mid = request.path_params["model_id"]
+    name = router.canonical(mid)  # raises NotFound with close matches
+    if mid not in router.groups and mid not in router.aliases:
+        raise NotFound(f"model `{mid}` is not served here; did you mean {name}?", param="model")
+    return Response(orjson.dumps(_entry(mid, router, None if mid == name else name)), media_type="application/json")

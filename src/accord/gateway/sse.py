@@ -1,0 +1,30 @@
+"""Server-sent events out: chunks forwarded the moment they arrive, errors as an event the SDKs raise."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import orjson
+
+from ..errors import AccordError
+
+log = logging.getLogger("accord.gateway")
+DONE = b"data: [DONE]\n\n"
+
+
+async def events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    try:
+        async for payload in chunks:
+            yield b"data: " + payload + b"\n\n"
+    except AccordError as e:
+        # the status line is gone already; an `error` event makes the openai SDK raise instead of returning a
+        # silently short answer, and no [DONE] follows
+        yield b"data: " + orjson.dumps(e.to_dict()) + b"\n\n"
+        return
+    except Exception as e:  # never a traceback to the client, never a hang
+        log.error("stream failed: %s", e.__class__.__name__, exc_info=log.isEnabledFor(logging.DEBUG))
+        err = AccordError("internal error while streaming; the server log has the details")
+        yield b"data: " + orjson.dumps(err.to_dict()) + b"\n\n"
+        return
+    yield DONE

@@ -1,0 +1,101 @@
+"""Shared fixtures: a fake provider, and Accord's gateway serving a config that points at it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fakes import FakeUpstream, ServerThread  # noqa: E402
+
+MASTER_KEY = "sk-accord-test-master"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's real config, keys or data."""
+    for k in list(os.environ):
+        if k.endswith("_API_KEY") or k.startswith("ACCORD_") or k in ("OLLAMA_HOST",):
+            monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def upstream_server() -> Iterator[FakeUpstream]:
+    fake = FakeUpstream().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def upstream(upstream_server: FakeUpstream) -> FakeUpstream:
+    upstream_server.reset()
+    return upstream_server
+
+
+def basic_config(upstream_url: str, master_key: str | None = MASTER_KEY, extra: str = "") -> str:
+    key_line = f"  master_key: {master_key}\n" if master_key else ""
+    return f"""
+settings:
+{key_line}  num_retries: 0
+models:
+  - name: gpt-test
+    model: openai/gpt-4o-mini
+    api_base: {upstream_url}/v1
+    api_key: sk-upstream-secret-1234
+    aliases: [fast]
+  - name: deepseek-reasoner
+    model: deepseek/deepseek-reasoner
+    api_base: {upstream_url}/v1
+    api_key: sk-deepseek-secret-5678
+  - name: embedder
+    model: openai/text-embedding-3-small
+    api_base: {upstream_url}/v1
+    api_key: sk-upstream-secret-1234
+{extra}"""
+
+
+class Gateway:
+    """Accord's app served for real on a loopback port."""
+
+    def __init__(self, cfg_text: str) -> None:
+        from accord.config import parse
+        from accord.gateway import create_app
+
+        self.cfg = parse(cfg_text, "test.yaml")
+        self.app = create_app(self.cfg)
+        self.server = ServerThread(self.app).start()
+        self.url = self.server.url
+
+    @property
+    def router(self):
+        return self.app.state.router
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+@pytest.fixture
+def gateway_factory() -> Iterator:
+    made: list[Gateway] = []
+
+    def make(cfg_text: str) -> Gateway:
+        g = Gateway(cfg_text)
+        made.append(g)
+        return g
+
+    yield make
+    for g in made:
+        g.stop()
+
+
+@pytest.fixture
+def gateway(upstream: FakeUpstream, gateway_factory) -> Gateway:
+    return gateway_factory(basic_config(upstream.url))
