@@ -49,6 +49,7 @@ class ModelEntry(_Strict):
     timeout: float | None = PField(default=None, gt=0)
     stream_timeout: float | None = PField(default=None, gt=0)
     max_retries: int | None = PField(default=None, ge=0)
+    api_version: str | None = None
     id: str | None = None
 
 
@@ -125,6 +126,7 @@ class Deployment:
     timeout: float | None = None
     stream_timeout: float | None = None
     max_retries: int | None = None
+    api_version: str | None = None  # Azure's api-version query parameter
 
     @property
     def adapter(self) -> str:
@@ -288,6 +290,7 @@ def _accord(data: dict, src: yamlsource.Source) -> Config:
             aliases=e.aliases, extra_body=e.extra_body, params=e.params, headers=e.headers,
             capabilities=e.capabilities, rpm=e.rpm, tpm=e.tpm, weight=e.weight, order=e.order,
             timeout=e.timeout, stream_timeout=e.stream_timeout, max_retries=e.max_retries, dep_id=e.id,
+            api_version=e.api_version,
         )
         for i, e in enumerate(parsed.models)
     ]

@@ -10,7 +10,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .config import Config, ConsensusSettings, MCPSettings, Settings, _pydantic_error, deployment_from, finish
+from . import catalog
+from .config import (
+    Config,
+    ConsensusSettings,
+    MCPSettings,
+    Settings,
+    _pydantic_error,
+    deployment_from,
+    finish,
+    split_model,
+)
 from .yamlsource import Source
 
 # litellm_params keys with a meaning of their own; anything else is a request parameter passed upstream
@@ -19,7 +29,8 @@ _DEPLOYMENT_KEYS = {"model", "api_key", "api_base", "base_url", "extra_body", "r
 # litellm_params keys that only steer LiteLLM itself: accepted, not sent upstream
 _LITELLM_ONLY = {"custom_llm_provider", "drop_params", "input_cost_per_token", "output_cost_per_token",
                  "input_cost_per_second", "output_cost_per_second", "mock_response", "use_in_pass_through",
-                 "merge_reasoning_content_in_choices", "model_info", "tags", "region_name", "api_version"}
+                 "merge_reasoning_content_in_choices", "model_info", "tags", "region_name", "api_version",
+                 "organization", "litellm_credential_name"}
 _MODEL_INFO = {
     "max_tokens": "max_output_tokens", "max_output_tokens": "max_output_tokens",
     "max_input_tokens": "context_window", "supports_vision": "vision", "supports_function_calling": "tools",
@@ -40,6 +51,7 @@ _SETTINGS_MAP = {
     ("router_settings", "fallbacks"): "fallbacks",
     ("router_settings", "context_window_fallbacks"): "context_window_fallbacks",
     ("router_settings", "default_fallbacks"): "default_fallbacks",
+    ("router_settings", "model_group_alias"): "model_group_alias",
     ("general_settings", "master_key"): "master_key",
     ("general_settings", "database_url"): "database_url",
 }
@@ -57,6 +69,8 @@ def convert(data: dict, src: Source) -> Config:
             target = _SETTINGS_MAP.get((section, key))
             if target is None:
                 ignored.append(f"{section}.{key}")
+            elif target == "model_group_alias":
+                continue
             elif target in ("fallbacks", "context_window_fallbacks"):
                 settings[target] = _fallbacks(value, src, (section, key))
             else:
@@ -98,9 +112,14 @@ def convert(data: dict, src: Source) -> Config:
         for k in ("input_cost_per_token", "output_cost_per_token"):
             if k in params:
                 caps[k.split("_")[0] + "_price"] = float(params[k]) * 1_000_000
+        model = str(params["model"])
+        skip = _unsupported(model, params)
+        if skip:
+            ignored.append(f"model_list[{i}] ({name}): {skip}")
+            continue
         passthrough = {k: v for k, v in params.items() if k not in _DEPLOYMENT_KEYS and k not in _LITELLM_ONLY}
         dep = deployment_from(
-            name, str(params["model"]), src=src, path=(*path, "litellm_params"),
+            name, model, src=src, path=(*path, "litellm_params"),
             api_base=params.get("api_base") or params.get("base_url"), api_key=params.get("api_key"),
             capabilities=caps, dep_id=str(info["id"]) if info.get("id") else None,
             extra_body=params.get("extra_body") or {}, params=passthrough,
@@ -108,11 +127,37 @@ def convert(data: dict, src: Source) -> Config:
             rpm=_num(params.get("rpm")), tpm=_num(params.get("tpm")), weight=_num(params.get("weight")),
             order=_num(params.get("order")), timeout=_num(params.get("timeout")),
             stream_timeout=_num(params.get("stream_timeout")), max_retries=_num(params.get("max_retries")),
+            api_version=str(params["api_version"]) if params.get("api_version") else None,
         )
         deployments.append(dep)
+    groups = {d.name for d in deployments}
+    for alias, target in (rs.get("model_group_alias") or {}).items():
+        target = target.get("model") if isinstance(target, dict) else target
+        owner = next((d for d in deployments if d.name == target), None)
+        if owner is None or alias in groups:
+            ignored.append(f"router_settings.model_group_alias.{alias} (no model group `{target}`)")
+            continue
+        for d in deployments:
+            if d.name == target:
+                d.aliases = (*d.aliases, str(alias))
     cfg = Config(None, parsed, deployments, ConsensusSettings(), MCPSettings(), source="litellm", ignored=ignored)
     finish(cfg, src)
     return cfg
+
+
+def _unsupported(model: str, params: dict) -> str | None:
+    """Why Accord cannot serve this LiteLLM entry (it is skipped and reported, not fatal), or None."""
+    if "*" in model:
+        return "wildcard models are not supported; list each model"
+    vendor, _ = split_model(model)
+    if vendor is not None or catalog.lookup(model) is not None:
+        return None
+    prefix = model.partition("/")[0] if "/" in model else ""
+    if prefix:
+        return f"provider `{prefix}` is not supported by Accord yet"
+    if params.get("api_base") or params.get("base_url"):
+        return None
+    return f"cannot tell which provider serves `{model}`; write it as provider/model"
 
 
 def _num(v: Any) -> Any:

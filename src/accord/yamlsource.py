@@ -23,7 +23,7 @@ class Source:
             if path in self.lines:
                 return self.lines[path]
             path = path[:-1]
-        return None
+        return self.lines.get(())
 
     def error(self, path: Path_, message: str) -> ConfigError:
         return ConfigError(message, file=self.file, line=self.line(path), key=dotted(path))

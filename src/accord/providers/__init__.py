@@ -9,7 +9,11 @@ from .openai_compat import OpenAICompatible
 
 REGISTRY: dict[str, Provider] = {"openai": OpenAICompatible()}
 # adapters imported on first use, so start-up pays only for the protocols configured
-LAZY: dict[str, str] = {"anthropic": "accord.providers.anthropic:Anthropic", "gemini": "accord.providers.gemini:Gemini"}
+LAZY: dict[str, str] = {
+    "anthropic": "accord.providers.anthropic:Anthropic",
+    "gemini": "accord.providers.gemini:Gemini",
+    "azure": "accord.providers.azure:AzureOpenAI",
+}
 
 
 def get(adapter: str) -> Provider:

@@ -68,11 +68,17 @@ def headers(dep: Deployment) -> dict:
 
 
 class OpenAICompatible:
+    def url(self, dep: Deployment, path: str) -> str:
+        return f"{dep.api_base}/{path}"
+
+    def headers(self, dep: Deployment) -> dict:
+        return headers(dep)
+
     async def complete(self, dep: Deployment, body: dict, call: Call, pools: Pools) -> dict:
         need_key(dep)
         prepare(dep, body)
         body.pop("stream_options", None)
-        resp = await post(pools, dep, f"{dep.api_base}/chat/completions", orjson.dumps(body), headers(dep),
+        resp = await post(pools, dep, self.url(dep, "chat/completions"), orjson.dumps(body), self.headers(dep),
                           pools.timeout(dep.timeout, stream=False))
         data = await read_json(resp, dep)
         choices = data.get("choices")
@@ -93,7 +99,7 @@ class OpenAICompatible:
         opts = body.get("stream_options")
         client_wants_usage = isinstance(opts, dict) and bool(opts.get("include_usage"))
         body["stream_options"] = {**(opts if isinstance(opts, dict) else {}), "include_usage": True}
-        resp = await post(pools, dep, f"{dep.api_base}/chat/completions", orjson.dumps(body), headers(dep),
+        resp = await post(pools, dep, self.url(dep, "chat/completions"), orjson.dumps(body), self.headers(dep),
                           pools.timeout(dep.timeout, stream=True, stream_timeout=dep.stream_timeout))
         prompt_estimate = body.get("messages")
         return self._relay(resp, dep, call, client_wants_usage, prompt_estimate)
@@ -147,7 +153,7 @@ class OpenAICompatible:
         body["model"] = dep.model
         if dep.extra_body:
             body.update(dep.extra_body)
-        resp = await post(pools, dep, f"{dep.api_base}/embeddings", orjson.dumps(body), headers(dep),
+        resp = await post(pools, dep, self.url(dep, "embeddings"), orjson.dumps(body), self.headers(dep),
                           pools.timeout(dep.timeout, stream=False))
         data = await read_json(resp, dep)
         if not isinstance(data.get("data"), list):

@@ -56,6 +56,8 @@ VENDORS: dict[str, Vendor] = {
         Vendor("ollama", "openai", "http://localhost:11434/v1", None, "Ollama", prefixes=("ollama_chat",)),
         Vendor("vllm", "openai", None, None, "vLLM", prefixes=("hosted_vllm",)),
         Vendor("lmstudio", "openai", "http://localhost:1234/v1", None, "LM Studio", prefixes=("lm_studio",)),
+        Vendor("xinference", "openai", None, None, "Xinference"),
+        Vendor("azure", "azure", None, "AZURE_API_KEY", "Azure OpenAI", zero_config=False),
         Vendor("anthropic", "anthropic", "https://api.anthropic.com", "ANTHROPIC_API_KEY", "Anthropic"),
         Vendor("gemini", "gemini", "https://generativelanguage.googleapis.com", "GEMINI_API_KEY", "Google Gemini",
                prefixes=("google", "google_ai_studio")),
