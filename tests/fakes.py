@@ -236,3 +236,147 @@ async def openai_embeddings(fake: FakeUpstream, rec: dict, reply: Reply) -> Resp
 
 # path fragment -> handler; the Anthropic and Gemini formats register theirs below
 HANDLERS: dict[str, Callable] = {"/chat/completions": openai_chat, "/embeddings": openai_embeddings}
+
+
+# -------------------------------------------------------------------------------------- Anthropic format
+# Reply.finish_reason is said in OpenAI's words; anything else is sent as the native value, as given
+_ANTHROPIC_STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
+
+
+def _anthropic_blocks(reply: Reply) -> list[dict]:
+    blocks: list[dict] = []
+    if reply.reasoning:
+        blocks.append({"type": "thinking", "thinking": reply.reasoning, "signature": "fake-signature"})
+    if reply.content:
+        blocks.append({"type": "text", "text": reply.content})
+    for i, tc in enumerate(reply.tool_calls or ()):
+        fn = tc.get("function") or {}
+        blocks.append({"type": "tool_use", "id": tc.get("id") or f"toolu_fake{i}", "name": fn.get("name"),
+                       "input": orjson.loads(fn.get("arguments") or "{}")})
+    return blocks
+
+
+async def anthropic_messages(fake: FakeUpstream, rec: dict, reply: Reply) -> Response:
+    body = rec["json"]
+    model = body.get("model", "fake")
+    finish = reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop")
+    stop_reason = _ANTHROPIC_STOP.get(finish, finish)
+    output = count_tokens(reply.content) + (count_tokens(reply.reasoning) if reply.reasoning else 0)
+    usage = {"input_tokens": reply.prompt_tokens, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+             "output_tokens": output}
+    blocks = _anthropic_blocks(reply)
+    message = {"id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": blocks,
+               "stop_reason": stop_reason, "stop_sequence": None}
+    if not body.get("stream"):
+        return _json({**message, **({"usage": usage} if reply.usage else {})}, headers=reply.headers)
+
+    def event(name: str, data: dict) -> bytes:
+        return f"event: {name}\ndata: ".encode() + orjson.dumps({"type": name, **data}) + b"\n\n"
+
+    async def gen():
+        start = {**message, "content": [], "stop_reason": None}
+        if reply.usage:
+            start["usage"] = {**usage, "output_tokens": 1}
+        yield event("message_start", {"message": start})
+        yield event("ping", {})
+        for i, block in enumerate(blocks):
+            kind = block["type"]
+            if kind == "thinking":
+                yield event("content_block_start", {"index": i, "content_block": {"type": "thinking", "thinking": ""}})
+                deltas = [{"type": "thinking_delta", "thinking": p} for p in pieces(block["thinking"], reply.chunk_size)]
+                deltas.append({"type": "signature_delta", "signature": block["signature"]})
+            elif kind == "text":
+                yield event("content_block_start", {"index": i, "content_block": {"type": "text", "text": ""}})
+                deltas = [{"type": "text_delta", "text": p} for p in pieces(block["text"], reply.chunk_size)]
+            else:
+                start_block = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
+                yield event("content_block_start", {"index": i, "content_block": start_block})
+                args = orjson.dumps(block["input"]).decode()
+                deltas = [{"type": "input_json_delta", "partial_json": p} for p in ["", *pieces(args, reply.chunk_size)]]
+            for d in deltas:
+                if reply.chunk_delay:
+                    await asyncio.sleep(reply.chunk_delay)
+                yield event("content_block_delta", {"index": i, "delta": d})
+            yield event("content_block_stop", {"index": i})
+        delta = {"delta": {"stop_reason": stop_reason, "stop_sequence": None}}
+        yield event("message_delta", {**delta, **({"usage": {"output_tokens": output}} if reply.usage else {})})
+        yield event("message_stop", {})
+
+    return _sse(gen(), reply)
+
+
+# ----------------------------------------------------------------------------------------- Gemini format
+_GEMINI_FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP", "content_filter": "SAFETY"}
+
+
+def _gemini_call(tc: dict, first: bool) -> dict:
+    fn = tc.get("function") or {}
+    part: dict = {"functionCall": {"name": fn.get("name"), "args": orjson.loads(fn.get("arguments") or "{}")}}
+    if first:  # Gemini signs the first function call of a turn
+        part["thoughtSignature"] = "fake-thought-signature"
+    return part
+
+
+def _gemini_usage(reply: Reply, final: bool = True) -> dict:
+    u = {"promptTokenCount": reply.prompt_tokens}
+    if final:
+        u["candidatesTokenCount"] = count_tokens(reply.content)
+        if reply.reasoning:
+            u["thoughtsTokenCount"] = count_tokens(reply.reasoning)
+    u["totalTokenCount"] = sum(u.values())
+    return u
+
+
+def _gemini_model(rec: dict) -> str:
+    return rec["path"].rsplit("/", 1)[-1].split(":", 1)[0]
+
+
+async def gemini_generate(fake: FakeUpstream, rec: dict, reply: Reply) -> Response:
+    finish = reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop")
+    parts: list[dict] = []
+    if reply.reasoning:
+        parts.append({"text": reply.reasoning, "thought": True})
+    if reply.content:
+        parts.append({"text": reply.content})
+    parts += [_gemini_call(tc, i == 0) for i, tc in enumerate(reply.tool_calls or ())]
+    data: dict = {"candidates": [{"content": {"role": "model", "parts": parts}, "index": 0,
+                                  "finishReason": _GEMINI_FINISH.get(finish, finish)}],
+                  "modelVersion": _gemini_model(rec), "responseId": "fake-response"}
+    if reply.usage:
+        data["usageMetadata"] = _gemini_usage(reply)
+    return _json(data, headers=reply.headers)
+
+
+async def gemini_stream(fake: FakeUpstream, rec: dict, reply: Reply) -> Response:
+    finish = reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop")
+    events: list[list[dict]] = [[{"text": p, "thought": True}] for p in pieces(reply.reasoning or "", reply.chunk_size)]
+    events += [[{"text": p}] for p in pieces(reply.content, reply.chunk_size)]
+    if reply.tool_calls:
+        events.append([_gemini_call(tc, i == 0) for i, tc in enumerate(reply.tool_calls)])
+    events = events or [[{"text": ""}]]
+
+    async def gen():
+        for i, parts in enumerate(events):
+            if reply.chunk_delay:
+                await asyncio.sleep(reply.chunk_delay)
+            last = i == len(events) - 1
+            cand: dict = {"content": {"role": "model", "parts": parts}, "index": 0}
+            if last:  # the finish reason rides on the last piece, as Gemini does it
+                cand["finishReason"] = _GEMINI_FINISH.get(finish, finish)
+            data: dict = {"candidates": [cand], "modelVersion": _gemini_model(rec), "responseId": "fake-response"}
+            if reply.usage:
+                data["usageMetadata"] = _gemini_usage(reply, final=last)
+            yield b"data: " + orjson.dumps(data) + b"\r\n\r\n"
+
+    return _sse(gen(), reply)
+
+
+async def gemini_embed(fake: FakeUpstream, rec: dict, reply: Reply) -> Response:
+    requests = rec["json"].get("requests") or []
+    return _json({"embeddings": [{"values": [0.1 * (i + 1), 0.2, 0.3]} for i in range(len(requests))]},
+                 headers=reply.headers)
+
+
+# the dispatcher takes the first fragment found in the path: the streaming one must come before the other
+HANDLERS.update({"/v1/messages": anthropic_messages, ":streamGenerateContent": gemini_stream,
+                 ":generateContent": gemini_generate, ":batchEmbedContents": gemini_embed})

@@ -192,12 +192,14 @@ def test_litellm_reference_config_maps_settings(monkeypatch, upstream, gateway_f
     s = cfg.settings
     assert (s.num_retries, s.request_timeout, s.allowed_fails, s.cooldown_time) == (3, 600, 3, 30)
     assert s.fallbacks == {"deepseek-reasoner": ["deepseek-chat"]}
-    assert s.master_key == "sk-lite" and s.database_url.startswith("postgresql://")
+    # LiteLLM's own database holds LiteLLM's tables: Accord keeps its own store unless told otherwise
+    assert s.master_key == "sk-lite" and s.database_url is None
     d = cfg.deployments[0]
     assert d.id == "dep-1" and d.extra_body == {"enable_thinking": True} and d.rpm == 480
     assert d.info.input_price == pytest.approx(0.27) and d.info.max_output_tokens == 8192
     assert "r1" in d.aliases
-    assert set(cfg.ignored) == {"litellm_settings.cache", "litellm_settings.cache_params"}
+    assert set(cfg.ignored) == {"litellm_settings.cache", "litellm_settings.cache_params",
+                                "general_settings.database_url"}
     gw = gateway_factory(text)
     c = openai.OpenAI(base_url=f"{gw.url}/v1", api_key="sk-lite", max_retries=0)
     c.chat.completions.create(model="r1", messages=[{"role": "user", "content": "x"}])

@@ -62,7 +62,13 @@ class Settings(_Strict):
     max_body_mb: float = PField(default=32, gt=0)
     request_timeout: float = PField(default=600, gt=0)  # total, per upstream attempt
     connect_timeout: float = PField(default=10, gt=0)
+    first_token_timeout: float = PField(default=300, gt=0)  # request sent -> first streamed chunk
+    stream_idle_timeout: float = PField(default=120, gt=0)  # longest silence between streamed chunks
+    max_response_mb: float = PField(default=64, gt=0)  # a larger upstream body is refused, not buffered
     num_retries: int = PField(default=2, ge=0, le=20)
+    retry_backoff: float = PField(default=0.5, ge=0)  # seconds; doubles each retry, with jitter
+    retry_backoff_max: float = PField(default=8, ge=0)
+    retry_after_max: float = PField(default=30, ge=0)  # honour a provider's Retry-After up to this
     routing_strategy: Literal[
         "simple-shuffle", "least-busy", "latency-based-routing", "usage-based-routing", "cost-based-routing"
     ] = "simple-shuffle"
@@ -84,6 +90,10 @@ class ConsensusSettings(_Strict):
     timeout: float = PField(default=600, gt=0)
     per_model_timeout: float = PField(default=300, gt=0)
     concurrency: int = PField(default=0, ge=0)  # 0: all at once
+    max_tokens: int | None = PField(default=None, ge=1)  # per answer
+    token_budget: int | None = PField(default=None, ge=1)  # completion tokens per run
+    cost_budget: float | None = PField(default=None, gt=0)  # US dollars per run
+    rounds: int = PField(default=1, ge=1, le=5)  # debate rounds after the first answers
 
 
 class MCPSettings(_Strict):
@@ -94,6 +104,8 @@ class MCPSettings(_Strict):
     output_tokens: int = PField(default=20_000, ge=500)
     file_tokens: int = PField(default=50_000, ge=0)
     allowed_roots: list[str] = []
+    http: bool = True  # serve MCP over streamable HTTP at /mcp on the gateway
+    heartbeat: float = PField(default=5.0, gt=0)  # seconds between progress notifications while a tool works
 
 
 class AccordFile(_Strict):

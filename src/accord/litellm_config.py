@@ -53,7 +53,6 @@ _SETTINGS_MAP = {
     ("router_settings", "default_fallbacks"): "default_fallbacks",
     ("router_settings", "model_group_alias"): "model_group_alias",
     ("general_settings", "master_key"): "master_key",
-    ("general_settings", "database_url"): "database_url",
 }
 _SECTIONS = ("model_list", "litellm_settings", "router_settings", "general_settings", "environment_variables")
 

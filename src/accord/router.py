@@ -10,18 +10,20 @@ import asyncio
 import difflib
 import random
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from . import providers
 from .config import Config, Deployment
-from .errors import AccordError, NotFound, UpstreamError
+from .errors import AccordError, NotFound, RateLimited, UpstreamError, UpstreamTimeout
 from .providers.base import Call
 from .providers.http import Pools
 
 T = TypeVar("T")
 FAIL_WINDOW = 60.0  # seconds in which `allowed_fails` failures put a deployment in cooldown
+LIMIT_WINDOW = 60.0  # rpm/tpm are counted over this sliding window
 
 
 @dataclass
@@ -35,9 +37,22 @@ class DeploymentState:
     latency: float | None = None  # moving average of seconds per successful call
     successes: int = 0
     failures: int = 0
+    last_error_at: float | None = None  # wall-clock time
+    requests: deque[float] = field(default_factory=deque)  # start times within the last minute (rpm)
+    tokens: deque[tuple[float, int]] = field(default_factory=deque)  # (time, tokens) within the last minute
 
     def cooling(self, now: float) -> bool:
         return self.cooldown_until > now
+
+    def trim(self, now: float) -> None:
+        while self.requests and now - self.requests[0] >= LIMIT_WINDOW:
+            self.requests.popleft()
+        while self.tokens and now - self.tokens[0][0] >= LIMIT_WINDOW:
+            self.tokens.popleft()
+
+    def tokens_in_window(self, now: float) -> int:
+        self.trim(now)
+        return sum(n for _, n in self.tokens)
 
 
 class Router:
@@ -54,6 +69,7 @@ class Router:
                 if a not in self.groups:
                     self.aliases.setdefault(a, d.name)
         self.state: dict[str, DeploymentState] = {d.id: DeploymentState() for d in cfg.deployments}
+        self.listeners: list[Callable[[Call], None]] = []  # called with every finished call (usage, logs)
 
     # ----------------------------------------------------------------------------------------- lookup
     def names(self) -> list[str]:
@@ -97,12 +113,24 @@ class Router:
         (and reported with a proper status); after that nothing is retried."""
 
         async def attempt(dep: Deployment, call: Call) -> AsyncIterator[bytes]:
-            it = await providers.get(dep.adapter).stream(dep, dict(body), call, self.pools)
+            ttft = dep.stream_timeout or self.settings.first_token_timeout
+
+            async def first_chunk() -> AsyncIterator[bytes]:
+                it = await providers.get(dep.adapter).stream(dep, dict(body), call, self.pools)
+                try:
+                    first = await it.__anext__()
+                except StopAsyncIteration:
+                    raise UpstreamError(f"{dep.id} sent an empty stream") from None
+                except BaseException:
+                    await it.aclose()  # type: ignore[attr-defined]
+                    raise
+                return _prepend(first, it, lambda: self._finished(call))
+
             try:
-                first = await it.__anext__()
-            except StopAsyncIteration:
-                raise UpstreamError(f"{dep.id} sent an empty stream") from None
-            return _prepend(first, it)
+                return await asyncio.wait_for(first_chunk(), ttft)
+            except asyncio.TimeoutError:
+                raise UpstreamTimeout(f"{dep.vendor.label or dep.vendor.name} ({dep.id}) sent no first token "
+                                      f"within {ttft:g} s") from None
 
         return await self._run(name, attempt)
 
@@ -113,65 +141,93 @@ class Router:
         return await self._run(name, attempt)
 
     async def _run(self, name: str, attempt: Callable[[Deployment, Call], Awaitable[T]]) -> tuple[T, Call]:
+        """Try the model's group with retries; then its fallbacks (context-window ones only for a context
+        error), each with retries of their own."""
         primary = self.canonical(name)
-        chain = [primary] + [m for m in self._fallbacks(primary) if m != primary]
+        queue, seen = [primary], {primary}
         attempts = 0
         last: AccordError | None = None
-        for model in chain:
+        while queue:
+            model = queue.pop(0)
             group = self.groups[model]
             tried: set[str] = set()
-            retries = self.settings.num_retries
-            for _ in range(retries + 1):
+            retries = group[0].max_retries if group[0].max_retries is not None else self.settings.num_retries
+            for n in range(retries + 1):
                 dep = self._pick(group, tried)
+                if dep is None:  # every deployment is at its rpm/tpm limit
+                    last = self._limit_error(model, group)
+                    break
                 tried.add(dep.id)
                 attempts += 1
                 call = Call(dep)
                 st = self.state[dep.id]
                 st.in_flight += 1
+                if dep.rpm is not None:
+                    st.requests.append(time.monotonic())
                 try:
                     result = await attempt(dep, call)
                 except AccordError as e:
                     self._failed(dep, e)
                     last = e
                     if not getattr(e, "retryable", False):
-                        if getattr(e, "code", None) == "context_length_exceeded":
-                            break  # a larger model in the fallbacks may take it
-                        raise
-                    await self._backoff(e, dep, group, tried)
+                        break
+                    if n < retries and not await self._backoff(e, n, group, tried):
+                        break  # the provider asked for a longer wait than we allow
                     continue
                 finally:
                     st.in_flight -= 1
                 self._succeeded(dep, call)
                 call.attempts = attempts
+                if call.usage is not None:  # a stream's usage is known only when it ends
+                    self._finished(call)
                 return result, call
+            assert last is not None
+            context = getattr(last, "code", None) == "context_length_exceeded"
+            if not getattr(last, "retryable", False) and not context:
+                raise last  # the request itself is wrong: another model will not help
+            for m in self._fallbacks(model, context):
+                if m not in seen:
+                    seen.add(m)
+                    queue.append(m)
         assert last is not None
         raise last
 
-    def _fallbacks(self, model: str) -> list[str]:
+    def _fallbacks(self, model: str, context: bool) -> list[str]:
         s = self.settings
-        out = list(s.fallbacks.get(model, ())) + list(s.context_window_fallbacks.get(model, ()))
-        out += list(s.default_fallbacks)
-        resolved = []
-        for m in out:
+        names = list(s.context_window_fallbacks.get(model, ())) if context else list(s.fallbacks.get(model, ()))
+        if context and not names:
+            # no list given: any model with a larger window, smallest first
+            window = self.groups[model][0].info.context_window
+            larger = [(g[0].info.context_window, n) for n, g in self.groups.items()
+                      if g[0].info.context_window > window and g[0].info.mode == "chat"]
+            names = [n for _, n in sorted(larger)]
+        names += list(s.default_fallbacks)
+        out = []
+        for m in names:
             try:
-                resolved.append(self.canonical(m))
+                out.append(self.canonical(m))
             except NotFound:
                 continue
-        return resolved
+        return out
 
-    def _pick(self, group: list[Deployment], tried: set[str]) -> Deployment:
-        if len(group) == 1:
-            return group[0]
+    def _pick(self, group: list[Deployment], tried: set[str]) -> Deployment | None:
         now = time.monotonic()
-        fresh = [d for d in group if d.id not in tried] or group
+        open_ = [d for d in group if self._under_limits(d, now)]
+        if not open_:
+            return None
+        if len(open_) == 1:
+            return open_[0]
+        fresh = [d for d in open_ if d.id not in tried] or open_
         ready = [d for d in fresh if not self.state[d.id].cooling(now)] or fresh
         strategy = self.settings.routing_strategy
         if strategy == "least-busy":
-            return min(ready, key=lambda d: self.state[d.id].in_flight)
-        if strategy == "latency-based-routing":
-            return min(ready, key=lambda d: self.state[d.id].latency or 0.0)
+            return _least(ready, lambda d: self.state[d.id].in_flight)
+        if strategy == "latency-based-routing":  # untried deployments (no latency yet) go first
+            return _least(ready, lambda d: self.state[d.id].latency or 0.0)
         if strategy == "cost-based-routing":
-            return min(ready, key=lambda d: d.info.input_price + d.info.output_price)
+            return _least(ready, lambda d: d.info.input_price + d.info.output_price)
+        if strategy == "usage-based-routing":
+            return _least(ready, lambda d: self.state[d.id].tokens_in_window(now))
         ordered = [d for d in ready if d.order is not None]
         if ordered:
             low = min(d.order for d in ordered)  # type: ignore[type-var]
@@ -179,19 +235,48 @@ class Router:
         weights = [d.weight if d.weight != 1.0 else float(d.rpm or d.tpm or 1.0) for d in ready]
         return random.choices(ready, weights=weights)[0]
 
-    async def _backoff(self, e: AccordError, dep: Deployment, group: list[Deployment], tried: set[str]) -> None:
-        """Wait before retrying: honour Retry-After; jittered exponential when the same deployment is next."""
+    def _under_limits(self, dep: Deployment, now: float) -> bool:
+        if dep.rpm is None and dep.tpm is None:
+            return True
+        st = self.state[dep.id]
+        st.trim(now)
+        if dep.rpm is not None and len(st.requests) >= dep.rpm:
+            return False
+        return not (dep.tpm is not None and st.tokens_in_window(now) >= dep.tpm)
+
+    def _limit_error(self, model: str, group: list[Deployment]) -> RateLimited:
+        now = time.monotonic()
+        waits = []
+        for d in group:
+            st = self.state[d.id]
+            oldest = min([*st.requests, *(t for t, _ in st.tokens)], default=now)
+            waits.append(max(0.0, LIMIT_WINDOW - (now - oldest)))
+        wait = min(waits, default=1.0)
+        return RateLimited(f"every deployment of `{model}` is at its rpm/tpm limit; the limit resets in "
+                           f"{wait:.0f} s", retry_after=wait, code="deployment_rate_limit")
+
+    async def _backoff(self, e: AccordError, n: int, group: list[Deployment], tried: set[str]) -> bool:
+        """Wait before the next attempt. Another untried deployment is tried at once; the same one again after
+        the provider's Retry-After (up to retry_after_max) or a jittered exponential backoff."""
+        s = self.settings
+        if any(d.id not in tried for d in group):
+            return True
         ra = getattr(e, "retry_after", None)
         if ra is not None:
-            await asyncio.sleep(min(ra, 10.0))
-        elif all(d.id in tried for d in group):
-            await asyncio.sleep(random.uniform(0.05, 0.25) * min(len(tried), 4))
+            if ra > s.retry_after_max:
+                return False
+            await asyncio.sleep(ra)
+            return True
+        delay = min(s.retry_backoff * (2 ** n), s.retry_backoff_max)
+        await asyncio.sleep(random.uniform(delay / 2, delay))
+        return True
 
     def _failed(self, dep: Deployment, e: AccordError) -> None:
         st = self.state[dep.id]
         now = time.monotonic()
         st.failures += 1
         st.last_error = e.message[:300]
+        st.last_error_at = time.time()
         if not getattr(e, "retryable", False):
             return  # the request was bad, not the deployment
         st.fails = [t for t in st.fails if now - t < FAIL_WINDOW] + [now]
@@ -202,17 +287,34 @@ class Router:
     def _succeeded(self, dep: Deployment, call: Call) -> None:
         st = self.state[dep.id]
         st.successes += 1
+        st.fails.clear()
         took = time.perf_counter() - call.started
         st.latency = took if st.latency is None else 0.8 * st.latency + 0.2 * took
+
+    def _finished(self, call: Call) -> None:
+        """A call is over (a stream at its end, or cut off): count its tokens, tell the listeners."""
+        if call.deployment.tpm is not None and call.usage is not None:
+            self.state[call.deployment.id].tokens.append((time.monotonic(), call.usage.total_tokens))
+        for listener in self.listeners:
+            listener(call)
 
     async def close(self) -> None:
         await self.pools.close()
 
 
-async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+def _least(items: list[Deployment], key: Callable[[Deployment], float]) -> Deployment:
+    """The item with the lowest key; ties broken at random so equals share the load."""
+    low = min(key(d) for d in items)
+    return random.choice([d for d in items if key(d) == low])
+
+
+async def _prepend(first: bytes, rest: AsyncIterator[bytes], done: Callable[[], None]) -> AsyncIterator[bytes]:
     try:
         yield first
         async for item in rest:
             yield item
     finally:
-        await rest.aclose()  # type: ignore[attr-defined]  # a client gone mid-stream closes the upstream now
+        try:
+            await rest.aclose()  # type: ignore[attr-defined]  # a client gone mid-stream closes the upstream now
+        finally:
+            done()

@@ -37,16 +37,25 @@ def routes() -> list[Route]:
 
 
 def create_app(cfg: Config) -> Starlette:
+    router = Router(cfg)
+    mcp = None
+    if cfg.mcp.http:  # MCP over streamable HTTP at /mcp (imports the mcp SDK only when served)
+        from ..mcp.http import MCPMount
+
+        mcp = MCPMount(cfg, router)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            yield
+            async with mcp.running() if mcp else contextlib.nullcontext():
+                yield
         finally:
             await app.state.router.close()
 
-    app = Starlette(routes=routes(), exception_handlers=errors.HANDLERS, lifespan=lifespan)  # type: ignore[arg-type]
+    app = Starlette(routes=routes() + ([mcp.route()] if mcp else []), exception_handlers=errors.HANDLERS,
+                    lifespan=lifespan)  # type: ignore[arg-type]
     app.state.cfg = cfg
-    app.state.router = Router(cfg)
+    app.state.router = router
     app.state.master_key = cfg.settings.master_key or None
     app.state.max_body = int(cfg.settings.max_body_mb * 1024 * 1024)
     app.state.version = __version__

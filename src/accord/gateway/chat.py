@@ -13,6 +13,7 @@ from ..errors import BadRequest
 from ..providers.base import Call
 from . import auth, sse
 from .body import model_of, read_json
+from .disconnect import ClientGone, unless_disconnected
 
 _JSON = "application/json"
 
@@ -38,7 +39,10 @@ async def chat_completions(request: Request) -> Response:
         return StreamingResponse(sse.events(chunks), media_type="text/event-stream",
                                  headers={"cache-control": "no-cache", "x-accel-buffering": "no",
                                           **served_by(call, model)})
-    data, call = await router.complete(model, body)
+    try:
+        data, call = await unless_disconnected(request, router.complete(model, body))
+    except ClientGone:
+        return Response(status_code=499)  # nobody is listening; the upstream call is cancelled
     return Response(orjson.dumps(data), media_type=_JSON, headers=served_by(call, model))
 
 

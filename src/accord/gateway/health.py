@@ -57,8 +57,28 @@ async def _check(router, dep) -> dict:
         out.update(healthy=False, error=e.message)
     except asyncio.TimeoutError:
         out.update(healthy=False, error=f"no answer within {CHECK_TIMEOUT:.0f} s")
+    out.update(deployment_state(st))
+    return out
+
+
+def deployment_state(st) -> dict:
+    """The router's live view of one deployment: what it has seen from real traffic."""
     now = time.monotonic()
-    out["cooling_down_for_s"] = round(st.cooldown_until - now, 1) if st.cooling(now) else 0
+    cooling = st.cooling(now)
+    out: dict = {"state": "cooling_down" if cooling else "healthy", "successes": st.successes,
+                 "failures": st.failures, "in_flight": st.in_flight}
+    if cooling:
+        out["cooldown_until"] = _iso(time.time() + (st.cooldown_until - now))
+    if st.latency is not None:
+        out["avg_latency_ms"] = round(st.latency * 1000, 1)
     if st.last_error:
         out["last_error"] = st.last_error
+        if st.last_error_at:
+            out["last_error_at"] = _iso(st.last_error_at)
     return out
+
+
+def _iso(t: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="seconds")

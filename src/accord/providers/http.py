@@ -1,4 +1,4 @@
-"""One pooled HTTP client per upstream origin, made lazily inside the running loop.
+"""One pooled HTTP client per upstream origin, and the transport failures every adapter maps the same way.
 
 aiohttp rather than httpx on this path: it is measured faster under concurrency (bench/README.md).
 """
@@ -6,13 +6,17 @@ aiohttp rather than httpx on this path: it is measured faster under concurrency 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import aiohttp
+import orjson
+
+from ..errors import UpstreamError, UpstreamTimeout
 
 if TYPE_CHECKING:
-    from ..config import Settings
+    from ..config import Deployment, Settings
 
 
 class Pools:
@@ -20,31 +24,41 @@ class Pools:
         self._sessions: dict[str, aiohttp.ClientSession] = {}
         self.connect_timeout = settings.connect_timeout if settings else 10.0
         self.request_timeout = settings.request_timeout if settings else 600.0
-        self._lock = asyncio.Lock()
+        self.idle_timeout = settings.stream_idle_timeout if settings else 120.0
+        self.max_response = int((settings.max_response_mb if settings else 64) * 1024 * 1024)
 
     def get(self, url: str) -> aiohttp.ClientSession:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         session = self._sessions.get(origin)
         if session is None or session.closed:
-            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True,
-                                             keepalive_timeout=30)
+            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
             session = aiohttp.ClientSession(
                 connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",),
                 timeout=aiohttp.ClientTimeout(total=None, connect=self.connect_timeout),
-                read_bufsize=2**16,
+                read_bufsize=2**16, max_line_size=self.max_response, max_field_size=2**16,
             )
             self._sessions[origin] = session
         return session
 
     def timeout(self, dep_timeout: float | None, *, stream: bool, stream_timeout: float | None = None
                 ) -> aiohttp.ClientTimeout:
+        """Total per attempt; for streams also the longest silence allowed between chunks."""
         total = dep_timeout or self.request_timeout
         if stream:
-            # a stream may run long; what must not happen is a silence longer than the idle limit
-            return aiohttp.ClientTimeout(total=None, connect=self.connect_timeout,
-                                         sock_read=stream_timeout or total)
+            return aiohttp.ClientTimeout(total=total, connect=self.connect_timeout,
+                                         sock_read=stream_timeout or self.idle_timeout)
         return aiohttp.ClientTimeout(total=total, connect=self.connect_timeout)
+
+    def open_connections(self) -> int:
+        """Connections held by the pools (idle keep-alive ones included)."""
+        n = 0
+        for s in self._sessions.values():
+            conn = s.connector
+            if conn is not None and not conn.closed:
+                n += sum(len(v) for v in getattr(conn, "_conns", {}).values())
+                n += len(getattr(conn, "_acquired", ()))
+        return n
 
     async def close(self) -> None:
         sessions, self._sessions = list(self._sessions.values()), {}
@@ -53,7 +67,7 @@ class Pools:
 
 
 async def post(
-    pools: Pools, dep, url: str, payload: bytes, headers: dict, timeout: aiohttp.ClientTimeout
+    pools: Pools, dep: Deployment, url: str, payload: bytes, headers: dict, timeout: aiohttp.ClientTimeout
 ) -> aiohttp.ClientResponse:
     """POST and return the response once its status is known good; map every failure to an AccordError."""
     from .base import upstream_error
@@ -62,33 +76,52 @@ async def post(
     try:
         resp = await session.post(url, data=payload, headers=headers, timeout=timeout)
     except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
-        raise _timeout(dep, "before answering") from None
+        raise timeout_error(dep, "before answering") from None
     except aiohttp.ClientError as e:
-        raise _conn_error(dep, e) from None
+        raise conn_error(dep, e) from None
     if resp.status >= 400:
         try:
-            raw = await resp.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+            raw = await resp.content.read(64 * 1024)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
             raw = b""
         finally:
-            resp.release()
+            resp.close()
         raise upstream_error(dep, resp.status, raw, resp.headers)
+    resp.accord_limit = pools.max_response  # type: ignore[attr-defined]  # read by read_json / sse_data
     return resp
 
 
-async def read_json(resp: aiohttp.ClientResponse, dep) -> dict:
-    import orjson
+async def read_body(resp: aiohttp.ClientResponse, dep: Deployment, limit: int) -> bytes:
+    if resp.content_length is not None and resp.content_length > limit:
+        resp.close()
+        raise too_large(dep, limit)
+    parts: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in resp.content.iter_chunked(1 << 16):
+            size += len(chunk)
+            if size > limit:
+                resp.close()
+                raise too_large(dep, limit)
+            parts.append(chunk)
+    except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+        resp.close()
+        raise timeout_error(dep, "while answering") from None
+    except aiohttp.ClientError as e:
+        resp.close()
+        raise conn_error(dep, e, mid_body=True) from None
+    resp.release()
+    return b"".join(parts)
 
+
+def _limit(resp: aiohttp.ClientResponse) -> int:
+    return getattr(resp, "accord_limit", 64 << 20)
+
+
+async def read_json(resp: aiohttp.ClientResponse, dep: Deployment) -> dict:
     from .base import bad_upstream_json
 
-    try:
-        raw = await resp.read()
-    except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
-        raise _timeout(dep, "while answering") from None
-    except aiohttp.ClientError as e:
-        raise _conn_error(dep, e) from None
-    finally:
-        resp.release()
+    raw = await read_body(resp, dep, _limit(resp))
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -98,30 +131,54 @@ async def read_json(resp: aiohttp.ClientResponse, dep) -> dict:
     return data
 
 
-async def sse_data(resp: aiohttp.ClientResponse, dep):
-    """Yield the `data:` payloads of a server-sent-event stream, as bytes, as they arrive."""
+async def sse_data(resp: aiohttp.ClientResponse, dep: Deployment) -> AsyncIterator[bytes]:
+    """Yield the `data:` payloads of a server-sent-event stream, as bytes, as they arrive.
+
+    Lines are split here rather than by aiohttp's readline, whose line limit (128 KB) a legitimate chunk can
+    pass (an image, a long tool call); the whole stream is bounded by settings.max_response_mb instead."""
+    size, limit, buf = 0, _limit(resp), b""
     try:
-        async for line in resp.content:
-            if line.startswith(b"data:"):
-                data = line[5:].strip()
-                if data:
-                    yield data
+        async for block in resp.content.iter_any():
+            size += len(block)
+            if size > limit:
+                raise too_large(dep, limit)
+            buf = buf + block if buf else block
+            start = 0
+            while (end := buf.find(b"\n", start)) >= 0:
+                line = buf[start:end]
+                start = end + 1
+                if line.startswith(b"data:"):
+                    data = line[5:].strip()
+                    if data:
+                        yield data
+            buf = buf[start:]
+        if buf.startswith(b"data:") and buf[5:].strip():
+            yield buf[5:].strip()
     except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
-        raise _timeout(dep, "mid-stream (no data within the stream time-out)") from None
+        raise timeout_error(dep, "mid-stream (silent for longer than the stream idle time-out)") from None
     except aiohttp.ClientError as e:
-        raise _conn_error(dep, e, mid_stream=True) from None
+        raise conn_error(dep, e, mid_body=True) from None
     finally:
-        resp.close() if not resp.content.at_eof() else resp.release()
+        # a stream read to its end goes back to the pool; one abandoned half-way is closed, never reused
+        if resp.content.at_eof():
+            resp.release()
+        else:
+            resp.close()
 
 
-def _timeout(dep, when: str):
-    from ..errors import UpstreamTimeout
-
-    return UpstreamTimeout(f"{dep.vendor.label or dep.vendor.name} ({dep.id}) timed out {when}")
+def _who(dep: Deployment) -> str:
+    return f"{dep.vendor.label or dep.vendor.name} ({dep.id})"
 
 
-def _conn_error(dep, e: Exception, mid_stream: bool = False):
-    from ..errors import UpstreamError
+def timeout_error(dep: Deployment, when: str) -> UpstreamTimeout:
+    return UpstreamTimeout(f"{_who(dep)} timed out {when}")
 
-    what = "dropped the connection mid-stream" if mid_stream else "could not be reached"
-    return UpstreamError(f"{dep.vendor.label or dep.vendor.name} ({dep.id}) {what} ({e.__class__.__name__})")
+
+def conn_error(dep: Deployment, e: Exception, mid_body: bool = False) -> UpstreamError:
+    what = "dropped the connection mid-answer" if mid_body else "could not be reached"
+    return UpstreamError(f"{_who(dep)} {what} ({e.__class__.__name__}); the answer is incomplete"
+                         if mid_body else f"{_who(dep)} {what} ({e.__class__.__name__})")
+
+
+def too_large(dep: Deployment, limit: int) -> UpstreamError:
+    return UpstreamError(f"{_who(dep)} sent a response over {limit / (1 << 20):g} MB (settings.max_response_mb)")

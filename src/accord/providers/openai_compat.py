@@ -6,12 +6,14 @@ upstream's response bytes (streamed chunks included) go back as they are, parsed
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import orjson
 
-from .base import Call, Usage, bad_upstream_json, estimate_tokens, need_key
+from ..errors import UpstreamError
+from .base import Call, Usage, bad_upstream_json, estimate_tokens, need_key, upstream_error
 from .http import Pools, post, read_json, sse_data
 
 if TYPE_CHECKING:
@@ -105,44 +107,44 @@ class OpenAICompatible:
         return self._relay(resp, dep, call, client_wants_usage, prompt_estimate)
 
     async def _relay(self, resp, dep: Deployment, call: Call, want_usage: bool, prompt) -> AsyncIterator[bytes]:
-        import time
-
+        """Pass each chunk on as the upstream's own bytes; each is parsed once (orjson, microseconds) to catch
+        malformed output, in-band errors, the finish reason and usage."""
         done = False
-        async for data in sse_data(resp, dep):
-            if data == b"[DONE]":
-                done = True
-                break
-            if call.first_byte is None:
-                call.first_byte = time.perf_counter()
-            call.chunks += 1
-            if b'"usage":{' in data or b'"usage": {' in data or b'"finish_reason":"' in data \
-                    or b'"finish_reason": "' in data or b'"error"' in data:
+        events = sse_data(resp, dep)
+        try:
+            async for data in events:
+                if data == b"[DONE]":
+                    done = True
+                    break
                 try:
                     chunk = orjson.loads(data)
                 except orjson.JSONDecodeError:
                     raise bad_upstream_json(dep, "stream chunk") from None
                 if not isinstance(chunk, dict):
                     raise bad_upstream_json(dep, "stream chunk")
-                if "error" in chunk and not chunk.get("choices"):
-                    from .base import upstream_error
-
+                if call.first_byte is None:
+                    call.first_byte = time.perf_counter()
+                call.chunks += 1
+                choices = chunk.get("choices")
+                if "error" in chunk and not choices:
                     raise upstream_error(dep, 502, data)
-                for c in chunk.get("choices") or ():
-                    if isinstance(c, dict) and c.get("finish_reason"):
-                        call.finish_reason = c["finish_reason"]
-                u = Usage.from_openai(chunk.get("usage"))
-                if u is not None:
-                    call.usage = u
+                if choices:
+                    for c in choices:
+                        if isinstance(c, dict) and c.get("finish_reason"):
+                            call.finish_reason = c["finish_reason"]
+                usage = chunk.get("usage")
+                if usage:
+                    call.usage = Usage.from_openai(usage)
                     if not want_usage:
-                        if not chunk.get("choices"):
+                        if not choices:
                             continue  # the usage-only chunk the client did not ask for
-                        chunk.pop("usage", None)
+                        del chunk["usage"]
                         yield orjson.dumps(chunk)
                         continue
-            yield data
+                yield data
+        finally:
+            await events.aclose()
         if not done and call.finish_reason is None:
-            from .base import UpstreamError
-
             raise UpstreamError(f"{dep.vendor.label or dep.vendor.name} ({dep.id}) ended the stream early "
                                 "(no [DONE], no finish_reason): the answer is incomplete")
         if call.usage is None:
