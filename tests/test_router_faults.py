@@ -10,8 +10,9 @@ import httpx
 import openai
 import psutil
 import pytest
-from faults import FAULTS, FaultServer
+
 from fakes import free_port
+from faults import FAULTS, FaultServer
 
 MID_STREAM = {"reset_mid_stream", "truncated"}  # the first byte has reached the client: nothing to retry
 STATUS = {"500": 502, "503": 502, "429": 429, "refused": 502, "reset": 502, "reset_mid_stream": 502,
