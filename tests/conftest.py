@@ -99,3 +99,32 @@ def gateway_factory() -> Iterator:
 @pytest.fixture
 def gateway(upstream: FakeUpstream, gateway_factory) -> Gateway:
     return gateway_factory(basic_config(upstream.url))
+
+
+# ------------------------------------------------------------------------------------------ real servers
+@pytest.fixture(scope="session")
+def postgres_server():
+    from servers import Postgres
+
+    pg = Postgres().start()
+    yield pg
+    pg.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request, tmp_path: Path) -> str:
+    """The same tests against the embedded default and PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'accord.db'}"
+    pg = request.getfixturevalue("postgres_server")
+    pg.reset()
+    return pg.url
+
+
+@pytest.fixture
+def redis_server():
+    from servers import Redis
+
+    r = Redis().start()
+    yield r
+    r.stop()

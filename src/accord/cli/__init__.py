@@ -15,6 +15,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "models": ("accord.cli.models", "models", "List the models this config serves."),
     "ask": ("accord.cli.ask", "ask", "Ask one model; the answer streams to the terminal."),
     "config": ("accord.cli.config_cmd", "config", "Check or show the effective config."),
+    "keys": ("accord.cli.store_cmds", "keys", "Create, list, update and revoke virtual keys."),
+    "usage": ("accord.cli.store_cmds", "usage", "Requests, tokens and spend per day, model or key."),
+    "db": ("accord.cli.store_cmds", "db", "Database migrations (`accord db upgrade`)."),
+    "consensus": ("accord.cli.consensus_cmd", "consensus", "Ask a panel of models at once; see them work live."),
+    "threads": ("accord.cli.threads_cmd", "threads", "List stored threads, or show one."),
+    "mcp": ("accord.cli.mcp_cmd", "mcp", "Run the MCP server on stdio (claude mcp add accord -- accord mcp)."),
+    "init": ("accord.cli.init_cmd", "init", "Set Accord up: providers, keys, the default consensus panel."),
+    "service": ("accord.cli.service", "service", "Run Accord as a background service (systemd / launchd)."),
+    "claude": ("accord.cli.claude", "claude", "Register Accord's MCP server with Claude Code."),
+    "import": ("accord.cli.import_cmd", "import_", "Convert a LiteLLM config and PAL settings to accord.yaml."),
 }
 
 

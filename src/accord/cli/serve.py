@@ -53,11 +53,24 @@ def serve(config_path: str | None, env_file: str | None, host: str | None, port:
             os.environ["ACCORD_CONFIG"] = str(cfg.path.resolve())
         if env_file:
             os.environ["ACCORD_ENV_FILE"] = str(env_file)
-        uvicorn.run("accord.gateway.app:app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+        uvicorn.run("accord.cli.serve:worker_app", factory=True, workers=workers, **common)  # type: ignore[arg-type]
     else:
         from ..gateway import create_app
+        from ..gateway.gcpolicy import tune_for_serving
 
-        uvicorn.run(create_app(cfg), **common)  # type: ignore[arg-type]
+        app = create_app(cfg)
+        tune_for_serving()
+        uvicorn.run(app, **common)  # type: ignore[arg-type]
+
+
+def worker_app():
+    """The app factory each worker process runs: it reads the config file itself, then tunes its collector."""
+    from ..gateway.app import app_from_env
+    from ..gateway.gcpolicy import tune_for_serving
+
+    app = app_from_env()
+    tune_for_serving()
+    return app
 
 
 def _banner(cfg, host: str, port: int) -> None:

@@ -12,8 +12,10 @@ from starlette.routing import Route
 
 from .. import __version__
 from ..config import Config
+from ..limits import Limits
 from ..router import Router
-from . import chat, errors, health, models
+from . import chat, errors, health, keys_api, models, spend
+from .store import Store
 
 log = logging.getLogger("accord")
 
@@ -32,6 +34,13 @@ def routes() -> list[Route]:
         Route("/health/liveness", health.liveliness, methods=["GET"]),
         Route("/health/readiness", health.readiness, methods=["GET"]),
         Route("/health", health.health, methods=["GET"]),
+        Route("/key/generate", keys_api.generate, methods=["POST"]),
+        Route("/key/info", keys_api.info, methods=["GET"]),
+        Route("/key/list", keys_api.list_keys, methods=["GET"]),
+        Route("/key/update", keys_api.update, methods=["POST"]),
+        Route("/key/delete", keys_api.delete, methods=["POST"]),
+        Route("/spend/logs", spend.logs, methods=["GET"]),
+        Route("/usage/summary", spend.summary, methods=["GET"]),
     ]
     return out
 
@@ -46,16 +55,21 @@ def create_app(cfg: Config) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.store.open_in_background()
         try:
             async with mcp.running() if mcp else contextlib.nullcontext():
                 yield
         finally:
             await app.state.router.close()
+            await app.state.store.close()  # flushes usage: a SIGTERM loses nothing
+            await app.state.limits.close()
 
     app = Starlette(routes=routes() + ([mcp.route()] if mcp else []), exception_handlers=errors.HANDLERS,
                     lifespan=lifespan)  # type: ignore[arg-type]
     app.state.cfg = cfg
     app.state.router = router
+    app.state.store = Store(cfg.settings)
+    app.state.limits = Limits(cfg.settings.redis_url)
     app.state.master_key = cfg.settings.master_key or None
     app.state.max_body = int(cfg.settings.max_body_mb * 1024 * 1024)
     app.state.version = __version__

@@ -1,12 +1,22 @@
-"""Who is calling. The master key, compared in constant time; virtual keys plug in here later."""
+"""Who is calling: the master key (compared in constant time), a virtual key, or nobody on an open loopback.
+
+Model routes take either key; admin routes take only the master key.
+"""
 
 from __future__ import annotations
 
 import hmac
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
-from ..errors import AuthError
+from ..errors import AuthError, PermissionDenied, RateLimited
+
+if TYPE_CHECKING:
+    from ..store.keys import KeyInfo
+
+VIRTUAL_PREFIX = "sk-acc-"
 
 
 def presented_key(request: Request) -> str | None:
@@ -20,13 +30,68 @@ def presented_key(request: Request) -> str | None:
     return h.get("x-api-key") or h.get("api-key") or None
 
 
-def check(request: Request) -> None:
-    """Raise AuthError unless the request carries the master key (no key set: loopback-only, open)."""
+def _is_master(request: Request, key: str) -> bool:
     master: str | None = request.app.state.master_key
-    if master is None:
+    return master is not None and hmac.compare_digest(key.encode(), master.encode())
+
+
+def check(request: Request) -> None:
+    """Admin routes: the master key, or nothing at all when none is set (loopback only)."""
+    if request.app.state.master_key is None:
         return
     key = presented_key(request)
     if key is None:
         raise AuthError("no API key: send `Authorization: Bearer <key>` (or `x-api-key`)", code="missing_api_key")
-    if not hmac.compare_digest(key.encode(), master.encode()):
+    if not _is_master(request, key):
+        if key.startswith(VIRTUAL_PREFIX):
+            raise PermissionDenied("this route needs the master key; virtual keys cannot use it",
+                                   code="admin_only")
         raise AuthError("invalid API key")
+
+
+async def caller(request: Request) -> KeyInfo | None:
+    """Model routes: returns the virtual key in use (None for the master key or an open server)."""
+    key = presented_key(request)
+    open_ = request.app.state.master_key is None
+    if key is None:
+        if open_:
+            return None
+        raise AuthError("no API key: send `Authorization: Bearer <key>` (or `x-api-key`)", code="missing_api_key")
+    if _is_master(request, key):
+        return None
+    if not key.startswith(VIRTUAL_PREFIX):
+        if open_:
+            return None  # no auth configured: SDKs insist on sending some key
+        raise AuthError("invalid API key")
+    info = await request.app.state.store.key(key)
+    if info is None:
+        raise AuthError("invalid API key")
+    now = datetime.now(timezone.utc)
+    if info.revoked_at is not None:
+        raise AuthError(f"key `{info.name or info.prefix}` was revoked", code="key_revoked")
+    if info.expires_at is not None and info.expires_at <= now:
+        raise AuthError(f"key `{info.name or info.prefix}` expired at {info.expires_at.isoformat(timespec='seconds')}",
+                        code="key_expired")
+    return info
+
+
+async def enforce(request: Request, key: KeyInfo, model: str, canonical: str) -> None:
+    """A virtual key's model allow-list, budget and rpm/tpm limits, each refused with what and until when."""
+    label = key.name or key.prefix
+    if key.models is not None and model not in key.models and canonical not in key.models:
+        raise PermissionDenied(f"key `{label}` may not use model `{model}`; it may use: {', '.join(key.models)}",
+                               param="model", code="model_not_allowed")
+    if key.max_budget is not None:
+        spent = key.spend + request.app.state.store.pending_spend(key.id)
+        if spent >= key.max_budget:
+            raise RateLimited(f"key `{label}` has spent ${spent:.4f} of its ${key.max_budget:g} budget; "
+                              "raise max_budget (POST /key/update or `accord keys update`) to go on",
+                              code="budget_exceeded", type="budget_exceeded")
+    if key.rpm_limit is not None or key.tpm_limit is not None:
+        over = await request.app.state.limits.hit(key.id, key.rpm_limit, key.tpm_limit)
+        if over is not None:
+            which, wait = over
+            limit = key.rpm_limit if which == "rpm" else key.tpm_limit
+            what = "requests" if which == "rpm" else "tokens"
+            raise RateLimited(f"key `{label}` reached its {which} limit of {limit} {what} per minute; "
+                              f"it resets in {wait:.0f} s", retry_after=wait, code=f"{which}_limit_exceeded")

@@ -20,8 +20,13 @@ async def liveliness(request: Request) -> Response:
 
 
 async def readiness(request: Request) -> Response:
-    router = request.app.state.router
-    return JSONResponse({"status": "healthy", "models": len(router.groups), "version": request.app.state.version})
+    state = request.app.state
+    store = state.store
+    return JSONResponse({
+        "status": "healthy", "models": len(state.router.groups), "version": state.version,
+        "db": "connected" if store.ready.is_set() else ("unavailable: " + store.error if store.error else "opening"),
+        "limits": state.limits.backend,
+    })
 
 
 async def health(request: Request) -> Response:

@@ -21,15 +21,18 @@ def _entry(name: str, router, alias_of: str | None = None) -> dict:
 
 
 async def list_models(request: Request) -> Response:
-    auth.check(request)
+    key = await auth.caller(request)
     router = request.app.state.router
     data = [_entry(n, router) for n in router.groups]
     data += [_entry(a, router, n) for a, n in router.aliases.items()]
+    if key is not None and key.models is not None:  # a key sees the models it may use
+        allowed = set(key.models)
+        data = [m for m in data if m["id"] in allowed or m.get("root") in allowed]
     return Response(orjson.dumps({"object": "list", "data": data}), media_type="application/json")
 
 
 async def get_model(request: Request) -> Response:
-    auth.check(request)
+    await auth.caller(request)
     router = request.app.state.router
     mid = request.path_params["model_id"]
     name = router.canonical(mid)  # raises NotFound with close matches

@@ -13,18 +13,23 @@ log = logging.getLogger("accord.gateway")
 DONE = b"data: [DONE]\n\n"
 
 
-async def events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def events(chunks: AsyncIterator[bytes], outcome: dict | None = None) -> AsyncIterator[bytes]:
+    """`outcome` (status, error_type) is updated as the stream ends, for its usage row."""
+    outcome = {} if outcome is None else outcome
     try:
         async for payload in chunks:
             yield b"data: " + payload + b"\n\n"
     except AccordError as e:
         # the status line is gone already; an `error` event makes the openai SDK raise instead of returning a
         # silently short answer, and no [DONE] follows
+        outcome.update(status=e.status, error_type=e.type)
         yield b"data: " + orjson.dumps(e.to_dict()) + b"\n\n"
         return
     except Exception as e:  # never a traceback to the client, never a hang
         log.error("stream failed: %s", e.__class__.__name__, exc_info=log.isEnabledFor(logging.DEBUG))
         err = AccordError("internal error while streaming; the server log has the details")
+        outcome.update(status=500, error_type="internal_error")
         yield b"data: " + orjson.dumps(err.to_dict()) + b"\n\n"
         return
+    outcome.update(status=200, error_type=None)
     yield DONE

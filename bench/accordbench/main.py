@@ -1,0 +1,205 @@
+"""`python bench/run.py [--smoke]`: every target, one run, one JSON file and one markdown table."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from . import consensus, loadgen, report, startup, streaming, targets, wrk
+from .procs import Server
+from .stats import LoadResult
+
+CHAT = b'{"model":"m","messages":[{"role":"user","content":"Say hello."}]}'
+CHAT_STREAM = b'{"model":"m","messages":[{"role":"user","content":"Say hello."}],"stream":true}'
+PATH = "/v1/chat/completions"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="bench/run.py", description="Accord against direct and LiteLLM's proxy.")
+    ap.add_argument("--smoke", action="store_true",
+                    help="seconds, not minutes: Python load generator, no LiteLLM, short runs (the test suite)")
+    ap.add_argument("--duration", type=float, help="seconds per load run (default 10; smoke 0.5)")
+    ap.add_argument("--concurrency", default=None, help="comma list (default 1,16,64,256; smoke 1,16)")
+    ap.add_argument("--workers", type=int, default=1, help="server worker processes, the same for every target")
+    ap.add_argument("--chunks", type=int, default=20, help="content chunks per streamed answer")
+    ap.add_argument("--pace-ms", type=float, default=10.0, help="upstream's gap between streamed chunks")
+    ap.add_argument("--stream-runs", type=int, help="streamed requests per target (default 30; smoke 3)")
+    ap.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto",
+                    help="auto: wrk when installed (smoke: python)")
+    ap.add_argument("--no-litellm", action="store_true", help="skip LiteLLM (no install, no run)")
+    ap.add_argument("--no-consensus", action="store_true")
+    ap.add_argument("--targets", default="direct,accord,litellm", help="comma list of targets to run")
+    ap.add_argument("--micro", action="store_true",
+                    help="instead: the micro-benchmarks (aiohttp vs httpx; uvicorn loop and parser)")
+    ap.add_argument("--out", type=Path, default=targets.BENCH / "results", help="where results are written")
+    a = ap.parse_args(argv)
+    a.micro_duration = a.duration or 5.0
+    a.duration = a.duration or (0.5 if a.smoke else 10.0)
+    a.concurrency = [int(c) for c in (a.concurrency or ("1,16" if a.smoke else "1,16,64,256")).split(",")]
+    a.stream_runs = a.stream_runs or (3 if a.smoke else 30)
+    a.settle = 0.3 if a.smoke else 2.0
+    a.warmup = 0.2 if a.smoke else 2.0
+    a.cli_runs = 3 if a.smoke else 15
+    wanted = a.targets.split(",")
+    if a.smoke or a.no_litellm:
+        wanted = [t for t in wanted if t != "litellm"]
+    a.wanted = wanted
+    if a.loadgen == "auto":
+        a.loadgen = "wrk" if wrk.available() and not a.smoke else "python"
+    if a.loadgen == "wrk" and not wrk.available():
+        ap.error("wrk is not installed: apt-get install -y wrk (or --loadgen python)")
+    return a
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpus": os.cpu_count(), "cpu": cpu, "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(), "os": f"{platform.system()} {platform.release()}",
+            "uvloop": _has("uvloop")}
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def load_run(a: argparse.Namespace, srv: Server, key: str | None, c: int, duration: float) -> LoadResult:
+    if a.loadgen == "wrk":
+        return wrk.run(srv.url + PATH, CHAT, key, c, duration)
+    return asyncio.run(loadgen.load("127.0.0.1", srv.port, PATH, CHAT, key, c, duration))
+
+
+def measure_target(a: argparse.Namespace, srv: Server, key: str | None, started: bool,
+                   direct_stream: streaming.StreamRuns | None) -> tuple[dict[str, Any], streaming.StreamRuns]:
+    out: dict[str, Any] = {}
+    if not started:
+        print(f"bench: starting {srv.name}", flush=True)
+        srv.start()
+    out["start_to_healthy_s"] = srv.start_to_healthy_s
+    time.sleep(a.settle)
+    out["rss_idle_mb"] = srv.rss_mb()
+    load_run(a, srv, key, min(16, max(a.concurrency)), a.warmup)  # warm-up: pools, caches, JITs
+    out["load"] = {}
+    for c in a.concurrency:
+        r = load_run(a, srv, key, c, a.duration)
+        print(f"bench: {srv.name:8} c={c:<4} {r.rps:9.0f} req/s  p50 {r.p50_ms:7.2f} ms  p99 {r.p99_ms:7.2f} ms"
+              + (f"  errors {r.errors}" if r.errors else ""), flush=True)
+        out["load"][str(c)] = r.as_dict()
+    series = asyncio.run(loadgen.stream_series("127.0.0.1", srv.port, PATH, CHAT_STREAM, key, a.stream_runs))
+    runs = streaming.collect(series, a.chunks)
+    out["stream"] = streaming.figures(runs, a.chunks, a.pace_ms, direct_stream).as_dict()
+    out["rss_after_load_mb"] = srv.rss_mb()
+    return out, runs
+
+
+def gateway_only(a: argparse.Namespace, work: Path, upstream_url: str) -> dict[str, Any]:
+    """Start-up and idle memory of `accord serve` with the MCP endpoint off (same config otherwise)."""
+    srv = targets.accord(work, upstream_url, a.workers, targets.GATEWAY_ONLY, "accord-gateway-only")
+    try:
+        with srv:
+            srv.start()
+            time.sleep(a.settle)
+            return {"start_to_healthy_s": srv.start_to_healthy_s, "rss_idle_mb": srv.rss_mb()}
+    except RuntimeError as e:  # a config without that setting
+        return {"error": str(e)[:300]}
+
+
+def run(a: argparse.Namespace) -> dict[str, Any]:
+    targets.clean_env()
+    work = Path(tempfile.mkdtemp(prefix="accord-bench-"))
+    res: dict[str, Any] = {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "mode": "smoke" if a.smoke else "full",
+        "machine": machine(), "command": "python bench/run.py" + (" --smoke" if a.smoke else ""),
+        "settings": {"loadgen": a.loadgen, "duration_s": a.duration, "concurrency": a.concurrency,
+                     "workers": a.workers, "chunks": a.chunks, "pace_ms": a.pace_ms, "stream_runs": a.stream_runs,
+                     "litellm_version": targets.LITELLM_VERSION if "litellm" in a.wanted else None},
+        "targets": {}, "logs": str(work),
+    }
+    if "litellm" in a.wanted:
+        targets.ensure_litellm(work / "litellm-install.log")
+    fake = targets.fake_upstream(work, a.chunks, a.pace_ms)
+    with fake:
+        fake.start()
+        direct_stream: streaming.StreamRuns | None = None
+        for name in a.wanted:
+            if name == "direct":
+                res["targets"]["direct"], direct_stream = measure_target(a, fake, targets.MASTER_KEY, True, None)
+                continue
+            make = {"accord": targets.accord, "litellm": targets.litellm}[name]
+            with make(work, fake.url, a.workers) as srv:
+                res["targets"][name], _ = measure_target(a, srv, targets.MASTER_KEY, False, direct_stream)
+            if name == "accord":
+                res["targets"][name]["gateway_only"] = gateway_only(a, work, fake.url)
+        if not a.no_consensus:
+            print("bench: consensus", flush=True)
+            res["consensus"] = consensus.measure(work, fake.url, 0.1 if a.smoke else 1.0)
+    print("bench: start-up times", flush=True)
+    res["startup"] = startup.measure(a.cli_runs, "litellm" in a.wanted)
+    if res.get("consensus", {}).get("status") == "ok":
+        c = res["consensus"]
+        c["net_s"] = c.get("engine_s", c["wall_s"] - res["startup"]["accord --help"]["median_s"])
+        c["met"] = c["net_s"] <= c["bound_s"]
+    return res
+
+
+README = targets.BENCH / "README.md"
+
+
+def update_readme(section: str, text: str) -> None:
+    """Replace the text between `<!-- section:start -->` and `<!-- section:end -->` in bench/README.md."""
+    start, end = f"<!-- {section}:start -->", f"<!-- {section}:end -->"
+    try:
+        doc = README.read_text()
+    except OSError:
+        return
+    if start not in doc or end not in doc:
+        return
+    head, rest = doc.split(start, 1)
+    _, tail = rest.split(end, 1)
+    README.write_text(f"{head}{start}\n{text.strip()}\n{end}{tail}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
+    a.out.mkdir(parents=True, exist_ok=True)
+    if a.micro:
+        from . import micro
+
+        m = micro.main(a.micro_duration)
+        day = dt.datetime.now(dt.timezone.utc).date().isoformat()
+        (a.out / f"micro-{day}.json").write_text(json.dumps({"machine": machine(), **m}, indent=2) + "\n")
+        (a.out / f"micro-{day}.md").write_text(m["markdown"])
+        if a.out.resolve() == (targets.BENCH / "results").resolve():
+            update_readme("micro", m["markdown"])
+        return 0
+    res = run(a)
+    stamp = res["date"][:10] if not a.smoke else "smoke"
+    table = report.markdown(res)
+    (a.out / f"{stamp}.json").write_text(json.dumps(res, indent=2) + "\n")
+    (a.out / f"{stamp}.md").write_text(table)
+    if not a.smoke:
+        (a.out / "latest.md").write_text(table)
+        if a.out.resolve() == (targets.BENCH / "results").resolve():
+            update_readme("results", table)
+    print(table)
+    print(f"bench: wrote {a.out / (stamp + '.json')} and {a.out / (stamp + '.md')}", file=sys.stderr)
+    return 0

@@ -1,0 +1,214 @@
+"""A fast fake OpenAI-compatible upstream for benchmarks, run as its own process.
+
+Raw asyncio protocol + httptools (uvloop when installed): no framework, canned bytes, so it is never the
+bottleneck. It answers:
+
+- POST .../chat/completions: a canned `chat.completion`, or with `"stream": true` an SSE stream of N content
+  chunks, one every PACE ms (role chunk first, at once; finish, usage and [DONE] right after the last);
+- POST .../embeddings: a canned embedding;
+- GET /health/liveliness, /health, .../models.
+
+The requested model name can script one request: `delay-1.5` anywhere in it waits 1.5 s before answering,
+`sse-20x10` streams 20 chunks 10 ms apart. Otherwise --chunks/--pace-ms apply.
+
+    python bench/fake_upstream.py --port 9001 [--chunks 20 --pace-ms 10] [--loop asyncio|uvloop]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import re
+
+import httptools
+import orjson
+
+_DELAY = re.compile(rb"delay-(\d+(?:\.\d+)?)")
+_SSE = re.compile(rb"sse-(\d+)x(\d+(?:\.\d+)?)")
+_STREAM_ON = re.compile(rb'"stream"\s*:\s*true')
+_USAGE = {"prompt_tokens": 11, "completion_tokens": 9, "total_tokens": 20}
+CONTENT = "Hello from the fake upstream: a short canned answer."
+
+
+def completion(model: str) -> bytes:
+    return orjson.dumps({
+        "id": "chatcmpl-bench", "object": "chat.completion", "created": 1_700_000_000, "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": CONTENT}, "finish_reason": "stop"}],
+        "usage": _USAGE,
+    })
+
+
+def chunk(model: str, delta: dict, finish: str | None = None, usage: bool = False) -> bytes:
+    c: dict = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1_700_000_000,
+               "model": model, "choices": [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    if usage:
+        c["usage"] = _USAGE
+    return b"data: " + orjson.dumps(c) + b"\n\n"
+
+
+EMBEDDING = orjson.dumps({"object": "list", "model": "fake-embed", "usage": {"prompt_tokens": 2, "total_tokens": 2},
+                          "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2, 0.3]}]})
+MODELS = orjson.dumps({"object": "list", "data": [{"id": "fake", "object": "model", "owned_by": "bench"}]})
+ALIVE = b'"I\'m alive!"'
+
+
+def response(status: int, body: bytes, keep_alive: bool, ctype: bytes = b"application/json") -> bytes:
+    reason = b"OK" if status == 200 else b"Not Found"
+    conn = b"keep-alive" if keep_alive else b"close"
+    return (b"HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %d\r\nconnection: %s\r\n\r\n"
+            % (status, reason, ctype, len(body), conn)) + body
+
+
+class Upstream:
+    """What the fake serves; shared by every connection."""
+
+    def __init__(self, chunks: int, pace_ms: float) -> None:
+        self.chunks = chunks
+        self.pace = pace_ms / 1000
+        self._completions: dict[bytes, bytes] = {}
+
+    def completion_for(self, model: bytes) -> bytes:
+        body = self._completions.get(model)
+        if body is None:
+            body = self._completions[model] = completion(model.decode())
+        return body
+
+
+class Conn(asyncio.Protocol):
+    def __init__(self, up: Upstream) -> None:
+        self.up = up
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.url = b""
+        self.body: list[bytes] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            assert self.transport is not None
+            self.transport.write(response(400, b"bad request", False, b"text/plain"))
+            self.transport.close()
+
+    # httptools callbacks
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.body = []
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        keep = self.parser.should_keep_alive()
+        method = self.parser.get_method()
+        path = self.url.split(b"?", 1)[0]
+        t = self.transport
+        assert t is not None
+        if method == b"GET":
+            if path.startswith(b"/health"):
+                t.write(response(200, ALIVE, keep))
+            elif path.endswith(b"/models"):
+                t.write(response(200, MODELS, keep))
+            else:
+                t.write(response(404, b'{"error":{"message":"no route"}}', keep))
+            return
+        raw = b"".join(self.body)
+        if path.endswith(b"/chat/completions"):
+            self.chat(raw, keep)
+        elif path.endswith(b"/embeddings"):
+            t.write(response(200, EMBEDDING, keep))
+        else:
+            t.write(response(404, b'{"error":{"message":"no route"}}', keep))
+        if not keep:
+            t.close()
+
+    def chat(self, raw: bytes, keep: bool) -> None:
+        model = b"gpt-4o-mini"
+        m = re.search(rb'"model"\s*:\s*"([^"]*)"', raw)
+        if m:
+            model = m.group(1)
+        delay = _DELAY.search(model)
+        stream = _STREAM_ON.search(raw) is not None
+        if not stream and delay is None:
+            assert self.transport is not None
+            self.transport.write(response(200, self.up.completion_for(model), keep))
+            return
+        # the slow paths parse properly and run as a task
+        body = orjson.loads(raw)
+        wait = float(delay.group(1)) if delay else 0.0
+        asyncio.get_running_loop().create_task(self.slow(body, model.decode(), wait, stream, keep))
+
+    async def slow(self, body: dict, model: str, wait: float, stream: bool, keep: bool) -> None:
+        t = self.transport
+        assert t is not None
+        if wait:
+            await asyncio.sleep(wait)
+        if not stream:
+            t.write(response(200, completion(model), keep))
+            return
+        n, pace = self.up.chunks, self.up.pace
+        sse = _SSE.search(model.encode())
+        if sse:
+            n, pace = int(sse.group(1)), float(sse.group(2)) / 1000
+        usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        t.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
+                b"transfer-encoding: chunked\r\nconnection: %s\r\n\r\n" % (b"keep-alive" if keep else b"close"))
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+
+        def send(data: bytes) -> None:
+            t.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+        send(chunk(model, {"role": "assistant", "content": ""}))
+        for i in range(1, n + 1):
+            await asyncio.sleep(max(0.0, start + i * pace - loop.time()))
+            if t.is_closing():
+                return
+            send(chunk(model, {"content": f"tok{i} "}))
+        tail = chunk(model, {}, "stop")
+        if usage:
+            tail += chunk(model, {}, usage=True)
+        send(tail + b"data: [DONE]\n\n")
+        t.write(b"0\r\n\r\n")
+        if not keep:
+            t.close()
+
+
+async def serve(host: str, port: int, up: Upstream) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: Conn(up), host, port, backlog=4096, reuse_address=True)
+    print(f"fake upstream on http://{host}:{port} ({type(loop).__module__})", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=9001)
+    ap.add_argument("--chunks", type=int, default=20, help="content chunks per streamed answer")
+    ap.add_argument("--pace-ms", type=float, default=10.0, help="milliseconds between streamed chunks")
+    ap.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto")
+    a = ap.parse_args(argv)
+    up = Upstream(a.chunks, a.pace_ms)
+    run = asyncio.run
+    if a.loop != "asyncio":
+        try:
+            import uvloop
+
+            run = uvloop.run
+        except ImportError:
+            if a.loop == "uvloop":
+                raise
+    with contextlib.suppress(KeyboardInterrupt):
+        run(serve(a.host, a.port, up))
+
+if __name__ == "__main__":
+    main()

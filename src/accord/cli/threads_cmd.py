@@ -1,0 +1,54 @@
+"""`accord threads [ID]`: the stored threads (consensus runs and conversations)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from .common import config_option, env_file_option, fail, load_config
+
+
+@click.command()
+@config_option
+@env_file_option
+@click.option("-n", "--limit", default=20, show_default=True, help="How many recent threads to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.argument("thread_id", required=False)
+def threads(config_path, env_file, limit, as_json, thread_id) -> None:
+    """List recent threads, or show THREAD_ID with every stored answer."""
+    cfg = load_config(config_path, env_file)
+    asyncio.run(_run(cfg, thread_id, limit, as_json))
+
+
+async def _run(cfg, thread_id: str | None, limit: int, as_json: bool) -> None:
+    import orjson
+
+    from ..store.db import Database
+    from ..store.threads import ThreadNotFound, ThreadStore
+
+    db = Database.from_settings(cfg.settings)
+    store = ThreadStore(db)
+    try:
+        data = await store.get(thread_id) if thread_id else await store.recent(limit)
+    except ThreadNotFound:
+        fail(f"no thread {thread_id}; `accord threads` lists them", 2)
+    finally:
+        await db.close()
+    if as_json:
+        click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+        return
+    if not thread_id:
+        if not data:
+            click.echo("no threads yet")
+        for t in data:  # type: ignore[union-attr]
+            kind = t["tool"] + (f"/{t['mode']}" if t["mode"] else "")
+            click.echo(f"{t['id']}  {t['updated_at'][:19]}  {kind:<20} {t['status']:<8} {t['title'][:60]}")
+        return
+    t = data
+    click.secho(f"{t['id']}  {t['tool']}  {t['status']}  {t['prompt_tokens'] + t['completion_tokens']} tokens  "
+                f"${t['cost']:.4f}", bold=True)
+    for m in t["messages"]:  # type: ignore[index]
+        who = m["role"] + (f" {m['model']}" if m["model"] else "") + (f" ({m['stance']})" if m["stance"] else "")
+        click.secho(f"\n— {who}" + (f" · {m['latency']:.1f} s" if m["latency"] else ""), fg="cyan")
+        click.echo(m["content"] if m["status"] == "ok" else f"{m['status']}: {m['error']}")

@@ -1,0 +1,155 @@
+"""The four modes, each a coroutine over the runner's fan-out and the pure strategies."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from . import extract, prompts, rank, synthesis, vote
+from .types import Answer, Result
+
+if TYPE_CHECKING:
+    from .runner import Engine, Run
+
+
+async def first_answers(engine: Engine, run: Run) -> list[Answer]:
+    labels = engine.labels(run.req.panel)
+
+    def job(i: int):
+        m = run.req.panel[i]
+        msgs, notes = engine.member_messages(run, m)
+        return lambda: engine.ask(run, m.model, msgs, stance=m.stance, label=labels[i], notes=notes)
+
+    return await engine.fan_out(run, [job(i) for i in range(len(labels))])
+
+
+async def chair(engine: Engine, run: Run, result: Result, extra: str = "") -> None:
+    """The chair's critical synthesis of the answers (and of the ranking, in review mode)."""
+    labels = engine.labels(run.req.panel)
+    ok = [(labels[i], a) for i, a in enumerate(result.answers) if a.ok]
+    if not ok:
+        result.notes.append("no panelist answered, so there is nothing to synthesize")
+        return
+    name = engine.pick_chair(run.req, result.answers)
+    text = prompts.CHAIR.format(question=run.req.question, extra=extra,
+                                answers=prompts.labelled([(lab, a.content) for lab, a in ok]))
+    msgs = [*run.req.history, {"role": "user", "content": text}]
+    if run.req.context:
+        msgs[-1]["content"] += f"\n\nCONTEXT THE PANEL WAS GIVEN:\n{run.req.context}"
+    a = await engine.ask(run, name, msgs, label=f"chair {name}", event="chair")
+    result.chair = a
+    if not a.ok:
+        result.notes.append(f"the chair ({name}) failed: {a.error}; the panel's answers are returned as they are")
+        return
+    s = synthesis.parse(a.content, [lab for lab, _ in ok])
+    result.synthesis = synthesis.render(s)
+    result.recommendation = s.recommendation
+    result.points_of_agreement, result.disagreements, result.risks = s.agreement, s.disagreements, s.risks
+    if s.parsed:
+        result.agreement = s.score  # the share of those who answered (as in a vote); failures show in status
+    else:
+        result.notes.append("the chair did not reply in the requested structure; its text is returned as is")
+
+
+async def synthesize(engine: Engine, run: Run) -> Result:
+    result = Result(run.req.question, "synthesize", "", await first_answers(engine, run))
+    await chair(engine, run, result)
+    return result
+
+
+def tally(engine: Engine, run: Run, answers: list[Answer]) -> dict:
+    labels = engine.labels(run.req.panel)
+    picked = {labels[i]: extract.extract(a.content, run.req.answer_format) for i, a in enumerate(answers) if a.ok}
+    out = vote.plurality(picked)
+    return {"winner": out.winner, "counts": out.counts, "share": round(out.share, 3), "tie": out.tie,
+            "answers": picked, "unreadable": out.unreadable}
+
+
+async def vote_mode(engine: Engine, run: Run) -> Result:
+    result = Result(run.req.question, "vote", "", await first_answers(engine, run))
+    result.vote = v = tally(engine, run, result.answers)
+    result.agreement = v["share"] if any(a.ok for a in result.answers) else None
+    if v["tie"]:
+        result.recommendation = f"tie between {', '.join(v['tie'])}"
+    elif v["winner"] is not None:
+        result.recommendation = v["winner"]
+    if v["unreadable"]:
+        result.notes.append(f"no answer could be read from {', '.join(v['unreadable'])}")
+    return result
+
+
+async def review(engine: Engine, run: Run) -> Result:
+    result = Result(run.req.question, "review", "", await first_answers(engine, run))
+    labels = engine.labels(run.req.panel)
+    ok = {labels[i]: a for i, a in enumerate(result.answers) if a.ok}
+    if len(ok) < 3:
+        result.notes.append("peer review needs at least three answers; synthesized without a ranking")
+        await chair(engine, run, result)
+        return result
+    rng = random.Random(run.req.seed)
+    candidates = list(ok)
+    shown = {r: rank.present(r, candidates, rng) for r in candidates}
+
+    def job(reviewer: str) -> Callable[[], Awaitable[Answer]]:
+        pres = shown[reviewer]
+        body = "\n\n".join(f"Response {lab}:\n{ok[c].content}" for lab, c in pres.labels.items())
+        msgs = [{"role": "user", "content": prompts.REVIEW.format(question=run.req.question, responses=body)}]
+        return lambda: engine.ask(run, ok[reviewer].model, msgs, label=f"review by {reviewer}", event="review")
+
+    result.reviews = await engine.fan_out(run, [job(r) for r in candidates])
+    rankings = {}
+    for reviewer, a in zip(candidates, result.reviews, strict=True):
+        if a.ok:
+            order = rank.parse_ranking(a.content, list(shown[reviewer].labels))
+            if order:
+                rankings[reviewer] = [shown[reviewer].labels[x] for x in order]
+            else:
+                result.notes.append(f"could not read a ranking from {reviewer}'s review")
+    if not rankings:
+        result.notes.append("no review gave a readable ranking; synthesized without one")
+        await chair(engine, run, result)
+        return result
+    result.ranking = rank.aggregate(rankings, candidates)
+    table = "\n".join(f"{i + 1}. {r['model']} (Borda {r['score']}, mean rank {r['mean_rank']})"
+                      for i, r in enumerate(result.ranking))
+    await chair(engine, run, result, extra=f"\nANONYMOUS PEER RANKING (self-votes excluded):\n{table}\n")
+    return result
+
+
+async def debate(engine: Engine, run: Run) -> Result:
+    answers = await first_answers(engine, run)
+    labels = engine.labels(run.req.panel)
+    rounds: list[list[Answer]] = []
+    for rnd in range(2, run.req.rounds + 2):
+        live = [i for i, a in enumerate(answers) if a.ok]
+        if len(live) < 2:
+            break
+        await run.emit("round", None, f"round {rnd}")
+
+        def job(i: int, current: list[Answer] = answers, rnd: int = rnd, live: list[int] = live):
+            m = run.req.panel[i]
+            msgs, notes = engine.member_messages(run, m)
+            others = prompts.labelled([(labels[j], current[j].content) for j in live if j != i])
+            msgs += [{"role": "assistant", "content": current[i].content},
+                     {"role": "user", "content": prompts.DEBATE.format(round=rnd, own=current[i].content,
+                                                                         others=others)}]
+            return lambda: engine.ask(run, m.model, msgs, stance=m.stance, label=f"{labels[i]} r{rnd}", notes=notes)
+
+        new = await engine.fan_out(run, [job(i) for i in live])
+        rounds.append([answers[i] for i in live])
+        nxt = list(answers)
+        for i, a in zip(live, new, strict=True):
+            nxt[i] = a if a.ok else answers[i]  # a failed revision keeps the earlier answer
+        answers = nxt
+    result = Result(run.req.question, "debate", "", answers, rounds=rounds)
+    if run.req.answer_format:
+        result.vote = v = tally(engine, run, answers)
+        result.agreement = v["share"]
+        result.recommendation = v["winner"] or (f"tie between {', '.join(v['tie'])}" if v["tie"] else "")
+    else:
+        await chair(engine, run, result)
+    return result
+
+
+MODES = {"synthesize": synthesize, "vote": vote_mode, "review": review, "debate": debate}

@@ -1,0 +1,103 @@
+"""Per-key rate limits (requests and tokens per minute), in fixed one-minute windows.
+
+With `redis_url` the counters live in Redis, so a key's limit holds across every Accord instance; without it
+they live in this process (each instance counts on its own). When Redis goes away the counters fall back to
+the process, say so in the log and on /health, and go back to Redis when it answers again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from typing import Any
+
+log = logging.getLogger("accord.limits")
+WINDOW = 60
+RETRY_REDIS_AFTER = 5.0
+
+
+def _window(now: float) -> int:
+    return int(now // WINDOW)
+
+
+def reset_in(now: float) -> float:
+    return WINDOW - (now % WINDOW)
+
+
+class Limits:
+    def __init__(self, redis_url: str | None = None) -> None:
+        self.redis_url = redis_url
+        self._redis: Any = None
+        self._redis_down_at: float | None = None
+        self._local: dict[tuple[str, str, int], int] = {}
+
+    @property
+    def backend(self) -> str:
+        if not self.redis_url:
+            return "local"
+        return "local (redis unavailable)" if self._redis_down_at is not None else "redis"
+
+    def _client(self) -> Any:
+        if self._redis is None:
+            import redis.asyncio as aioredis
+
+            self._redis = aioredis.from_url(self.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        return self._redis
+
+    def _use_redis(self) -> bool:
+        if not self.redis_url:
+            return False
+        return not (self._redis_down_at is not None and time.monotonic() - self._redis_down_at < RETRY_REDIS_AFTER)
+
+    def _redis_failed(self, e: Exception) -> None:
+        if self._redis_down_at is None:
+            log.warning("limits: redis unavailable (%s); counting per process until it is back",
+                        e.__class__.__name__)
+        self._redis_down_at = time.monotonic()
+
+    def _redis_ok(self) -> None:
+        if self._redis_down_at is not None:
+            log.warning("limits: redis is back; limits are shared across instances again")
+            self._redis_down_at = None
+
+    async def _incr(self, kind: str, key_id: str, by: int) -> int:
+        now = time.time()
+        w = _window(now)
+        if self._use_redis():
+            name = f"accord:{kind}:{key_id}:{w}"
+            try:
+                pipe = self._client().pipeline()
+                pipe.incrby(name, by)
+                pipe.expire(name, WINDOW * 2)
+                value, _ = await pipe.execute()
+                self._redis_ok()
+                return int(value)
+            except Exception as e:  # any redis failure: fall back, never fail the request
+                self._redis_failed(e)
+        k = (kind, key_id, w)
+        self._local[k] = self._local.get(k, 0) + by
+        if len(self._local) > 10_000:
+            self._local = {kk: v for kk, v in self._local.items() if kk[2] >= w}
+        return self._local[k]
+
+    async def hit(self, key_id: str, rpm: int | None, tpm: int | None) -> tuple[str, float] | None:
+        """Count one request; returns (which limit, seconds until it resets) when over a limit."""
+        if rpm is not None:
+            n = await self._incr("rpm", key_id, 1)
+            if n > rpm:
+                return "rpm", reset_in(time.time())
+        if tpm is not None:
+            used = await self._incr("tpm", key_id, 0)
+            if used >= tpm:
+                return "tpm", reset_in(time.time())
+        return None
+
+    async def add_tokens(self, key_id: str, tokens: int) -> None:
+        if tokens > 0:
+            await self._incr("tpm", key_id, tokens)
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            with contextlib.suppress(Exception):
+                await self._redis.aclose()

@@ -1,0 +1,84 @@
+"""The `consensus` tool: one call runs the whole panel in parallel and returns the result."""
+
+from typing import Annotated, Literal
+
+from mcp.server.mcpserver import Context
+from pydantic import AliasChoices, BaseModel, BeforeValidator, Field
+
+from ..consensus.choose import top
+from ..consensus.report import markdown
+from ..consensus.types import InputError, Member, Request
+from . import inputs
+from .progress import Progress
+from .state import State
+
+DESCRIPTION = (
+    "Ask a panel of models at once (in parallel) and get one result. Modes: synthesize (default; a chair "
+    "weighs the answers: agreement, disagreement, recommendation, risks), vote (plurality on an extracted "
+    "answer), review (anonymous peer ranking, then synthesis), debate (models see each other's answers). "
+    "Stances: for, against, neutral, or stance_prompt."
+)
+
+
+class Seat(BaseModel):
+    model: str
+    stance: Literal["for", "against", "neutral"] | None = None
+    stance_prompt: str | None = None
+
+
+def _seat(v: object) -> object:
+    if isinstance(v, str):  # "model" or "model:stance"
+        m = Member.parse(v)
+        return {"model": m.model, "stance": m.stance}
+    return v
+
+
+def make(state: State):
+    async def consensus(
+        question: Annotated[str, Field(description="the question or proposal",
+                                       validation_alias=AliasChoices("question", "step", "prompt"))],
+        ctx: Context,
+        models: Annotated[list[Annotated[Seat, BeforeValidator(_seat)]] | None,
+                          Field(description="panel; default: the configured one")] = None,
+        mode: Literal["synthesize", "vote", "review", "debate"] | None = None,
+        answer_format: Annotated[str | None, Field(description="vote: number|choice|yesno|json:<field>")] = None,
+        chair: inputs.Model = None,
+        files: inputs.Files = None,
+        images: inputs.Images = None,
+        continuation_id: inputs.Continuation = None,
+        thinking: inputs.Thinking = None,
+        temperature: inputs.Temperature = None,
+    ) -> str:
+        c = state.cfg.consensus
+        with inputs.tool_errors():
+            seats = [Member(s.model, s.stance or "neutral", s.stance_prompt) for s in models or ()]
+            if not seats:
+                seats = [Member.parse(p) for p in c.panel]
+            context, imgs, notes = inputs.gather(state, files, images)
+            if not seats:
+                names = top([(n, state.models.info(n)) for n in state.models.names()])
+                if len(names) < 2:
+                    raise InputError("no panel: give models, e.g. [{\"model\": \"deepseek\"}, {\"model\": "
+                                     "\"qwen\", \"stance\": \"against\"}], or set consensus.panel in accord.yaml")
+                seats = [Member(n) for n in names]
+                notes.append(f"no panel given or configured: asked the top models by score ({', '.join(names)})")
+            req = Request(
+                question=question, panel=seats, mode=mode or c.mode, context=context, images=imgs,
+                history=await inputs.history(state, continuation_id),
+                chair=chair if chair and chair.lower() != "auto" else c.chair, thinking=thinking,
+                temperature=temperature, concurrency=c.concurrency, per_model_timeout=c.per_model_timeout,
+                timeout=c.timeout, max_tokens=c.max_tokens, token_budget=c.token_budget,
+                cost_budget=c.cost_budget, rounds=c.rounds, answer_format=answer_format,
+            )
+            state.engine.check(req)
+            async with Progress(ctx, state.cfg.mcp.heartbeat) as progress:
+                await progress.send(f"asking {len(req.panel)} models ({req.mode})")
+                result = await state.engine.run(req, progress.on_event, thread_id=continuation_id)
+            result.notes[:0] = notes
+            labels = state.engine.labels(req.panel)
+            if result.status == "failed":
+                why = "; ".join(f"{labels[i]}: {a.error}" for i, a in enumerate(result.answers))
+                raise InputError(f"every panelist failed ({why}); thread {result.thread_id}")
+            return markdown(result, labels, state.cfg.mcp.output_tokens * 4)
+
+    return consensus

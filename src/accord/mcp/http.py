@@ -1,0 +1,53 @@
+"""MCP over streamable HTTP at /mcp on the gateway, authenticated like the rest of it (master key bearer),
+calling the gateway's own router in-process."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from ..config import Config
+from ..errors import AccordError
+from .server import build
+from .state import State
+
+
+class MCPMount:
+    """An ASGI endpoint for /mcp plus the lifespan piece that runs its session manager."""
+
+    def __init__(self, cfg: Config, router: Any = None) -> None:
+        self.state = State.create(cfg, router)
+        self.server = build(self.state)
+        # builds the session manager; several workers cannot share sessions, so they go stateless
+        self.server.streamable_http_app(streamable_http_path="/mcp", host=cfg.settings.host,
+                                        stateless_http=cfg.settings.workers > 1)
+        self.app = StreamableHTTPASGIApp(self.server.session_manager)
+
+    def route(self, path: str = "/mcp") -> Route:
+        return Route(path, endpoint=self)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        from ..gateway import auth
+
+        try:
+            auth.check(Request(scope))
+        except AccordError as e:
+            await JSONResponse(e.to_dict(), status_code=e.status, headers={"WWW-Authenticate": "Bearer"})(
+                scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        await self.state.start()
+        try:
+            async with self.server.session_manager.run():
+                yield
+        finally:
+            await self.state.close()

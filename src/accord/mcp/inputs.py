@@ -1,0 +1,70 @@
+"""Argument types and input handling the tools share: files, images, threads, `model: auto`, errors."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Annotated, Literal
+
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import AliasChoices, Field
+
+from ..consensus.choose import choose
+from ..consensus.files import image_urls, read_files
+from ..consensus.types import InputError
+from ..errors import AccordError
+from ..store.threads import ThreadNotFound
+from .state import State
+
+Thinking = Annotated[Literal["off", "low", "medium", "high", "max"] | None,
+                     Field(description="reasoning effort", validation_alias=AliasChoices("thinking", "thinking_mode"))]
+Temperature = Annotated[float | None, Field(ge=0, le=2)]
+Model = Annotated[str | None, Field(description="name or alias; auto (default) picks by capability and score")]
+Files = Annotated[list[str] | None, Field(description="absolute paths of files or folders",
+                                          validation_alias=AliasChoices("files", "relevant_files",
+                                                                        "absolute_file_paths"))]
+Images = Annotated[list[str] | None, Field(description="absolute image paths or URLs")]
+Continuation = Annotated[str | None, Field(description="thread id to continue (any tool's)")]
+
+
+@contextlib.contextmanager
+def tool_errors() -> Iterator[None]:
+    """Bad input and provider failures become tool errors (isError) that say what to fix, never tracebacks."""
+    try:
+        yield
+    except ToolError:
+        raise
+    except InputError as e:
+        raise ToolError(str(e)) from None
+    except ThreadNotFound as e:
+        raise ToolError(f"no thread {e}: start without continuation_id, or list threads with the threads tool"
+                        ) from None
+    except AccordError as e:
+        raise ToolError(e.message) from None
+
+
+def gather(state: State, files: list[str] | None, images: list[str] | None) -> tuple[str, list[str], list[str]]:
+    """(file text, image URLs, notes) within the configured file budget and allowed roots."""
+    roots = state.cfg.mcp.allowed_roots
+    text, notes = read_files(files or [], state.cfg.mcp.file_tokens, roots) if files else ("", [])
+    return text, image_urls(images or [], roots), notes
+
+
+async def history(state: State, thread_id: str | None) -> list[dict]:
+    return await state.store.history(thread_id) if thread_id else []
+
+
+def pick(state: State, model: str | None, *, thinking: bool = False, vision: bool = False,
+         context_tokens: int = 0) -> str:
+    """The named model (aliases resolved), or for `auto`/absent the best fit by capability and score."""
+    name = model or state.cfg.mcp.default_model or "auto"
+    if name.lower() != "auto":
+        return state.models.canonical(name)
+    names = state.models.names()
+    found = choose([(n, state.models.info(n)) for n in names], thinking=thinking, vision=vision,
+                   context_tokens=context_tokens)
+    if found is None:
+        need = " with vision" if vision else ""
+        raise InputError(f"no configured model{need} fits ({context_tokens} tokens of context); "
+                         f"models: {', '.join(names) or 'none (add one to accord.yaml)'}")
+    return found

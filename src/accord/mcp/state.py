@@ -1,0 +1,53 @@
+"""What every tool shares: the config, the model caller (in-process Router or remote endpoint), the thread
+store and the engine. One per server; the tools keep no other state, so calls never share anything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import Config
+from ..consensus.callers import LocalModels, ModelCaller, RemoteModels
+from ..consensus.runner import Engine
+from ..store.db import Database
+from ..store.threads import ThreadStore
+
+
+@dataclass
+class State:
+    cfg: Config
+    models: ModelCaller
+    store: ThreadStore
+    engine: Engine = field(init=False)
+    _owned: list[Any] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.engine = Engine(self.models, self.store)
+
+    @classmethod
+    def create(cls, cfg: Config, router: Any = None, db: Database | None = None) -> State:
+        """The in-process router (given, or made here), or the remote endpoint when `mcp.endpoint` is set."""
+        owned: list[Any] = []
+        if cfg.mcp.endpoint:
+            models: ModelCaller = RemoteModels(cfg.mcp.endpoint, cfg.mcp.endpoint_key, cfg.consensus.timeout)
+            owned.append(models)
+        else:
+            if router is None:
+                from ..router import Router
+
+                router = Router(cfg)
+                owned.append(router)
+            models = LocalModels(router)
+        db = db or Database.from_settings(cfg.settings)
+        owned.append(db)
+        return cls(cfg, models, ThreadStore(db), _owned=owned)
+
+    async def start(self) -> State:
+        """Load a remote endpoint's model list; the store migrates on first use, so starts stay fast."""
+        if isinstance(self.models, RemoteModels):
+            await self.models.load()
+        return self
+
+    async def close(self) -> None:
+        for obj in self._owned:
+            await obj.close()

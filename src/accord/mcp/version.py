@@ -1,0 +1,19 @@
+"""The `version` tool."""
+
+from .state import State
+
+DESCRIPTION = "Accord's version and setup."
+
+
+def make(state: State):
+    async def version() -> str:
+        from importlib.metadata import version as pkg_version
+
+        from .. import __version__
+
+        where = f"remote endpoint {state.cfg.mcp.endpoint}" if state.cfg.mcp.endpoint else "in-process router"
+        url = state.store.db.url.split("@")[-1]
+        return (f"accord {__version__} (mcp SDK {pkg_version('mcp')}); models via {where}: "
+                f"{len(state.models.names())}; threads in {url}")
+
+    return version

@@ -1,0 +1,186 @@
+"""PAL MCP server settings, mapped onto accord.yaml: its custom models file and its .env."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    from .importer import Result
+
+# PAL custom model field -> Accord capability
+CAPABILITIES = {
+    "context_window": "context_window", "max_output_tokens": "max_output_tokens",
+    "supports_extended_thinking": "thinking", "supports_images": "vision",
+    "supports_function_calling": "tools", "supports_json_mode": "json_mode",
+    "supports_temperature": "temperature", "intelligence_score": "intelligence",
+}
+UNMAPPED = {
+    "max_thinking_tokens": "Accord asks for thinking by effort; it has no per-model thinking budget",
+    "supports_system_prompts": "Accord sends system prompts to every model",
+    "supports_streaming": "Accord streams from every model that can",
+    "default_reasoning_effort": "the MCP tools choose the effort per call",
+    "allow_code_generation": "no such switch in Accord",
+    "max_image_size_mb": "no such limit in Accord",
+}
+IGNORED_QUIETLY = {"model_name", "aliases", "description", "friendly_name", "temperature_constraint"}
+THREADS = "Accord stores threads in its database; it has no expiry or turn-limit setting"
+LOG_LEVELS = {"debug": "debug", "info": "info", "warning": "warning", "warn": "warning", "error": "error",
+              "critical": "error"}
+LOOPBACK = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "host.docker.internal"}
+
+
+@dataclass
+class Custom:
+    url: str | None = None  # CUSTOM_API_URL
+    key_ref: str | None = None  # how entries reference CUSTOM_API_KEY
+    model_name: str | None = None  # CUSTOM_MODEL_NAME
+
+
+def apply_env(env: dict[str, str], out: Result, *, have_litellm: bool, inputs: list[str]) -> Custom:
+    custom = Custom()
+    url = env.get("CUSTOM_API_URL", "").strip()
+    proxy_here = False
+    if url:
+        host = urlparse(url).hostname or ""
+        if have_litellm and host in LOOPBACK:
+            proxy_here = True
+            out.notes.append(f"CUSTOM_API_URL ({url}) pointed at the LiteLLM proxy being imported: the two-service "
+                             "setup becomes one process (Accord's MCP server calls the models in-process; no "
+                             "endpoint setting needed)")
+        elif have_litellm:
+            out.notes.append(f"CUSTOM_API_URL ({url}) is not on this machine: if it is the LiteLLM proxy imported "
+                             "here, nothing to set; otherwise set mcp.endpoint to it")
+        else:
+            custom.url = url
+    for key, value in env.items():
+        value = value.strip()
+        if key == "CUSTOM_API_URL":
+            continue
+        if key == "CUSTOM_API_KEY":
+            if proxy_here:
+                out.skipped.append("CUSTOM_API_KEY: the LiteLLM proxy's key; not needed in one process")
+            elif value:
+                out.env["CUSTOM_API_KEY"] = value
+                custom.key_ref = "${CUSTOM_API_KEY}"
+            continue
+        if key == "CUSTOM_MODEL_NAME":
+            custom.model_name = value or None
+        elif key == "DEFAULT_MODEL":
+            if value:
+                out.section("mcp")["default_model"] = value
+        elif key == "DISABLED_TOOLS":
+            tools = [t.strip().lower() for t in value.split(",") if t.strip()]
+            if tools:
+                out.section("mcp")["disabled_tools"] = tools
+        elif key == "LOG_LEVEL":
+            level = LOG_LEVELS.get(value.lower())
+            if level:
+                out.section("settings")["log_level"] = level
+            else:
+                out.skipped.append(f"LOG_LEVEL: `{value}` is not one of debug, info, warning, error")
+        elif key in ("CONVERSATION_TIMEOUT_HOURS", "MAX_CONVERSATION_TURNS"):
+            out.skipped.append(f"{key}={value}: {THREADS}")
+        elif key == "CUSTOM_MODELS_CONFIG_PATH":
+            if not any(i.endswith(value.rsplit("/", 1)[-1]) for i in inputs):
+                out.notes.append(f"CUSTOM_MODELS_CONFIG_PATH names {value}: import it too (accord import ... {value})")
+        elif key.endswith("_API_KEY"):
+            if value:
+                out.env[key] = value
+                out.notes.append(f"{key} moved to the env file")
+        else:
+            out.skipped.append(f"{key}: not a PAL setting Accord uses")
+    if "CUSTOM_API_KEY" not in env and custom.url:
+        custom.key_ref = "none"
+    elif custom.url and custom.key_ref is None:
+        custom.key_ref = "none"
+    return custom
+
+
+def match_names(model_name: str, aliases: list[str]) -> set[str]:
+    """The names a PAL model may go by in the LiteLLM config (PAL names can carry a vendor prefix)."""
+    names = {model_name, *aliases}
+    return names | {n.rsplit("/", 1)[-1] for n in names}
+
+
+def entry_names(entry: dict) -> set[str]:
+    model = str(entry.get("model", ""))
+    return {entry["name"], *(entry.get("aliases") or []), model, model.split("/", 1)[-1], model.rsplit("/", 1)[-1]}
+
+
+def _target(model_name: str, aliases: list[str], out: Result) -> str | None:
+    """The accord.yaml model name a PAL model configures, or None."""
+    for m in out.models:  # an exact name first
+        if m["name"] == model_name:
+            return m["name"]
+    wanted = match_names(model_name, aliases)
+    return next((m["name"] for m in out.models if wanted & entry_names(m)), None)
+
+
+def capabilities(model: dict, where: str, out: Result) -> dict:
+    caps = {CAPABILITIES[k]: v for k, v in model.items() if k in CAPABILITIES and v is not None}
+    desc = model.get("description") or model.get("friendly_name")
+    if desc:
+        caps["description"] = str(desc)
+    constraint = model.get("temperature_constraint")
+    if constraint == "fixed" and "temperature" not in caps:
+        caps["temperature"] = False
+    elif constraint and constraint != "fixed":
+        out.skipped.append(f"{where}.temperature_constraint ({constraint}): Accord passes temperatures through")
+    for k in model:
+        if k in UNMAPPED:
+            out.skipped.append(f"{where}.{k}: {UNMAPPED[k]}")
+        elif k not in CAPABILITIES and k not in IGNORED_QUIETLY:
+            out.skipped.append(f"{where}.{k}: not a PAL model field Accord knows")
+    return caps
+
+
+def apply_models(models: list, out: Result, custom: Custom, *, have_litellm: bool) -> None:
+    for i, model in enumerate(models):
+        if not isinstance(model, dict) or not model.get("model_name"):
+            out.skipped.append(f"models[{i}]: no model_name")
+            continue
+        name = str(model["model_name"])
+        aliases = [str(a) for a in model.get("aliases") or []]
+        where = f"PAL model {name}"
+        caps = capabilities(model, where, out)
+        target = _target(name, aliases, out)
+        if target is None:
+            add_custom(name, caps, aliases, out, custom, have_litellm=have_litellm)
+            continue
+        for entry in out.models:
+            if entry["name"] == target:
+                entry["capabilities"] = {**entry.get("capabilities", {}), **caps}
+        _add_aliases(target, [name, *aliases], out, where)
+
+
+def add_custom(name: str, caps: dict, aliases: list[str], out: Result, custom: Custom, *,
+               have_litellm: bool) -> None:
+    """A PAL model no LiteLLM entry serves: an `openai/<name>` entry against CUSTOM_API_URL."""
+    if have_litellm:
+        out.skipped.append(f"PAL model {name}: no model of that name in the LiteLLM config")
+        return
+    if not custom.url:
+        out.skipped.append(f"PAL model {name}: no CUSTOM_API_URL to serve it from (import PAL's .env too)")
+        return
+    entry: dict = {"name": name, "model": f"openai/{name}", "api_base": custom.url, "api_key": custom.key_ref}
+    if caps:
+        entry["capabilities"] = caps
+    out.models.append(entry)
+    _add_aliases(name, aliases, out, f"PAL model {name}")
+
+
+def _add_aliases(target: str, aliases: list[str], out: Result, where: str) -> None:
+    names = {m["name"] for m in out.models}
+    owner = {a: m["name"] for m in out.models for a in m.get("aliases") or []}
+    for a in dict.fromkeys(aliases):
+        if a == target or owner.get(a) == target:
+            continue
+        if a in names or a in owner:
+            out.skipped.append(f"{where}: alias `{a}` already names another model")
+            continue
+        for m in out.models:
+            if m["name"] == target:
+                m.setdefault("aliases", []).append(a)
+        owner[a] = target

@@ -1,0 +1,138 @@
+"""The engine, sessions, and migrations applied at start.
+
+SQLite (WAL, one file under the data directory) unless `settings.database_url` names another database.
+Start-up reads the Alembic version row and loads Alembic only when the schema is behind, so an up-to-date
+start costs one query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from .migrations import HEAD
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from ..config import Settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def data_dir(settings: Settings | None = None) -> Path:
+    if settings is not None and settings.data_dir:
+        return Path(settings.data_dir).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "accord"
+
+
+def database_url(settings: Settings | None = None) -> str:
+    """`settings.database_url` as an async URL, or the default SQLite file."""
+    url = settings.database_url if settings is not None else None
+    if url:
+        for sync, asyn in (("postgresql://", "postgresql+asyncpg://"), ("postgres://", "postgresql+asyncpg://"),
+                           ("sqlite://", "sqlite+aiosqlite://")):
+            if url.startswith(sync):
+                return asyn + url[len(sync):]
+        return url
+    path = data_dir(settings) / "accord.db"
+    return f"sqlite+aiosqlite:///{path}"
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        if url.startswith("sqlite") and ":///" in url and not url.endswith(":memory:"):
+            Path(url.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: AsyncEngine = create_async_engine(url)
+        if url.startswith("sqlite"):
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.session: async_sessionmaker[AsyncSession] = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._started = False
+        self._lock: asyncio.Lock | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Database:
+        return cls(database_url(settings))
+
+    async def start(self) -> Database:
+        """Bring the schema up to date (once per process, however many callers arrive at once)."""
+        if self._started:
+            return self
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            for attempt in range(6):
+                if self._started:
+                    break
+                try:
+                    async with _migration_lock(self.url), self.engine.begin() as conn:
+                        await conn.run_sync(_upgrade_if_behind)
+                    self._started = True
+                except Exception:
+                    # another process (a worker, another instance) may be migrating the same database right
+                    # now (PostgreSQL rolls its attempt back): wait for it, then find the schema up to date
+                    if attempt == 5:
+                        raise
+                    await asyncio.sleep(0.1 * (attempt + 1))
+        return self
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def _migration_lock(url: str) -> AsyncIterator[None]:
+    """One migrator at a time for a SQLite file (its DDL is not transactional, so a race would leave half a
+    schema): an exclusive lock on `<db>.lock`, across processes and Database objects alike."""
+    path = url.split(":///", 1)[1] if url.startswith("sqlite") and ":///" in url else None
+    try:
+        import fcntl
+    except ImportError:  # Windows: one process per file is the supported setup there
+        path = None
+    if not path or path.endswith(":memory:"):
+        yield
+        return
+    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
+
+
+def current_revision(conn: Connection) -> str | None:
+    from sqlalchemy import inspect
+
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def _upgrade_if_behind(conn: Connection) -> None:
+    if current_revision(conn) == HEAD:
+        return
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, "head")

@@ -1,0 +1,223 @@
+"""Usage records: buffered in memory, written in batches off the request path, summarized from a rollup.
+
+A request only appends a dict to a list. A background task writes the list every `interval` (0.5 s), so a hard
+kill loses at most that much; shutdown flushes everything. When the database is away, rows wait in the
+buffer (bounded) and are written when it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+
+from .db import Database
+from .models import UsageDaily, UsageRecord, VirtualKey
+
+log = logging.getLogger("accord.usage")
+
+COLUMNS = ("created_at", "request_id", "key_id", "route", "model", "deployment", "provider", "prompt_tokens",
+           "completion_tokens", "reasoning_tokens", "cost", "latency_ms", "ttft_ms", "status", "error_type",
+           "stream")
+
+
+class UsageWriter:
+    def __init__(self, db: Database, *, interval: float = 0.5, max_buffer: int = 500_000) -> None:
+        self.db = db
+        self.interval = interval
+        self.max_buffer = max_buffer
+        self.buffer: list[dict[str, Any]] = []
+        self.pending_spend: dict[str, float] = defaultdict(float)  # per key, not yet in virtual_keys.spend
+        self.dropped = 0
+        self.written = 0
+        self.failing_since: float | None = None
+        self._task: asyncio.Task | None = None
+        self._closing = False
+        self._wake: asyncio.Event | None = None
+
+    def add(self, row: dict[str, Any]) -> None:
+        """Called on the request path: O(1), no I/O."""
+        if len(self.buffer) >= self.max_buffer:
+            self.dropped += 1
+            return
+        self.buffer.append(row)
+        if row.get("key_id") and row.get("cost"):
+            self.pending_spend[row["key_id"]] += row["cost"]
+
+    async def start(self) -> None:
+        self._wake = asyncio.Event()
+        self._task = asyncio.create_task(self._loop(), name="accord-usage-writer")
+
+    async def _loop(self) -> None:
+        """Never cancelled mid-write (a cancelled commit could be written twice); stop() wakes it instead."""
+        assert self._wake is not None
+        while not self._closing:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            await self.flush()
+
+    async def flush(self) -> int:
+        if not self.buffer:
+            return 0
+        rows, self.buffer = self.buffer, []
+        try:
+            await self._write(rows)
+        except asyncio.CancelledError:
+            self.buffer[:0] = rows
+            raise
+        except Exception as e:
+            self.buffer[:0] = rows[: self.max_buffer]  # keep them for the next try, oldest first
+            if self.failing_since is None:
+                self.failing_since = asyncio.get_running_loop().time()
+                log.warning("usage: cannot write to the database (%s); keeping %d rows in memory until it is back",
+                            e.__class__.__name__, len(self.buffer))
+            return 0
+        if self.failing_since is not None:
+            log.warning("usage: database is back; wrote the buffered rows")
+            self.failing_since = None
+        self.written += len(rows)
+        return len(rows)
+
+    async def _write(self, rows: list[dict[str, Any]]) -> None:
+        daily: dict[tuple[str, str, str], list[float]] = {}
+        spend: dict[str, float] = defaultdict(float)
+        for r in rows:
+            k = (r["created_at"].strftime("%Y-%m-%d"), r.get("key_id") or "", r.get("model") or "")
+            acc = daily.setdefault(k, [0, 0, 0, 0, 0, 0.0, 0.0])
+            acc[0] += 1
+            acc[1] += 1 if r.get("status", 200) >= 400 else 0
+            acc[2] += r.get("prompt_tokens", 0)
+            acc[3] += r.get("completion_tokens", 0)
+            acc[4] += r.get("reasoning_tokens", 0)
+            acc[5] += r.get("cost", 0.0)
+            acc[6] += r.get("latency_ms", 0.0)
+            if r.get("key_id") and r.get("cost"):
+                spend[r["key_id"]] += r["cost"]
+        async with self.db.session() as s, s.begin():
+            await s.execute(insert(UsageRecord), [{c: r.get(c) for c in COLUMNS if c in r} for r in rows])
+            for (day, key_id, model), acc in daily.items():
+                await self._upsert_daily(s, day, key_id, model, acc)
+            for key_id, amount in spend.items():
+                await s.execute(update(VirtualKey).where(VirtualKey.id == key_id)
+                                .values(spend=VirtualKey.spend + amount))
+        for key_id, amount in spend.items():
+            left = self.pending_spend.get(key_id, 0.0) - amount
+            if left <= 1e-12:
+                self.pending_spend.pop(key_id, None)
+            else:
+                self.pending_spend[key_id] = left
+
+    async def _upsert_daily(self, s, day: str, key_id: str, model: str, acc: list) -> None:
+        values = dict(day=day, key_id=key_id, model=model, requests=acc[0], errors=acc[1], prompt_tokens=acc[2],
+                      completion_tokens=acc[3], reasoning_tokens=acc[4], cost=acc[5], latency_ms=acc[6])
+        dialect = s.bind.dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        stmt = dialect_insert(UsageDaily).values(**values)
+        t = UsageDaily
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["day", "key_id", "model"],
+            set_={c: getattr(t, c) + getattr(stmt.excluded, c) for c in
+                  ("requests", "errors", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cost",
+                   "latency_ms")},
+        )
+        await s.execute(stmt)
+
+    async def stop(self) -> None:
+        """Flush everything (SIGTERM loses nothing); give up only after a few tries against a dead database."""
+        self._closing = True
+        if self._task is not None:
+            assert self._wake is not None
+            self._wake.set()
+            await self._task
+            self._task = None
+        for _ in range(3):
+            if not self.buffer:
+                return
+            await self.flush()
+            if self.buffer:
+                await asyncio.sleep(0.5)
+        if self.buffer:
+            log.error("usage: %d rows could not be written before shutdown", len(self.buffer))
+
+
+# ----------------------------------------------------------------------------------------------- queries
+def _row(r: UsageRecord) -> dict[str, Any]:
+    created = r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=timezone.utc)
+    return {
+        "id": r.id, "request_id": r.request_id, "startTime": created.isoformat(timespec="milliseconds"),
+        "key_id": r.key_id, "route": r.route, "model": r.model, "deployment": r.deployment, "provider": r.provider,
+        "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,
+        "reasoning_tokens": r.reasoning_tokens, "total_tokens": r.prompt_tokens + r.completion_tokens,
+        "spend": r.cost, "latency_ms": r.latency_ms, "ttft_ms": r.ttft_ms, "status": r.status,
+        "error_type": r.error_type, "stream": r.stream,
+    }
+
+
+async def list_usage(db: Database, *, limit: int = 100, before_id: int | None = None, key_id: str | None = None,
+                     model: str | None = None, status: str | None = None, start: datetime | None = None,
+                     end: datetime | None = None) -> tuple[list[dict], int | None]:
+    """Newest first, keyset-paginated by id: page N costs the same as page 1 at any table size."""
+    q = select(UsageRecord).order_by(UsageRecord.id.desc()).limit(limit + 1)
+    if before_id is not None:
+        q = q.where(UsageRecord.id < before_id)
+    if key_id:
+        q = q.where(UsageRecord.key_id == key_id)
+    if model:
+        q = q.where(UsageRecord.model == model)
+    if status == "error":
+        q = q.where(UsageRecord.status >= 400)
+    elif status == "ok":
+        q = q.where(UsageRecord.status < 400)
+    elif status and status.isdigit():
+        q = q.where(UsageRecord.status == int(status))
+    if start is not None:
+        q = q.where(UsageRecord.created_at >= start)
+    if end is not None:
+        q = q.where(UsageRecord.created_at < end)
+    async with db.session() as s:
+        rows = list((await s.execute(q)).scalars())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [_row(r) for r in rows], (rows[-1].id if more and rows else None)
+
+
+GROUPS = {"day": UsageDaily.day, "model": UsageDaily.model, "key": UsageDaily.key_id}
+
+
+async def summary(db: Database, *, group_by: str = "day", start: str | None = None, end: str | None = None,
+                  key_id: str | None = None, model: str | None = None) -> list[dict[str, Any]]:
+    """Totals per day, model or key from the rollup (dates as YYYY-MM-DD, end exclusive)."""
+    col = GROUPS[group_by]
+    t = UsageDaily
+    q = select(col.label("group"), func.sum(t.requests), func.sum(t.errors), func.sum(t.prompt_tokens),
+               func.sum(t.completion_tokens), func.sum(t.reasoning_tokens), func.sum(t.cost),
+               func.sum(t.latency_ms)).group_by(col).order_by(col)
+    if start:
+        q = q.where(t.day >= start)
+    if end:
+        q = q.where(t.day < end)
+    if key_id is not None:
+        q = q.where(t.key_id == key_id)
+    if model:
+        q = q.where(t.model == model)
+    async with db.session() as s:
+        result = (await s.execute(q)).all()
+    out = []
+    for g, req, err, pt, ct, rt, cost, lat in result:
+        req = int(req or 0)
+        out.append({group_by: g, "requests": req, "errors": int(err or 0), "prompt_tokens": int(pt or 0),
+                    "completion_tokens": int(ct or 0), "reasoning_tokens": int(rt or 0),
+                    "cost": round(float(cost or 0), 6), "avg_latency_ms": round(float(lat or 0) / req, 1) if req else 0})
+    return out
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)

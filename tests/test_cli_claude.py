@@ -1,0 +1,150 @@
+"""`accord claude`: registering Accord's MCP server with Claude Code, by its files and through its CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ACCORD = shutil.which("accord", path=str(Path(sys.executable).parent)) or "accord"
+EXE = str(Path(ACCORD).absolute())
+TIMEOUTS = {"MCP_TIMEOUT": "30000", "MCP_TOOL_TIMEOUT": "900000"}
+
+
+def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([ACCORD, *args], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    h = tmp_path / "home"
+    h.mkdir()
+    monkeypatch.setenv("HOME", str(h))
+    return h
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    p = tmp_path / "accord.yaml"  # the cwd: found as ./accord.yaml
+    p.write_text("models:\n  - name: local\n    model: openai/llama\n    api_base: http://127.0.0.1:9/v1\n"
+                 "    api_key: none\n")
+    return p
+
+
+def read(p: Path) -> dict:
+    return json.loads(p.read_text())
+
+
+def test_project_scope_writes_mcp_json_and_merges(home, config, tmp_path):
+    (tmp_path / ".mcp.json").write_text(json.dumps({"mcpServers": {"other": {"command": "x", "args": []}},
+                                                    "note": "kept"}))
+    (tmp_path / ".claude").mkdir()
+    (tmp_path / ".claude" / "settings.json").write_text(json.dumps(
+        {"permissions": {"allow": ["Bash(ls)"]}, "env": {"FOO": "1", "MCP_TOOL_TIMEOUT": "60000"}}))
+    r = run("claude", "install", "--scope", "project", "--no-cli")
+    assert r.returncode == 0, r.stderr
+    data = read(tmp_path / ".mcp.json")
+    assert data["note"] == "kept" and data["mcpServers"]["other"] == {"command": "x", "args": []}
+    assert data["mcpServers"]["accord"] == {"type": "stdio", "command": EXE,
+                                            "args": ["mcp", "--config", str(config.resolve())], "env": {}}
+    settings = read(tmp_path / ".claude" / "settings.json")
+    assert settings["permissions"] == {"allow": ["Bash(ls)"]}
+    assert settings["env"] == {"FOO": "1", **TIMEOUTS}
+    assert "undo: accord claude uninstall --scope project" in r.stdout
+    assert not (home / ".claude.json").exists()
+
+
+def test_user_scope_merges_claude_json(home, tmp_path):
+    (home / ".claude.json").write_text(json.dumps({
+        "numStartups": 7, "mcpServers": {"pal": {"command": "pal-mcp"}, "accord": {"command": "old"}},
+        "projects": {"/somewhere": {"allowedTools": ["x"]}}}))
+    os.chmod(home / ".claude.json", 0o600)
+    (home / ".claude").mkdir()
+    (home / ".claude" / "settings.json").write_text(json.dumps({"env": {"MCP_TOOL_TIMEOUT": "3600000"},
+                                                                "model": "opus"}))
+    r = run("claude", "install", "--no-cli")  # default scope user; no config file: plain `accord mcp`
+    assert r.returncode == 0, r.stderr
+    data = read(home / ".claude.json")
+    assert data["numStartups"] == 7 and data["projects"] == {"/somewhere": {"allowedTools": ["x"]}}
+    assert data["mcpServers"]["pal"] == {"command": "pal-mcp"}
+    assert data["mcpServers"]["accord"] == {"type": "stdio", "command": EXE, "args": ["mcp"], "env": {}}
+    assert (home / ".claude.json").stat().st_mode & 0o777 == 0o600
+    settings = read(home / ".claude" / "settings.json")
+    assert settings == {"env": {"MCP_TOOL_TIMEOUT": "3600000", "MCP_TIMEOUT": "30000"}, "model": "opus"}
+    assert not (tmp_path / ".mcp.json").exists()
+
+
+def test_local_scope_and_http_transport(home, config, tmp_path):
+    cwd = str(tmp_path.absolute())
+    (home / ".claude.json").write_text(json.dumps({"projects": {cwd: {"allowedTools": ["Read"],
+                                                                      "mcpServers": {"keep": {"command": "k"}}}}}))
+    r = run("claude", "install", "--scope", "local", "--no-cli", "--transport", "http",
+            "--url", "http://127.0.0.1:4100/mcp")
+    assert r.returncode == 0, r.stderr
+    project = read(home / ".claude.json")["projects"][cwd]
+    assert project["allowedTools"] == ["Read"] and project["mcpServers"]["keep"] == {"command": "k"}
+    assert project["mcpServers"]["accord"] == {"type": "http", "url": "http://127.0.0.1:4100/mcp",
+                                               "headers": {"Authorization": "Bearer ${ACCORD_MASTER_KEY}"}}
+    assert read(tmp_path / ".claude" / "settings.local.json") == {"env": TIMEOUTS}
+    assert "ACCORD_MASTER_KEY" in r.stdout
+
+    r = run("claude", "status")
+    assert r.returncode == 0
+    assert "local    http http://127.0.0.1:4100/mcp" in r.stdout
+    assert "MCP_TIMEOUT=30000, MCP_TOOL_TIMEOUT=900000" in r.stdout
+
+    r = run("claude", "uninstall", "--scope", "local", "--no-cli")
+    assert r.returncode == 0 and "removed" in r.stdout
+    assert read(home / ".claude.json")["projects"][cwd]["mcpServers"] == {"keep": {"command": "k"}}
+    r = run("claude", "status")
+    assert r.returncode == 1 and "not registered" in r.stdout
+
+
+def test_without_claude_on_path_the_files_are_written(home, config, tmp_path):
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    r = run("claude", "install", "--scope", "project", env={"PATH": str(empty)})
+    assert r.returncode == 0, r.stderr
+    assert read(tmp_path / ".mcp.json")["mcpServers"]["accord"]["command"] == EXE
+    r = run("claude", "install", "--cli", env={"PATH": str(empty)})
+    assert r.returncode == 2 and "npm install -g @anthropic-ai/claude-code" in r.stderr
+
+
+def test_broken_json_is_one_line_error(home, tmp_path):
+    (home / ".claude.json").write_text("{\n  \"mcpServers\": {,\n}")
+    r = run("claude", "install", "--no-cli")
+    assert r.returncode == 2 and ".claude.json:2: not valid JSON" in r.stderr and "Traceback" not in r.stderr
+    r = run("claude", "status")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    r = run("claude", "install", "--scope", "galaxy")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_through_the_real_claude_cli(home, config, tmp_path):
+    claude = shutil.which("claude")
+    if claude is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("the `claude` CLI is missing in CI (.ci/run installs @anthropic-ai/claude-code)")
+        pytest.skip("the `claude` CLI is not installed (npm install -g @anthropic-ai/claude-code)")
+    env = {"DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+    # an `accord` entry already there (e.g. a PAL-era one) is replaced
+    subprocess.run([claude, "mcp", "add", "--scope", "user", "accord", "--", "/bin/false"], capture_output=True,
+                   timeout=60, env={**os.environ, **env}, stdin=subprocess.DEVNULL)
+    r = run("claude", "install", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "via `claude mcp add --scope user accord" in r.stdout
+    entry = read(home / ".claude.json")["mcpServers"]["accord"]
+    assert entry["command"] == EXE and entry["args"] == ["mcp", "--config", str(config.resolve())]
+    assert read(home / ".claude" / "settings.json")["env"] == TIMEOUTS
+    listed = subprocess.run([claude, "mcp", "list"], capture_output=True, text=True, timeout=90,
+                            env={**os.environ, **env}, stdin=subprocess.DEVNULL)
+    line = next((ln for ln in listed.stdout.splitlines() if ln.startswith("accord:")), "")
+    assert EXE in line and "Connected" in line, listed.stdout + listed.stderr
+    r = run("claude", "uninstall", env=env)
+    assert r.returncode == 0 and "accord" not in read(home / ".claude.json").get("mcpServers", {})

@@ -1,0 +1,213 @@
+"""The engine against scripted fake models over real HTTP: parallel fan-out, partial results, timeouts,
+budgets, isolation of concurrent runs, every mode, and the stored thread."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from accord.config import parse
+from accord.consensus.callers import LocalModels
+from accord.consensus.runner import Engine
+from accord.consensus.types import InputError, Member, Request
+from accord.router import Router
+from accord.store.db import Database
+from accord.store.threads import ThreadStore
+from fakes import Reply
+from panelkit import chair_json, kind, panel_config, question, responder
+
+
+@pytest.fixture
+async def engine(upstream, tmp_path):
+    router = Router(parse(panel_config(upstream.url)))
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/t.db")
+    yield Engine(LocalModels(router), ThreadStore(db))
+    await router.close()
+    await db.close()
+
+
+def seats(*specs: str) -> list[Member]:
+    return [Member.parse(s) for s in specs]
+
+
+async def test_five_model_panel_runs_in_parallel(engine, upstream):
+    delays = {"deepseek-chat": 0.1, "qwen3-max": 0.2, "kimi-k2-0905-preview": 0.3, "gpt-4o-mini": 0.4,
+              "deepseek-reasoner": 0.5}
+    upstream.responder = responder(lambda m, r: Reply(content=f"{m} answer", delay=delays[m]),
+                                   chair=Reply(content=chair_json(["deepseek", "qwen"])))
+    events = []
+
+    async def on_event(ev):
+        events.append((ev.kind, ev.model))
+
+    t0 = time.perf_counter()
+    r = await engine.run(Request("Ship it?", seats("deepseek", "qwen", "kimi", "gpt", "r1")), on_event)
+    wall = time.perf_counter() - t0
+    assert r.status == "done" and all(a.ok for a in r.answers)
+    assert wall < sum(delays.values()) * 0.7, wall  # parallel: about the slowest plus the chair
+    assert r.chair is not None and r.chair.model == "qwen"  # highest score (17; r1 ties, qwen sits first)
+    assert r.agreement == pytest.approx(0.4)  # 2 supporters of 5 asked
+    assert r.recommendation == "Do it." and "## Disagreement" in r.synthesis and r.risks == ["lock-in"]
+    starts = [m for k, m in events if k == "start"]
+    dones = [m for k, m in events if k == "done"]
+    assert sorted(starts) == sorted(["deepseek", "qwen", "kimi", "gpt", "r1"])
+    assert dones[:5] == ["deepseek", "qwen", "kimi", "gpt", "r1"]  # finish in latency order
+    assert events[-3:] == [("chair", "chair qwen"), ("done", "chair qwen"), ("finished", None)]
+
+
+async def test_sequential_setting_runs_one_at_a_time(engine, upstream):
+    upstream.responder = responder(lambda m, r: Reply(content="ok", delay=0.15))
+    t0 = time.perf_counter()
+    r = await engine.run(Request("q", seats("deepseek", "qwen", "kimi"), mode="vote", concurrency=1))
+    assert time.perf_counter() - t0 >= 0.45 and r.status == "done"
+
+
+async def test_failed_and_slow_models_give_a_partial_result(engine, upstream):
+    def panel(m, r):
+        if m == "kimi-k2-0905-preview":
+            return Reply(status=500)
+        if m == "gpt-4o-mini":
+            return Reply(content="late", delay=2.0)
+        return Reply(content=f"{m}: yes")
+
+    upstream.responder = responder(panel, chair=Reply(content=chair_json(["deepseek", "qwen"])))
+    r = await engine.run(Request("q", seats("deepseek", "qwen", "kimi", "gpt"), per_model_timeout=0.5))
+    assert r.status == "partial"
+    by = {a.model: a for a in r.answers}
+    assert by["kimi"].status == "failed" and "fake error 500" in by["kimi"].error
+    assert by["gpt"].status == "timeout" and "0 s" in by["gpt"].error
+    assert by["deepseek"].ok and by["qwen"].ok and r.synthesis
+    assert r.agreement == 1.0  # both who answered support it; the failures show in the status
+    stored = await engine.store.get(r.thread_id)
+    assert stored["status"] == "partial"
+    assert {m["model"]: m["status"] for m in stored["messages"] if m["role"] == "panel"} == {
+        "deepseek": "ok", "qwen": "ok", "kimi": "failed", "gpt": "timeout"}
+
+
+async def test_chair_failure_still_returns_the_answers(engine, upstream):
+    upstream.responder = responder(lambda m, r: Reply(content="fine"), chair=Reply(status=503))
+    r = await engine.run(Request("q", seats("deepseek", "kimi"), chair="gpt"))
+    assert r.status == "partial" and r.chair is not None and not r.chair.ok
+    assert any("the chair (gpt) failed" in n and "503" in n for n in r.notes)
+    assert all(a.ok for a in r.answers)
+
+
+async def test_two_runs_at_once_stay_apart(engine, upstream):
+    upstream.responder = responder(lambda m, r: Reply(content=f"about {question(r)}: ANSWER: {question(r)[-1]}",
+                                                      delay=0.1))
+    a, b = await asyncio.gather(
+        engine.run(Request("alpha question 1", seats("deepseek", "qwen", "kimi"), mode="vote")),
+        engine.run(Request("beta question 2", seats("deepseek", "qwen", "kimi"), mode="vote")),
+    )
+    assert a.thread_id != b.thread_id
+    assert all("alpha" in x.content for x in a.answers) and all("beta" in x.content for x in b.answers)
+    assert a.vote["winner"] == "1" and b.vote["winner"] == "2"
+    ta, tb = await engine.store.get(a.thread_id), await engine.store.get(b.thread_id)
+    assert all("beta" not in m["content"] for m in ta["messages"])
+    assert all("alpha" not in m["content"] for m in tb["messages"])
+
+
+async def test_vote_mode_counts_and_reports_ties(engine, upstream):
+    answers = {"deepseek-chat": "42", "qwen3-max": "42", "kimi-k2-0905-preview": "41"}
+    upstream.responder = responder(lambda m, r: Reply(content=f"Working...\nANSWER: {answers[m]}"))
+    r = await engine.run(Request("6*7?", seats("deepseek", "qwen", "kimi"), mode="vote", answer_format="number"))
+    assert r.vote["winner"] == "42" and r.agreement == pytest.approx(0.667, abs=1e-3) and r.chair is None
+    assert "ANSWER:" in upstream.requests[0]["json"]["messages"][0]["content"]  # asked for the format
+    answers["qwen3-max"] = "40"
+    r = await engine.run(Request("6*7?", seats("deepseek", "qwen"), mode="vote", answer_format="number"))
+    assert r.vote["winner"] is None and r.vote["tie"] == ["40", "42"] and "tie" in r.recommendation
+
+
+async def test_review_mode_anonymizes_and_ranks(engine, upstream):
+    quality = {"deepseek-chat": "QUALITY-LOW", "qwen3-max": "QUALITY-TOP", "kimi-k2-0905-preview": "QUALITY-MID"}
+    seen_by = {}
+
+    def review(model, req):
+        text = req["json"]["messages"][-1]["content"]
+        seen_by[model] = text
+        # rank by quality, whatever the labels
+        blocks = {b.split(":\n", 1)[0].split()[-1]: b for b in text.split("Response ")[1:] if ":\n" in b}
+        order = sorted(blocks, key=lambda lab: ("TOP" not in blocks[lab], "MID" not in blocks[lab]))
+        return Reply(content="Fine.\nFINAL RANKING:\n" + "\n".join(f"{i + 1}. Response {x}" for i, x in enumerate(order)))
+
+    upstream.responder = responder(lambda m, r: Reply(content=quality[m]), review=review,
+                                   chair=Reply(content=chair_json(["qwen"])))
+    r = await engine.run(Request("q", seats("deepseek", "qwen", "kimi"), mode="review", seed=3))
+    assert [x["model"] for x in r.ranking] == ["qwen", "kimi", "deepseek"]
+    assert "QUALITY-LOW" not in seen_by["deepseek-chat"]  # a reviewer never sees (nor ranks) its own answer
+    assert "QUALITY-TOP" not in seen_by["qwen3-max"]
+    assert all("deepseek" not in t and "qwen" not in t for t in seen_by.values())  # anonymous
+    chair_req = next(x for x in upstream.requests if kind(x) == "chair")
+    assert "ANONYMOUS PEER RANKING" in chair_req["json"]["messages"][-1]["content"]
+    assert r.status == "done" and len(r.reviews) == 3
+
+
+async def test_debate_mode_shows_others_previous_answers(engine, upstream):
+    def panel(m, req):
+        last = req["json"]["messages"][-1]["content"]
+        if "panel discussion" in last:
+            return Reply(content=f"{m} revised after reading others. ANSWER: yes")
+        return Reply(content=f"{m} first take. ANSWER: {'no' if m == 'qwen3-max' else 'yes'}")
+
+    upstream.responder = responder(panel)
+    r = await engine.run(Request("q", seats("deepseek", "qwen", "kimi"), mode="debate", answer_format="yesno"))
+    assert len(r.rounds) == 1 and "first take" in r.rounds[0][1].content
+    assert all("revised" in a.content for a in r.answers)
+    assert r.vote["winner"] == "yes" and r.agreement == 1.0
+    debate_reqs = [x for x in upstream.requests if kind(x) == "debate"]
+    assert len(debate_reqs) == 3
+    qwen_req = next(x for x in debate_reqs if x["json"]["model"] == "qwen3-max")
+    text = qwen_req["json"]["messages"][-1]["content"]
+    assert "[deepseek]" in text and "[kimi]" in text and "[qwen:against]" not in text
+
+
+async def test_stances_are_honest_prompts(engine, upstream):
+    upstream.responder = responder(lambda m, r: Reply(content="x"))
+    await engine.run(Request("q", [Member("deepseek", "for"), Member("qwen", "against"), Member("kimi"),
+                                   Member("gpt", stance_prompt="Focus on security only.")], mode="vote"))
+    system = {r["json"]["model"]: r["json"]["messages"][0]["content"] for r in upstream.requests}
+    assert "case FOR" in system["deepseek-chat"] and "plainly wrong" in system["deepseek-chat"]
+    assert "case AGAINST" in system["qwen3-max"] and "plainly right, say so" in system["qwen3-max"]
+    assert "Do not force balance" in system["kimi-k2-0905-preview"]
+    assert "Focus on security only." in system["gpt-4o-mini"]
+
+
+async def test_budgets_and_deadline(engine, upstream):
+    upstream.responder = responder(lambda m, r: Reply(content="x" * 400, delay=0.05))
+    r = await engine.run(Request("q", seats("deepseek", "qwen", "kimi"), mode="vote", token_budget=300))
+    assert all(req["json"]["max_tokens"] == 100 for req in upstream.requests)  # 300 shared by 3 seats
+    upstream.reset()
+    upstream.responder = responder(lambda m, r: Reply(content="x"))
+    r = await engine.run(Request("q", seats("qwen", "deepseek"), mode="vote", cost_budget=0.005, max_tokens=1000))
+    by = {a.model: a for a in r.answers}
+    assert by["qwen"].status == "skipped" and "cost budget" in by["qwen"].error  # 1000 tokens at $6/M > $0.005
+    assert by["deepseek"].ok
+    upstream.responder = responder(lambda m, r: Reply(content="slow", delay=1.0))
+    t0 = time.perf_counter()
+    r = await engine.run(Request("q", seats("deepseek", "qwen"), timeout=0.3))
+    assert time.perf_counter() - t0 < 0.9 and r.status == "failed"
+    assert all(a.status == "timeout" and "deadline" in a.error for a in r.answers)
+
+
+@pytest.mark.parametrize(("req", "msg"), [
+    (Request("q", [Member("nope")]), "model `nope` is not served here"),
+    (Request("q", [Member("deepseek", "sideways")]), "stance 'sideways'"),
+    (Request("q", []), "panel is empty"),
+    (Request(" ", [Member("deepseek")]), "question is empty"),
+    (Request("q", [Member("deepseek")], mode="poll"), "mode must be one of"),  # type: ignore[arg-type]
+])
+async def test_bad_input_is_a_clear_error(engine, req, msg):
+    with pytest.raises(InputError, match=msg):
+        await engine.run(req)
+
+
+async def test_aliases_resolve_and_thinking_reaches_the_provider(engine, upstream):
+    upstream.responder = responder(lambda m, r: Reply(content="x"))
+    r = await engine.run(Request("q", [Member("q"), Member("fast")], mode="vote", thinking="high", temperature=0.3))
+    assert [a.model for a in r.answers] == ["qwen", "gpt"]
+    sent = {x["json"]["model"]: x["json"] for x in upstream.requests}
+    assert sent["qwen3-max"]["enable_thinking"] is True and sent["qwen3-max"]["temperature"] == 0.3
+    assert "enable_thinking" not in sent["gpt-4o-mini"]
+    assert any("cannot think" in n for n in r.answers[1].notes)
