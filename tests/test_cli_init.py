@@ -168,18 +168,22 @@ def test_wizard_rerun_adds_keeps_and_asks_before_writing(ollama):
     load_written(folder)
 
 
-def test_wizard_reprompts_on_unknown_provider():
+def test_wizard_reprompts_and_offers_keys_from_the_environment(monkeypatch):
+    monkeypatch.setenv("GEMINI_API_KEY", "sk-gemini-in-shell")
     child, screen = spawn()
     answer(child, "Providers to add", "deepsek")
     child.expect_exact("unknown: deepsek")
-    answer(child, "Providers to add", "anthropic")
+    answer(child, "Providers to add", "anthropic gemini")
     answer(child, "Anthropic API key", "")  # skipped: the models are written, the key is added later
+    answer(child, "Use GEMINI_API_KEY from your environment for Google Gemini?", "y")
     answer(child, "Default consensus panel", "")
     assert finish(child) == 0, screen.getvalue()
     data = yaml.safe_load((cfg_dir() / "accord.yaml").read_text())
-    assert all("api_key" not in m for m in data["models"])
-    assert data["consensus"]["panel"] == ["claude-opus-4-5"]
-    assert "ANTHROPIC_API_KEY" not in (cfg_dir() / "env").read_text()
+    assert all("api_key" not in m for m in data["models"] if m["model"].startswith("anthropic/"))
+    assert {m["api_key"] for m in data["models"] if m["model"].startswith("gemini/")} == {"${GEMINI_API_KEY}"}
+    assert data["consensus"]["panel"] == ["claude-opus-4-5", "gemini-3-pro-preview"]
+    env_text = (cfg_dir() / "env").read_text()
+    assert "ANTHROPIC_API_KEY" not in env_text and "GEMINI_API_KEY=sk-gemini-in-shell" in env_text
 
 
 # ----------------------------------------------------------------------------------------------- flags mode

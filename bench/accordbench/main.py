@@ -73,7 +73,14 @@ def machine() -> dict[str, Any]:
         pass
     return {"cpus": os.cpu_count(), "cpu": cpu, "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
             "python": platform.python_version(), "os": f"{platform.system()} {platform.release()}",
-            "uvloop": _has("uvloop")}
+            "uvloop": _has("uvloop"), "load_before": busy_other_cpu()}
+
+
+def busy_other_cpu(seconds: float = 1.0) -> float:
+    """CPUs' worth of work other processes were doing just before the run (0.0 on a quiet machine)."""
+    psutil.cpu_percent(interval=None)
+    time.sleep(seconds)
+    return round(psutil.cpu_percent(interval=None) / 100 * (os.cpu_count() or 1), 2)
 
 
 def _has(module: str) -> bool:

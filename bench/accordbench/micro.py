@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import tempfile
 import time
@@ -133,6 +134,29 @@ def servers(work: Path, upstream_url: str, duration: float, loops: list[str]) ->
     return rows
 
 
+def ceiling(work: Path, fake: Server, duration: float) -> list[list[str]]:
+    """Direct, the least a Python proxy can do (bench/lean_proxy.py), and `accord serve`, by wrk."""
+    rows = [["target", "c=1 p50", "c=64 req/s · p50 / p99", "c=64 vs direct"]]
+    lean_port = free_port()
+    lean = Server("lean proxy", [sys.executable, str(targets.BENCH / "lean_proxy.py"), "--port", str(lean_port),
+                                 "--upstream-port", str(fake.port)], lean_port, work / "lean-proxy.log")
+    acc = targets.accord(work, fake.url, 1, tag="accord-micro")
+    base = None
+    for name, srv, started in (("direct", fake, True), ("lean Python proxy", lean, False), ("Accord", acc, False)):
+        with contextlib.nullcontext() if started else srv:
+            if not started:
+                srv.start()
+            url = srv.url + PATH
+            wrk.run(url, CHAT, targets.MASTER_KEY, 16, 1)
+            one = wrk.run(url, CHAT, targets.MASTER_KEY, 1, duration)
+            many = wrk.run(url, CHAT, targets.MASTER_KEY, 64, duration)
+        base = base or many.rps
+        rows.append([name, f"{one.p50_ms:.3f} ms", f"{many.rps:,.0f} · {many.p50_ms:.2f} / {many.p99_ms:.2f} ms",
+                     f"{many.rps / base:.0%}"])
+        print(f"micro: ceiling {name}: {rows[-1][1:]}", flush=True)
+    return rows
+
+
 def main(duration: float = 5.0) -> dict[str, Any]:
     targets.clean_env()
     work = Path(tempfile.mkdtemp(prefix="accord-micro-"))
@@ -147,8 +171,12 @@ def main(duration: float = 5.0) -> dict[str, Any]:
         fake.start()
         c_rows = clients(fake.url + PATH, duration, loops)
         s_rows = servers(work, fake.url, duration, loops) if wrk.available() else []
+        x_rows = ceiling(work, fake, duration) if wrk.available() else []
     text = "Upstream client, alone against the fake upstream:\n\n" + table(c_rows) + "\n"
     if s_rows:
-        text += "\nAccord under uvicorn, by loop and HTTP parser (wrk):\n\n" + table(s_rows) + "\n"
+        text += "\nAccord under uvicorn, by loop, HTTP parser and GC policy (wrk):\n\n" + table(s_rows) + "\n"
+    if x_rows:
+        text += ("\nThe ceiling: direct, the least a Python proxy can do (bench/lean_proxy.py), and `accord serve`"
+                 " (wrk):\n\n" + table(x_rows) + "\n")
     print(text)
-    return {"clients": c_rows, "servers": s_rows, "markdown": text}
+    return {"clients": c_rows, "servers": s_rows, "ceiling": x_rows, "markdown": text}

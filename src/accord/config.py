@@ -59,6 +59,7 @@ class Settings(_Strict):
     port: int = PField(default=4000, ge=0, le=65535)
     workers: int = PField(default=1, ge=1, le=64)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"
     max_body_mb: float = PField(default=32, gt=0)
     request_timeout: float = PField(default=600, gt=0)  # total, per upstream attempt
     connect_timeout: float = PField(default=10, gt=0)

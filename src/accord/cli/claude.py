@@ -104,7 +104,7 @@ def _register_cli(scope: str, transport: str, exe: str, args: list[str], url: st
         cmd = ["mcp", "add", "--scope", scope, SERVER, "--", exe, *args]
     rc, out = _claude(cmd)
     if rc == 0:
-        return "via `claude " + " ".join(cmd[:5]) + " ...`"
+        return f"via `claude mcp add --scope {scope}{' --transport http' if transport == 'http' else ''} {SERVER} ...`"
     click.secho(f"`claude mcp add` failed ({out.splitlines()[-1] if out else rc}); writing the files instead",
                 fg="yellow", err=True)
     return None

@@ -55,15 +55,15 @@ def import_(files: tuple[str, ...], out_path: str | None, yes: bool) -> None:
             update_env_file(env_path, result.env)
     except OSError as e:
         fail(f"cannot write {out}: {e.strerror or e}", 1)
-    n = len({m["name"] for m in result.models})
-    click.secho(f"wrote {out} ({n} models)", fg="green")
+    n, d = len({m["name"] for m in result.models}), len(result.models)
+    click.secho(f"wrote {out} ({n} models{f', {d} deployments' if d != n else ''})", fg="green")
     if result.env:
         click.secho(f"wrote {env_path} (mode 0600: {', '.join(result.env)})", fg="green")
     for note in result.notes:
         click.echo(f"note: {note}")
     missing = _unset_refs(result.data, result.env, env_path)
     if missing:
-        click.echo(f"note: the config reads {', '.join(missing)} from the environment: add them to {env_path} "
+        click.echo(f"note: the config reads {', '.join(missing)} from the environment: add {'it' if len(missing) == 1 else 'them'} to {env_path} "
                    "(or export them) before `accord config check`")
     if result.skipped:
         click.echo(f"not imported ({len(result.skipped)}):")

@@ -25,10 +25,10 @@ def _loop() -> str:
 @click.option("--port", type=int, help="Port (default from config: 4000).")
 @click.option("--workers", type=click.IntRange(1, 64), help="Worker processes (each reads the config itself).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="Log detail.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), help="Log lines as text or JSON.")
 def serve(config_path: str | None, env_file: str | None, host: str | None, port: int | None,
-          workers: int | None, log_level: str | None) -> None:
+          workers: int | None, log_level: str | None, log_format: str | None) -> None:
     """Run the gateway: OpenAI-compatible API at /v1, health at /health."""
-    import logging
 
     import uvicorn
 
@@ -43,10 +43,14 @@ def serve(config_path: str | None, env_file: str | None, host: str | None, port:
     if not s.master_key and host not in LOOPBACK:
         fail(f"refusing to listen on {host} without a master key: anyone could use your provider keys. "
              "Set settings.master_key (or ACCORD_MASTER_KEY), or listen on 127.0.0.1.", 2)
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .. import logs
+
+    fmt = log_format or s.log_format
+    logs.setup(level, fmt)
+    os.environ["ACCORD_LOG"] = f"{level}:{fmt}"  # for worker processes
     _banner(cfg, host, port)
     loop = _loop()
-    common = dict(host=host, port=port, log_level=level, access_log=False, loop=loop, http="httptools",
+    common = dict(host=host, port=port, log_level=level, log_config=None, access_log=False, loop=loop, http="httptools",
                   timeout_graceful_shutdown=30, lifespan="on")
     if workers > 1:
         if cfg.path:
@@ -65,8 +69,12 @@ def serve(config_path: str | None, env_file: str | None, host: str | None, port:
 
 def worker_app():
     """The app factory each worker process runs: it reads the config file itself, then tunes its collector."""
+    from .. import logs
     from ..gateway.app import app_from_env
     from ..gateway.gcpolicy import tune_for_serving
+
+    level, _, fmt = os.environ.get("ACCORD_LOG", "info:text").partition(":")
+    logs.setup(level, fmt or "text")
 
     app = app_from_env()
     tune_for_serving()

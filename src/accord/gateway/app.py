@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
+import signal
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from .. import __version__
 from ..config import Config
 from ..limits import Limits
 from ..router import Router
-from . import chat, errors, health, keys_api, models, spend
+from . import chat, errors, health, keys_api, models, reload, spend
+from .middleware import RequestContext
 from .store import Store
 
 log = logging.getLogger("accord")
@@ -41,6 +45,7 @@ def routes() -> list[Route]:
         Route("/key/delete", keys_api.delete, methods=["POST"]),
         Route("/spend/logs", spend.logs, methods=["GET"]),
         Route("/usage/summary", spend.summary, methods=["GET"]),
+        Route("/config/reload", reload.reload_route, methods=["POST"]),
     ]
     return out
 
@@ -56,6 +61,9 @@ def create_app(cfg: Config) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.store.open_in_background()
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError, AttributeError):
+            # only the main thread of a process can take signals (not a test's server thread, not Windows)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload.on_sighup, app)
         try:
             async with mcp.running() if mcp else contextlib.nullcontext():
                 yield
@@ -65,7 +73,7 @@ def create_app(cfg: Config) -> Starlette:
             await app.state.limits.close()
 
     app = Starlette(routes=routes() + ([mcp.route()] if mcp else []), exception_handlers=errors.HANDLERS,
-                    lifespan=lifespan)  # type: ignore[arg-type]
+                    lifespan=lifespan, middleware=[Middleware(RequestContext)])  # type: ignore[arg-type]
     app.state.cfg = cfg
     app.state.router = router
     app.state.store = Store(cfg.settings)

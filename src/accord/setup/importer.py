@@ -16,6 +16,7 @@ from . import pal
 
 _ENV_LINE = re.compile(r"^(export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=")
 _SECTIONS = ("model_list", "litellm_settings", "router_settings", "general_settings", "environment_variables")
+_NO_KEY = {"", "none", "null", "empty", "fake", "dummy", "na", "n/a", "-", "x", "sk-no-key-required"}
 _SAME_NAME = ("rpm", "tpm", "timeout", "stream_timeout", "max_retries", "weight", "order", "api_version")
 
 
@@ -42,14 +43,15 @@ class Result:
 # --------------------------------------------------------------------------------------------- recognising
 def detect(name: str, text: str) -> tuple[str, Any]:
     """(kind, parsed): kind is litellm | pal-models | pal-env."""
-    body = text.lstrip("\ufeff").strip()
+    raw = text.lstrip("\ufeff")
+    body = raw.strip()
     if not body:
         raise ImportProblem(f"{name}: the file is empty")
     if body[0] in "{[":
         import json
 
         try:
-            data = json.loads(body)
+            data = json.loads(raw)
         except json.JSONDecodeError as e:
             raise ImportProblem(f"{name}:{e.lineno}: not valid JSON ({e.msg})") from None
         if isinstance(data, dict) and isinstance(data.get("models"), list):
@@ -66,7 +68,7 @@ def detect(name: str, text: str) -> tuple[str, Any]:
     import yaml
 
     try:
-        data = yaml.safe_load(body)
+        data = yaml.safe_load(raw)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
@@ -199,8 +201,12 @@ def _model(i: int, item: Any, out: Result) -> dict | None:
     if "api_key" in params:
         key = params.pop("api_key")
         vendor = VENDORS.get(model.split("/", 1)[0]) if "/" in model else None
-        var = (vendor.key_env if vendor and vendor.key_env else re.sub(r"\W", "_", name).upper() + "_API_KEY")
-        entry["api_key"] = _secret(out, key, var, where) if key not in (None, "") else "none"
+        own = re.sub(r"\W", "_", name).upper() + "_API_KEY"  # a custom endpoint's key is its own
+        var = vendor.key_env if vendor and vendor.key_env and not base else own
+        if key is None or str(key).strip().lower() in _NO_KEY:
+            entry["api_key"] = "none"  # a placeholder, not a secret: stays inline
+        else:
+            entry["api_key"] = _secret(out, key, var, where)
     for k in _SAME_NAME:
         if k in params:
             entry[k] = _number(params.pop(k)) if k != "api_version" else str(params.pop(k))
@@ -271,7 +277,8 @@ def _settings(data: dict, out: Result) -> None:
                 Settings.model_validate({target: _number(value)})
             except ValidationError as e:
                 if not _is_ref(value):
-                    out.skipped.append(f"{section}.{key}: {e.errors()[0]['msg']} (got {value!r})")
+                    msg = e.errors()[0]["msg"]
+                    out.skipped.append(f"{section}.{key}: {msg[0].lower()}{msg[1:]} (got {value!r})")
                     continue
             settings[target] = _number(value)
     if rs.get("redis_host"):

@@ -91,9 +91,7 @@ def apply_env(env: dict[str, str], out: Result, *, have_litellm: bool, inputs: l
                 out.notes.append(f"{key} moved to the env file")
         else:
             out.skipped.append(f"{key}: not a PAL setting Accord uses")
-    if "CUSTOM_API_KEY" not in env and custom.url:
-        custom.key_ref = "none"
-    elif custom.url and custom.key_ref is None:
+    if custom.url and custom.key_ref is None:  # no key: do not let OPENAI_API_KEY be sent to it
         custom.key_ref = "none"
     return custom
 

@@ -1,0 +1,215 @@
+"""`accord import`: a LiteLLM config.yaml, PAL's custom models and PAL's .env become one accord.yaml."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+ACCORD = shutil.which("accord", path=str(Path(sys.executable).parent)) or "accord"
+DATA = Path(__file__).parent / "data"
+LITELLM, PAL_MODELS, PAL_ENV = DATA / "litellm_reference.yaml", DATA / "pal_custom_models.json", DATA / "pal.env"
+
+
+def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([ACCORD, *args], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.fixture(autouse=True)
+def _restore_environ() -> Iterator[None]:
+    saved = os.environ.copy()  # config.load() puts the env file's keys into os.environ
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def load(path: Path):
+    from accord.config import load as load_config
+
+    return load_config(path)
+
+
+def test_litellm_and_pal_into_one_config(tmp_path):
+    out = tmp_path / "out" / "accord.yaml"
+    r = run("import", str(LITELLM), str(PAL_MODELS), str(PAL_ENV), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    data = yaml.safe_load(out.read_text())
+    text = out.read_text()
+    assert "litellm_reference.yaml (litellm)" in text and "pal_custom_models.json (pal-models)" in text
+    assert "pal.env (pal-env)" in text
+
+    # LiteLLM: settings
+    assert data["settings"] == {
+        "num_retries": 3, "request_timeout": 600, "drop_params": True,
+        "fallbacks": {"deepseek-reasoner": ["deepseek-chat"]}, "routing_strategy": "simple-shuffle",
+        "allowed_fails": 3, "cooldown_time": 30, "master_key": "${LITELLM_MASTER_KEY}", "log_level": "info",
+    }
+    # LiteLLM model_list + model_info, with PAL's capabilities and aliases on top
+    reasoner, chat = data["models"]
+    assert reasoner == {
+        "name": "deepseek-reasoner", "model": "deepseek/deepseek-reasoner",
+        "api_base": "${DEEPSEEK_API_BASE:-https://api.deepseek.com/v1}", "api_key": "${DEEPSEEK_API_KEY}",
+        "aliases": ["r1", "deepseek/deepseek-reasoner", "ds-r1", "reasoner"],
+        "rpm": 480, "extra_body": {"enable_thinking": True}, "id": "dep-1",
+        "capabilities": {
+            "input_price": 0.27, "output_price": 1.1, "max_output_tokens": 32768, "context_window": 131072,
+            "thinking": True, "vision": False, "tools": True, "json_mode": True, "temperature": False,
+            "intelligence": 18, "description": "DeepSeek reasoning model",
+        },
+    }
+    assert chat == {
+        "name": "deepseek-chat", "model": "deepseek/deepseek-chat",
+        "api_base": "${DEEPSEEK_API_BASE:-https://api.deepseek.com/v1}", "api_key": "${DEEPSEEK_API_KEY}",
+        "aliases": ["dsc"], "params": {"temperature": 0.3},
+        "capabilities": {"context_window": 65536, "max_output_tokens": 8192, "thinking": False, "vision": False,
+                         "tools": True, "json_mode": True, "temperature": True, "intelligence": 14,
+                         "description": "DeepSeek Chat"},
+    }
+    # PAL env
+    assert data["mcp"] == {"default_model": "deepseek-reasoner",
+                           "disabled_tools": ["analyze", "refactor", "testgen", "secaudit", "docgen", "tracer"]}
+    # secrets: only in the env file
+    env_file = out.parent / "env"
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    assert "OPENROUTER_API_KEY=sk-or-pal-test" in env_file.read_text()
+    assert "sk-" not in text and "postgresql" not in text
+    # the report
+    assert "pointed at the LiteLLM proxy being imported" in r.stdout and "one process" in r.stdout
+    for skipped in ("litellm_settings.cache:", "litellm_settings.cache_params:", "general_settings.database_url:",
+                    "CONVERSATION_TIMEOUT_HOURS=3:", "MAX_CONVERSATION_TURNS=50:",
+                    "PAL model deepseek/deepseek-reasoner.max_thinking_tokens:",
+                    "PAL model deepseek/deepseek-reasoner.supports_streaming:",
+                    "PAL model deepseek-chat: alias `r1` already names another model",
+                    "PAL model qwen3-max: no model of that name in the LiteLLM config",
+                    "CUSTOM_API_KEY: the LiteLLM proxy's key"):
+        assert f"  - {skipped}" in r.stdout, r.stdout
+    assert "DEEPSEEK_API_KEY, LITELLM_MASTER_KEY" in r.stdout  # what still has to be set
+
+    os.environ.update({"DEEPSEEK_API_KEY": "sk-ds", "LITELLM_MASTER_KEY": "sk-master"})
+    cfg = load(out)
+    assert cfg.source == "accord" and cfg.settings.master_key == "sk-master"
+    deps = {d.name: d for d in cfg.deployments}
+    assert deps["deepseek-reasoner"].api_base == "https://api.deepseek.com/v1"
+    assert deps["deepseek-reasoner"].info.context_window == 131072 and deps["deepseek-reasoner"].rpm == 480
+    assert cfg.mcp.disabled_tools[0] == "analyze" and cfg.settings.log_level == "info"
+    r = run("config", "check", "--config", str(out), env={"DEEPSEEK_API_KEY": "x", "LITELLM_MASTER_KEY": "y"})
+    assert r.returncode == 0 and "2 models" in r.stdout, r.stderr
+
+
+def test_pal_alone_serves_custom_models_from_custom_api_url(tmp_path):
+    env = tmp_path / ".env"
+    env.write_text("CUSTOM_API_URL=http://gpu-box:8000/v1\nCUSTOM_API_KEY=sk-vllm-secret\n"
+                   "CUSTOM_MODEL_NAME=llama3.1:70b\nDEFAULT_MODEL=auto\nLOG_LEVEL=WARN\nSOMETHING_ELSE=1\n")
+    r = run("import", str(PAL_MODELS), str(env))  # default output: the config folder
+    assert r.returncode == 0, r.stderr
+    out = Path(os.environ["XDG_CONFIG_HOME"]) / "accord" / "accord.yaml"
+    data = yaml.safe_load(out.read_text())
+    by_name = {m["name"]: m for m in data["models"]}
+    assert set(by_name) == {"deepseek/deepseek-reasoner", "deepseek-chat", "qwen3-max", "llama3.1:70b"}
+    for m in by_name.values():
+        assert m["model"] == f"openai/{m['name']}" and m["api_base"] == "http://gpu-box:8000/v1"
+        assert m["api_key"] == "${CUSTOM_API_KEY}"
+    assert by_name["deepseek-chat"]["aliases"] == ["dsc", "r1"]
+    assert by_name["qwen3-max"]["capabilities"] == {"context_window": 262144, "max_output_tokens": 65536,
+                                                    "vision": False, "intelligence": 17, "description": "Qwen3 Max"}
+    assert data["settings"] == {"log_level": "warning"} and data["mcp"] == {"default_model": "auto"}
+    assert "sk-vllm-secret" not in out.read_text()
+    assert "CUSTOM_API_KEY=sk-vllm-secret" in (out.parent / "env").read_text()
+    assert "  - SOMETHING_ELSE: not a PAL setting Accord uses" in r.stdout
+    cfg = load(out)
+    assert {d.api_key for d in cfg.deployments} == {"sk-vllm-secret"}
+    assert next(d for d in cfg.deployments if d.name == "deepseek/deepseek-reasoner").aliases == ("ds-r1", "reasoner")
+
+
+def test_inline_secrets_move_to_env_and_unsupported_entries_are_named(tmp_path):
+    src = tmp_path / "config.yaml"
+    src.write_text("""
+model_list:
+  - model_name: gpt
+    litellm_params: {model: openai/gpt-4o, api_key: sk-inline-openai, timeout: 30, stream_timeout: "20",
+                     max_retries: 1, weight: 2, order: 1, extra_headers: {X-Team: a}, drop_params: true}
+    model_info: {max_input_tokens: 100000, supports_vision: true, mode: chat, base_model: gpt-4o}
+  - model_name: local-vllm
+    litellm_params: {model: hosted_vllm/qwen, api_base: "http://gpu:8000/v1", api_key: sk-inline-vllm}
+  - model_name: local-none
+    litellm_params: {model: openai/opt, api_base: "http://gpu:8001/v1", api_key: none}
+  - model_name: claude-bedrock
+    litellm_params: {model: bedrock/anthropic.claude-3, aws_region_name: us-east-1}
+  - model_name: any
+    litellm_params: {model: "openai/*"}
+router_settings: {routing_strategy: usage-based-routing-v2, redis_host: cache, redis_port: 6380,
+                  redis_password: os.environ/REDIS_PASSWORD, model_group_alias: {old: nope}}
+general_settings: {master_key: sk-inline-master}
+environment_variables: {OPENAI_ORG: org-1}
+callbacks: [langfuse]
+""")
+    out = tmp_path / "accord.yaml"
+    r = run("import", str(src), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    assert "sk-inline" not in text
+    data = yaml.safe_load(text)
+    assert data["models"] == [{
+        "name": "gpt", "model": "openai/gpt-4o", "api_key": "${OPENAI_API_KEY}", "timeout": 30,
+        "stream_timeout": 20, "max_retries": 1, "weight": 2, "order": 1, "headers": {"X-Team": "a"},
+        "capabilities": {"context_window": 100000, "vision": True, "mode": "chat"},
+    }, {"name": "local-vllm", "model": "hosted_vllm/qwen", "api_base": "http://gpu:8000/v1",
+        "api_key": "${LOCAL_VLLM_API_KEY}"},
+       {"name": "local-none", "model": "openai/opt", "api_base": "http://gpu:8001/v1", "api_key": "none"}]
+    assert data["settings"] == {"master_key": "${ACCORD_MASTER_KEY}",
+                                "redis_url": "redis://:${REDIS_PASSWORD}@cache:6380"}
+    env_text = (tmp_path / "env").read_text()
+    assert "OPENAI_API_KEY=sk-inline-openai" in env_text and "ACCORD_MASTER_KEY=sk-inline-master" in env_text
+    assert "OPENAI_ORG=org-1" in env_text and "LOCAL_VLLM_API_KEY=sk-inline-vllm" in env_text
+    assert "=none" not in env_text
+    for skipped in ("model_list[3] (claude-bedrock): provider `bedrock` is not supported",
+                    "model_list[4] (any): wildcard models are not supported",
+                    "model_list[0] (gpt).litellm_params.drop_params:",
+                    "model_list[0] (gpt).model_info.base_model:",
+                    "router_settings.routing_strategy: input should be",
+                    "router_settings.model_group_alias.old: no model group `nope`",
+                    "callbacks: not a LiteLLM section"):
+        assert f"  - {skipped}" in r.stdout, r.stdout
+    os.environ["REDIS_PASSWORD"] = "pw"
+    cfg = load(out)
+    assert cfg.deployments[0].api_key == "sk-inline-openai" and cfg.settings.redis_url == "redis://:pw@cache:6380"
+
+
+def test_refuses_to_overwrite_without_yes(tmp_path):
+    out = tmp_path / "accord.yaml"
+    out.write_text("models: []\n")
+    r = run("import", str(LITELLM), "--out", str(out))
+    assert r.returncode == 2 and "--yes" in r.stderr and out.read_text() == "models: []\n"
+    r = run("import", str(LITELLM), "--out", str(out), "--yes")
+    assert r.returncode == 0 and "deepseek-reasoner" in out.read_text()
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("bad.json", '{"models": [', "bad.json:1: not valid JSON"),
+    ("other.json", '{"servers": []}', "not a PAL custom models file"),
+    ("bad.yaml", "model_list: [\n", "bad.yaml:2: not valid YAML"),
+    ("accord.yaml", "models: []\nsettings: {}\n", "already an Accord config"),
+    ("notes.txt", "hello there\n", "not a LiteLLM config.yaml"),
+    ("empty.yaml", "", "the file is empty"),
+])
+def test_unreadable_inputs_are_one_line_errors(tmp_path, name, content, message):
+    f = tmp_path / name
+    f.write_text(content)
+    r = run("import", str(f), "--out", str(tmp_path / "out.yaml"))
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "out.yaml").exists()
+
+
+def test_missing_file_and_no_args(tmp_path):
+    r = run("import", str(tmp_path / "nope.yaml"))
+    assert r.returncode == 2 and "no such file" in r.stderr
+    r = run("import")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
