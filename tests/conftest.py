@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fakes import FakeUpstream, ServerThread  # noqa: E402
+from fakes import FakeUpstream, ServerThread
 
 MASTER_KEY = "sk-accord-test-master"
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from fakes import free_port
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

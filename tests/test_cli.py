@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from fakes import free_port
 
 ACCORD = shutil.which("accord", path=str(Path(sys.executable).parent)) or "accord"

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import openai
 import pytest
-from fakes import FakeUpstream, ServerThread
 
 from accord import config
 from accord.errors import ConfigError
+from fakes import FakeUpstream, ServerThread
 
 DATA = Path(__file__).parent / "data"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import openai
 import pytest
+
 from conftest import MASTER_KEY, basic_config
 
 

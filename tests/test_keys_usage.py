@@ -9,6 +9,7 @@ import time
 import httpx
 import openai
 import pytest
+
 from conftest import MASTER_KEY, basic_config
 
 ADMIN = {"Authorization": f"Bearer {MASTER_KEY}"}

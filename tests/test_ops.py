@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+
 from fakes import free_port
 from test_cli import ACCORD
 

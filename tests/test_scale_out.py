@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+
 from fakes import free_port
 from test_cli import ACCORD
 

@@ -18,6 +18,7 @@ from ..config import Config
 from ..limits import Limits
 from ..router import Router
 from . import chat, errors, health, keys_api, models, reload, spend
+from .mcp_mount import LazyMCP
 from .middleware import RequestContext
 from .store import Store
 
@@ -52,11 +53,7 @@ def routes() -> list[Route]:
 
 def create_app(cfg: Config) -> Starlette:
     router = Router(cfg)
-    mcp = None
-    if cfg.mcp.http:  # MCP over streamable HTTP at /mcp (imports the mcp SDK only when served)
-        from ..mcp.http import MCPMount
-
-        mcp = MCPMount(cfg, router)
+    mcp = LazyMCP() if cfg.mcp.http else None  # MCP over streamable HTTP at /mcp
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -65,17 +62,19 @@ def create_app(cfg: Config) -> Starlette:
             # only the main thread of a process can take signals (not a test's server thread, not Windows)
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload.on_sighup, app)
         try:
-            async with mcp.running() if mcp else contextlib.nullcontext():
-                yield
+            yield
         finally:
+            if mcp is not None:
+                await mcp.close()
             await app.state.router.close()
             await app.state.store.close()  # flushes usage: a SIGTERM loses nothing
             await app.state.limits.close()
 
-    app = Starlette(routes=routes() + ([mcp.route()] if mcp else []), exception_handlers=errors.HANDLERS,
+    app = Starlette(routes=routes() + ([Route("/mcp", endpoint=mcp)] if mcp else []), exception_handlers=errors.HANDLERS,
                     lifespan=lifespan, middleware=[Middleware(RequestContext)])  # type: ignore[arg-type]
     app.state.cfg = cfg
     app.state.router = router
+    app.state.on_reload = []  # callables (cfg, router) told of every reload
     app.state.store = Store(cfg.settings)
     app.state.limits = Limits(cfg.settings.redis_url)
     app.state.master_key = cfg.settings.master_key or None

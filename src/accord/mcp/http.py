@@ -21,8 +21,8 @@ from .state import State
 class MCPMount:
     """An ASGI endpoint for /mcp plus the lifespan piece that runs its session manager."""
 
-    def __init__(self, cfg: Config, router: Any = None) -> None:
-        self.state = State.create(cfg, router)
+    def __init__(self, cfg: Config, router: Any = None, db: Any = None) -> None:
+        self.state = State.create(cfg, router, db)
         self.server = build(self.state)
         # builds the session manager; several workers cannot share sessions, so they go stateless
         self.server.streamable_http_app(streamable_http_path="/mcp", host=cfg.settings.host,

@@ -38,9 +38,16 @@ class State:
                 router = Router(cfg)
                 owned.append(router)
             models = LocalModels(router)
-        db = db or Database.from_settings(cfg.settings)
-        owned.append(db)
+        if db is None:
+            db = Database.from_settings(cfg.settings)
+            owned.append(db)
         return cls(cfg, models, ThreadStore(db), _owned=owned)
+
+    def retarget(self, cfg: Config, router: Any) -> None:
+        """After a config reload: the tools call the new router (a remote endpoint stays as it is)."""
+        self.cfg = cfg
+        if isinstance(self.models, LocalModels):
+            self.models.router = router
 
     async def start(self) -> State:
         """Load a remote endpoint's model list; the store migrates on first use, so starts stay fast."""

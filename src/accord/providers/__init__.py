@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from .base import Call, Provider, Usage
-from .openai_compat import OpenAICompatible
+if TYPE_CHECKING:
+    from .base import Provider
 
-REGISTRY: dict[str, Provider] = {"openai": OpenAICompatible()}
-# adapters imported on first use, so start-up pays only for the protocols configured
+REGISTRY: dict[str, Provider] = {}
+# adapters imported on first use: reading a config (every CLI command) never loads the HTTP client
 LAZY: dict[str, str] = {
+    "openai": "accord.providers.openai_compat:OpenAICompatible",
     "anthropic": "accord.providers.anthropic:Anthropic",
     "gemini": "accord.providers.gemini:Gemini",
     "azure": "accord.providers.azure:AzureOpenAI",
@@ -24,4 +26,4 @@ def get(adapter: str) -> Provider:
     return p
 
 
-__all__ = ["LAZY", "REGISTRY", "Call", "Provider", "Usage", "get"]
+__all__ = ["LAZY", "REGISTRY", "get"]
