@@ -313,7 +313,9 @@ def _accord(data: dict, src: yamlsource.Source) -> Config:
 
 
 def _pydantic_error(e: ValidationError, src: yamlsource.Source, root: type[BaseModel]) -> ConfigError:
-    err = e.errors()[0]
+    errs = e.errors()
+    # a misspelt key explains the "missing" one next to it: report the typo first
+    err = next((x for x in errs if x["type"] == "extra_forbidden"), errs[0])
     loc = tuple(err["loc"])
     kind, msg = err["type"], err["msg"]
     if kind == "extra_forbidden":

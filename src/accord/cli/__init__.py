@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "models": ("accord.cli.models", "models", "List the models this config serves."),
     "ask": ("accord.cli.ask", "ask", "Ask one model; the answer streams to the terminal."),
     "config": ("accord.cli.config_cmd", "config", "Check or show the effective config."),
+    "doctor": ("accord.cli.doctor", "doctor", "Check config, keys, models, port, database, Redis, Claude Code."),
     "reload": ("accord.cli.reload_cmd", "reload", "Apply a changed config to the running server."),
     "keys": ("accord.cli.store_cmds", "keys", "Create, list, update and revoke virtual keys."),
     "usage": ("accord.cli.store_cmds", "usage", "Requests, tokens and spend per day, model or key."),

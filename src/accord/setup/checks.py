@@ -1,0 +1,170 @@
+"""The checks `accord doctor` runs. Each returns a Result with a fix for every failure; none raises."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+
+
+@dataclass
+class Result:
+    check: str
+    status: str
+    detail: str
+    fix: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def config_check(config_path: str | None, env_file: str | None) -> tuple[Result, Any]:
+    from ..config import load
+    from ..errors import ConfigError
+
+    try:
+        cfg = load(config_path, env_file=env_file)
+    except ConfigError as e:
+        return Result("config", FAIL, str(e), "correct the file as the message says, then `accord config check`"), None
+    where = str(cfg.path) if cfg.path else "no file: zero config from the environment"
+    if not cfg.deployments:
+        return Result("config", WARN, f"{where}: no models", "run `accord init`, or set a provider key such as "
+                      "DEEPSEEK_API_KEY"), cfg
+    names = {d.name for d in cfg.deployments}
+    return Result("config", OK, f"{where}: {len(names)} models ({cfg.source} format)"), cfg
+
+
+def env_file_check(cfg: Any) -> Result:
+    path: Path | None = cfg.env_file
+    if path is None:
+        return Result("env file", WARN, "none beside the config: keys must come from the environment",
+                      "`accord init` writes one (mode 0600); a service sees only what it holds")
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        return Result("env file", FAIL, f"{path} is readable by others (mode {mode:o}); it holds your keys",
+                      f"chmod 600 {path}")
+    return Result("env file", OK, f"{path} (mode {mode:o})")
+
+
+def env_vars_check(cfg: Any) -> Result:
+    missing = sorted({d.vendor.key_env for d in cfg.deployments if d.api_key is None and d.vendor.key_env})
+    if missing:
+        where = cfg.env_file or "the env file beside accord.yaml"
+        return Result("keys", FAIL, f"not set: {', '.join(missing)}", f"add {missing[0]}=... to {where}")
+    return Result("keys", OK, f"every model has its key ({len(cfg.deployments)} deployments)")
+
+
+async def model_checks(cfg: Any, timeout: float = 15.0) -> list[Result]:
+    """A one-token request to every deployment, all at once."""
+    from ..gateway.health import _check
+    from ..router import Router
+
+    router = Router(cfg)
+    try:
+        deps = [d for group in router.groups.values() for d in group]
+        results = await asyncio.gather(*(asyncio.wait_for(_check(router, d), timeout) for d in deps),
+                                       return_exceptions=True)
+    finally:
+        await router.close()
+    out = []
+    for dep, r in zip(deps, results, strict=True):
+        name = f"model {dep.id}"
+        if isinstance(r, BaseException):
+            out.append(Result(name, FAIL, f"no answer within {timeout:.0f} s", f"check {dep.api_base} is reachable"))
+        elif r["healthy"]:
+            out.append(Result(name, OK, f"answered in {r['latency_ms']:.0f} ms ({dep.vendor.name}/{dep.model})"))
+        else:
+            err = r.get("error", "failed")
+            if "provider key" in err or "API key" in err:
+                fix = f"check {dep.vendor.key_env or 'api_key'} in the env file"
+            elif "could not be reached" in err or "timed out" in err:
+                fix = f"check the network and the api_base {dep.api_base}"
+            elif "does not know model" in err:
+                fix = f"check the model id `{dep.model}` (the provider's own name for it)"
+            else:
+                fix = f"check the model `{dep.model}` at {dep.api_base}"
+            out.append(Result(name, FAIL, err, fix))
+    return out
+
+
+def port_check(cfg: Any) -> Result:
+    s = cfg.settings
+    host = "127.0.0.1" if s.host in ("0.0.0.0", "::") else s.host
+    try:
+        with socket.create_connection((host, s.port), timeout=0.5):
+            pass
+    except OSError:
+        return Result("port", OK, f"{s.host}:{s.port} is free")
+    import httpx
+
+    try:
+        r = httpx.get(f"http://{host}:{s.port}/health/liveliness", timeout=2)
+        if r.status_code == 200 and "alive" in r.text:
+            return Result("port", OK, f"Accord is running on {s.host}:{s.port}")
+    except httpx.HTTPError:
+        pass
+    return Result("port", FAIL, f"{s.host}:{s.port} is used by another program",
+                  "set settings.port in accord.yaml (or stop the other program)")
+
+
+async def database_check(cfg: Any) -> Result:
+    from ..store.db import Database, current_revision, database_url
+    from ..store.migrations import HEAD
+
+    url = database_url(cfg.settings)
+    shown = url.split("@")[-1] if "@" in url else url
+    db = Database(url)
+    try:
+        async with db.engine.connect() as conn:
+            before = await conn.run_sync(current_revision)
+        await asyncio.wait_for(db.start(), 30)
+    except Exception as e:
+        return Result("database", FAIL, f"{shown}: {e.__class__.__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}",
+                      "check settings.database_url and that the server is running")
+    finally:
+        await db.close()
+    note = "migrated now" if before != HEAD else "up to date"
+    return Result("database", OK, f"{shown} (revision {HEAD}, {note})")
+
+
+async def redis_check(cfg: Any) -> Result | None:
+    url = cfg.settings.redis_url
+    if not url:
+        return None
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        await client.ping()
+        return Result("redis", OK, "answers PING: limits are shared across instances")
+    except Exception as e:
+        return Result("redis", FAIL, f"{e.__class__.__name__}", "check settings.redis_url and that redis-server runs")
+    finally:
+        await client.aclose()
+
+
+def claude_check() -> Result:
+    from . import claude_config as cc
+
+    home, cwd = Path.home(), Path.cwd()
+    try:
+        for scope in cc.SCOPES:
+            p = cc.place(scope, home, cwd)
+            entry = cc.get_server(p)
+            if entry:
+                t = cc.timeouts(p.settings)
+                if not t.get("MCP_TOOL_TIMEOUT"):
+                    return Result("claude code", WARN, f"registered ({scope}) without MCP_TOOL_TIMEOUT: slow models "
+                                  "may be cut off", f"accord claude install --scope {scope}")
+                return Result("claude code", OK, f"registered ({scope}): {cc.describe(entry)}")
+    except cc.ClaudeConfigError as e:
+        return Result("claude code", WARN, str(e), "fix or remove the file it names")
+    return Result("claude code", WARN, "Accord is not registered with Claude Code", "accord claude install")
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true")
