@@ -376,7 +376,7 @@ def deployment_from(
                             f"cannot tell which provider serves `{model}`{hint}; write it as provider/model, "
                             f"e.g. deepseek/deepseek-chat, or openai/{model} with an api_base. "
                             f"Known providers: {', '.join(v for v in VENDORS)}")
-    base = api_base or vendor.api_base
+    base = api_base or default_base(vendor)
     if not base:
         raise src.error(path, f"`{vendor.name}` models need an api_base (the server's URL, e.g. http://host:8000/v1)")
     if api_key is None and vendor.key_env:
@@ -392,6 +392,11 @@ def deployment_from(
         id=dep_id or "", name=name, vendor=vendor, model=upstream_id, api_base=base.rstrip("/"),
         api_key=api_key, info=info, aliases=tuple(aliases), **{k: v for k, v in kw.items() if v is not None},
     )
+
+
+def default_base(vendor: Vendor) -> str | None:
+    """The vendor's URL, unless `<VENDOR>_API_BASE` (e.g. DEEPSEEK_API_BASE) points elsewhere (a proxy)."""
+    return os.environ.get(vendor.name.upper().replace("-", "_") + "_API_BASE") or vendor.api_base
 
 
 def finish(cfg: Config, src: yamlsource.Source | None = None) -> None:
@@ -429,7 +434,7 @@ def zero_config() -> Config:
     for vendor in VENDORS.values():
         if not vendor.zero_config or not vendor.key_env or not os.environ.get(vendor.key_env):
             continue
-        base = os.environ.get(f"{vendor.name.upper()}_API_BASE") or vendor.api_base
+        base = default_base(vendor)
         for info in catalog.for_vendor(vendor.name):
             deployments.append(Deployment(
                 id=info.id, name=info.id, vendor=vendor, model=info.id, api_base=(base or "").rstrip("/"),
