@@ -8,8 +8,9 @@ import os
 import subprocess
 from pathlib import Path
 
-from fakes import Reply
 from mcp import Client, StdioServerParameters
+
+from fakes import Reply
 from panelkit import responder
 from test_cli import ACCORD
 
