@@ -82,6 +82,10 @@ class Settings(_Strict):
     database_url: str | None = None
     redis_url: str | None = None
     data_dir: str | None = None
+    ui_username: str | None = None  # the dashboard's login (env UI_USERNAME); default "admin"
+    ui_password: str | None = None  # plain or an argon2 hash ($argon2id$...) (env UI_PASSWORD)
+    ui_session_secret: str | None = None  # default: derived from master_key, else a per-data-dir secret file
+    ui_session_hours: float = PField(default=12, gt=0)
 
 
 class ConsensusSettings(_Strict):
@@ -418,6 +422,8 @@ def finish(cfg: Config, src: yamlsource.Source | None = None) -> None:
     s = cfg.settings
     if not s.master_key and os.environ.get("ACCORD_MASTER_KEY"):
         s.master_key = os.environ["ACCORD_MASTER_KEY"]
+    s.ui_username = s.ui_username or os.environ.get("UI_USERNAME") or None
+    s.ui_password = s.ui_password or os.environ.get("UI_PASSWORD") or None
     if not s.master_key and s.host not in LOOPBACK:
         raise ConfigError(
             f"host {s.host} would expose Accord without a master key; set settings.master_key "

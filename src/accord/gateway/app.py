@@ -11,13 +11,14 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from .. import __version__
 from ..config import Config
 from ..limits import Limits
 from ..router import Router
-from . import chat, errors, health, keys_api, models, reload, spend
+from ..ui import LazyUI
+from . import chat, errors, health, keys_api, models, openapi, reload, spend
 from .mcp_mount import LazyMCP
 from .middleware import RequestContext
 from .store import Store
@@ -47,6 +48,7 @@ def routes() -> list[Route]:
         Route("/spend/logs", spend.logs, methods=["GET"]),
         Route("/usage/summary", spend.summary, methods=["GET"]),
         Route("/config/reload", reload.reload_route, methods=["POST"]),
+        Route("/openapi.json", openapi.openapi, methods=["GET"]),
     ]
     return out
 
@@ -70,8 +72,10 @@ def create_app(cfg: Config) -> Starlette:
             await app.state.store.close()  # flushes usage: a SIGTERM loses nothing
             await app.state.limits.close()
 
-    app = Starlette(routes=routes() + ([Route("/mcp", endpoint=mcp)] if mcp else []), exception_handlers=errors.HANDLERS,
-                    lifespan=lifespan, middleware=[Middleware(RequestContext)])  # type: ignore[arg-type]
+    ui = [Mount("/ui", app=LazyUI())]  # the dashboard, built on its first request
+    app = Starlette(routes=routes() + ([Route("/mcp", endpoint=mcp)] if mcp else []) + ui,
+                    exception_handlers=errors.HANDLERS, lifespan=lifespan,
+                    middleware=[Middleware(RequestContext)])  # type: ignore[arg-type]
     app.state.cfg = cfg
     app.state.router = router
     app.state.on_reload = []  # callables (cfg, router) told of every reload

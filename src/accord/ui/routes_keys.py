@@ -1,0 +1,78 @@
+"""Keys: create (the key is shown once, on the page that answers the form), list and revoke."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ..errors import AccordError
+from ..gateway.keys_api import parse_duration
+from . import auth
+from .app import render
+
+
+async def _keys(request: Request):
+    store = request.app.state.store
+    await store.wait()
+    return store.keys
+
+
+async def _page(request: Request, *, status: int = 200, new_key: str | None = None, error: str | None = None,
+                form: dict | None = None) -> Response:
+    show_all = request.query_params.get("all") == "1"
+    keys = await (await _keys(request)).list(include_revoked=show_all)
+    now = datetime.now(timezone.utc)
+    listed = [{**k.public(), "state": "revoked" if k.revoked_at else
+               "expired" if k.expires_at and k.expires_at <= now else "active"} for k in keys]
+    models = [n for n in request.app.state.router.names()]
+    return render(request, "keys.html", status=status, page="keys", keys=listed, models=models, new_key=new_key,
+                  error=error, form=form or {}, show_all=show_all)
+
+
+@auth.guarded
+async def page(request: Request) -> Response:
+    return await _page(request)
+
+
+def _number(form, name: str, kind: type):
+    raw = (form.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        v = kind(raw)
+    except ValueError:
+        raise ValueError(f"{name.replace('_', ' ')} must be a {'whole ' if kind is int else ''}number") from None
+    if v < 0:
+        raise ValueError(f"{name.replace('_', ' ')} must not be negative")
+    return v
+
+
+@auth.guarded
+async def create(request: Request) -> Response:
+    form = await request.form()
+    fields = {"name": str(form.get("name") or "").strip(), "models": [str(m) for m in form.getlist("models")],
+              "max_budget": form.get("max_budget") or "", "rpm_limit": form.get("rpm_limit") or "",
+              "tpm_limit": form.get("tpm_limit") or "", "duration": form.get("duration") or ""}
+    try:
+        kw = {"max_budget": _number(form, "max_budget", float), "rpm_limit": _number(form, "rpm_limit", int),
+              "tpm_limit": _number(form, "tpm_limit", int)}
+        duration = str(fields["duration"]).strip()
+        expires = datetime.now(timezone.utc) + parse_duration(duration) if duration else None
+    except ValueError as e:
+        return await _page(request, status=400, error=str(e), form=fields)
+    except AccordError as e:
+        return await _page(request, status=400, error=e.message, form=fields)
+    key, _info = await (await _keys(request)).create(name=fields["name"], models=fields["models"] or None,
+                                                    expires_at=expires, **kw)
+    request.app.state.store.forget()
+    return await _page(request, status=201, new_key=key)
+
+
+@auth.guarded
+async def revoke(request: Request) -> Response:
+    form = await request.form()
+    await (await _keys(request)).revoke(str(form.get("id") or ""))
+    request.app.state.store.forget()
+    return RedirectResponse(auth.prefix(request) + "/keys", 303)

@@ -1,0 +1,166 @@
+"""Consensus playground: run a panel from the browser and stream its progress as NDJSON lines, each model's
+answer as it finishes, then the synthesis and agreement; and the stored threads, browsable.
+
+The engine reports progress as events without the answer text, so the model caller here keeps each reply
+until the event that announces it; the final `result` line carries every answer again, authoritative.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from ..consensus.callers import LocalModels
+from . import auth
+from .app import render
+
+HEARTBEAT = 5.0
+STANCES = ("neutral", "for", "against")
+
+
+class Recording(LocalModels):
+    """LocalModels that keeps each reply's text for the progress stream."""
+
+    def __init__(self, router: Any) -> None:
+        super().__init__(router)
+        self.texts: dict[str, deque[str]] = defaultdict(deque)
+
+    async def complete(self, name: str, body: dict) -> tuple[dict, Any]:
+        data, call = await super().complete(name, body)
+        msg = ((data.get("choices") or [{}])[0] or {}).get("message") or {}
+        content = msg.get("content")
+        self.texts[name].append(content if isinstance(content, str) else "")
+        return data, call
+
+
+@auth.guarded
+async def page(request: Request) -> Response:
+    state = request.app.state
+    from ..consensus.types import Member
+
+    models = LocalModels(state.router)
+    names = models.names()
+    seats = [Member.parse(m) for m in state.cfg.consensus.panel]
+    panel = {m.model: m.stance for m in seats} or dict.fromkeys(names[:3], "neutral")
+    from ..store.threads import ThreadStore
+
+    await state.store.wait()
+    recent = await ThreadStore(state.store.db).recent(10)
+    return render(request, "playground.html", page="playground", models=names, panel=panel, stances=STANCES,
+                  modes=("synthesize", "vote", "review", "debate"), mode=state.cfg.consensus.mode, recent=recent)
+
+
+def _line(obj: dict) -> bytes:
+    return orjson.dumps(obj) + b"\n"
+
+
+@auth.guarded
+async def run(request: Request) -> Response:
+    from ..consensus.runner import Engine
+    from ..consensus.types import InputError, Member
+    from ..consensus.types import Request as Ask
+    from ..store.threads import ThreadStore
+
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        body = None
+    if not isinstance(body, dict):
+        return JSONResponse({"error": "send JSON: {question, panel: [{model, stance}], mode}"}, 400)
+    state = request.app.state
+    c = state.cfg.consensus
+    await state.store.wait()
+    models = Recording(state.router)
+    engine = Engine(models, ThreadStore(state.store.db))
+    seats = [Member(str(p.get("model", "")), str(p.get("stance") or "neutral"))
+             for p in body.get("panel") or [] if isinstance(p, dict)]
+    ask = Ask(question=str(body.get("question") or ""), panel=seats, mode=str(body.get("mode") or c.mode),
+              chair=c.chair, per_model_timeout=c.per_model_timeout, timeout=c.timeout, max_tokens=c.max_tokens,
+              token_budget=c.token_budget, cost_budget=c.cost_budget, rounds=c.rounds, concurrency=c.concurrency)
+    try:
+        engine.check(ask)
+    except InputError as e:
+        return JSONResponse({"error": str(e)}, 400)
+    labels = engine.labels(ask.panel)
+    model_of = {lab: m.model for lab, m in zip(labels, ask.panel, strict=True)}
+    return StreamingResponse(_stream(engine, ask, labels, model_of, models), media_type="application/x-ndjson",
+                             headers={"x-accel-buffering": "no"})
+
+
+async def _stream(engine: Any, ask: Any, labels: list[str], model_of: dict[str, str],
+                  models: Recording) -> AsyncIterator[bytes]:
+    queue: asyncio.Queue[dict] = asyncio.Queue()
+
+    async def on_event(ev: Any) -> None:
+        who = ev.model or ""
+        out = {"type": "event", "kind": ev.kind, "model": who, "detail": ev.detail, "elapsed": ev.elapsed}
+        if ev.kind == "done":
+            model = model_of.get(who) or who.removeprefix("chair ")
+            texts = models.texts.get(model)
+            out["text"] = texts.popleft() if texts else ""
+        await queue.put(out)
+
+    async def go() -> None:
+        try:
+            result = await engine.run(ask, on_event, tool="consensus")
+        except Exception as e:  # reported to the page, never a broken stream
+            await queue.put({"type": "error", "error": f"{e.__class__.__name__}: {e}"})
+        else:
+            await queue.put({"type": "result", **_result(result, labels)})
+
+    yield _line({"type": "start", "labels": labels, "mode": ask.mode})
+    task = asyncio.create_task(go())
+    try:
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), HEARTBEAT)
+            except asyncio.TimeoutError:
+                yield _line({"type": "tick"})
+                continue
+            yield _line(item)
+            if item["type"] in ("result", "error"):
+                break
+    finally:
+        if not task.done():  # the page went away: stop spending on the run
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+def _result(r: Any, labels: list[str]) -> dict:
+    return {
+        "status": r.status, "agreement": r.agreement, "synthesis": r.synthesis, "recommendation": r.recommendation,
+        "vote": r.vote, "notes": r.notes, "thread_id": r.thread_id, "wall_time": r.wall_time,
+        "cost": round(r.cost, 6), "chair": r.chair.model if r.chair else None,
+        "answers": [{"label": lab, "status": a.status, "content": a.content, "error": a.error,
+                     "latency": a.latency} for lab, a in zip(labels, r.answers, strict=False)],
+    }
+
+
+@auth.guarded
+async def threads(request: Request) -> Response:
+    from ..store.threads import ThreadStore
+
+    store = request.app.state.store
+    await store.wait()
+    return render(request, "threads.html", page="threads", threads=await ThreadStore(store.db).recent(100))
+
+
+@auth.guarded
+async def thread(request: Request) -> Response:
+    from ..store.threads import ThreadNotFound, ThreadStore
+
+    store = request.app.state.store
+    await store.wait()
+    try:
+        t = await ThreadStore(store.db).get(request.path_params["thread_id"])
+    except ThreadNotFound:
+        return render(request, "threads.html", status=404, page="threads", threads=[], missing=True)
+    return render(request, "thread.html", page="threads", t=t)
