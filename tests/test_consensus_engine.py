@@ -211,3 +211,31 @@ async def test_aliases_resolve_and_thinking_reaches_the_provider(engine, upstrea
     assert sent["qwen3-max"]["enable_thinking"] is True and sent["qwen3-max"]["temperature"] == 0.3
     assert "enable_thinking" not in sent["gpt-4o-mini"]
     assert any("cannot think" in n for n in r.answers[1].notes)
+
+
+async def test_a_flaky_panel_member_falls_back_through_the_router(upstream, tmp_path):
+    """The consensus engine gets the router's reliability for free: kimi's first deployment fails, its
+    second answers, and the panel is complete."""
+    text = panel_config(upstream.url).replace("num_retries: 0", "num_retries: 2").replace("k3}", "k3, order: 1}")
+    head, _, tail = text.partition("consensus:")
+    backup = f"  - {{name: kimi, model: openai/kimi-backup, api_base: {upstream.url}/v1, api_key: k6, order: 2}}\n"
+    cfg = head + backup + "consensus:" + tail  # a second deployment of `kimi`
+    router = Router(parse(cfg))
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/t.db")
+    engine = Engine(LocalModels(router), ThreadStore(db))
+
+    def panel(m, r):
+        if m == "kimi-k2-0905-preview":
+            return Reply(status=503)
+        return Reply(content=f"{m}: yes")
+
+    upstream.responder = responder(panel, chair=Reply(content=chair_json(["deepseek", "kimi"])))
+    try:
+        r = await engine.run(Request("q", seats("deepseek", "kimi")))
+    finally:
+        await router.close()
+        await db.close()
+    by = {a.model: a for a in r.answers}
+    assert r.status == "done" and by["kimi"].ok and by["kimi"].content.startswith("kimi-backup: yes")
+    tried = [q["json"]["model"] for q in upstream.requests]
+    assert tried.index("kimi-k2-0905-preview") < tried.index("kimi-backup")  # failed first, then fell back

@@ -228,10 +228,9 @@ class Router:
             return _least(ready, lambda d: d.info.input_price + d.info.output_price)
         if strategy == "usage-based-routing":
             return _least(ready, lambda d: self.state[d.id].tokens_in_window(now))
-        ordered = [d for d in ready if d.order is not None]
-        if ordered:
-            low = min(d.order for d in ordered)  # type: ignore[type-var]
-            ready = [d for d in ordered if d.order == low]
+        if any(d.order is not None for d in ready):  # lowest order first; no order = after every ordered one
+            low = min(_order(d) for d in ready)
+            ready = [d for d in ready if _order(d) == low]
         weights = [d.weight if d.weight != 1.0 else float(d.rpm or d.tpm or 1.0) for d in ready]
         return random.choices(ready, weights=weights)[0]
 
@@ -300,6 +299,10 @@ class Router:
 
     async def close(self) -> None:
         await self.pools.close()
+
+
+def _order(d: Deployment) -> float:
+    return float("inf") if d.order is None else float(d.order)
 
 
 def _least(items: list[Deployment], key: Callable[[Deployment], float]) -> Deployment:
