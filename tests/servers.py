@@ -66,12 +66,24 @@ class Postgres:
 
     def start(self) -> Postgres:
         self._run(self.initdb, "-D", str(self.data), "-U", "accord", "--auth=trust", "-E", "UTF8", "--no-sync")
-        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run(self.pg_ctl, "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"), "-w", "start")
+        self.resume()
         psql = need("psql")
         subprocess.run([psql, "-h", "127.0.0.1", "-p", str(self.port), "-U", "accord", "-d", "postgres", "-c",
                         "CREATE DATABASE accord"], check=True, capture_output=True, timeout=60)
         return self
+
+    def halt(self) -> None:
+        """Stop the server (fast shutdown: connections are cut), keeping its data for `resume`."""
+        self._run(self.pg_ctl, "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(self.pg_ctl, "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"), "-w", "start")
+
+    def sql(self, statement: str, db: str = "accord") -> str:
+        psql = need("psql")
+        return subprocess.run([psql, "-h", "127.0.0.1", "-p", str(self.port), "-U", "accord", "-d", db, "-tAc",
+                               statement], check=True, capture_output=True, text=True, timeout=60).stdout.strip()
 
     def reset(self) -> None:
         """Drop everything, so each test starts from an empty database."""

@@ -73,14 +73,33 @@ def machine() -> dict[str, Any]:
         pass
     return {"cpus": os.cpu_count(), "cpu": cpu, "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
             "python": platform.python_version(), "os": f"{platform.system()} {platform.release()}",
-            "uvloop": _has("uvloop"), "load_before": busy_other_cpu()}
+            "uvloop": _has("uvloop")}
 
 
-def busy_other_cpu(seconds: float = 1.0) -> float:
-    """CPUs' worth of work other processes were doing just before the run (0.0 on a quiet machine)."""
-    psutil.cpu_percent(interval=None)
-    time.sleep(seconds)
-    return round(psutil.cpu_percent(interval=None) / 100 * (os.cpu_count() or 1), 2)
+class OtherLoad:
+    """How much CPU processes outside this run used while it ran: the machine-wide busy time minus the time
+    of this process and every child it waited for (servers, wrk, CLIs). Near 0 on a quiet machine."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.busy0 = self._busy()
+        self.mine0 = self._mine()
+
+    @staticmethod
+    def _busy() -> float:
+        t = psutil.cpu_times()
+        return t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
+
+    @staticmethod
+    def _mine() -> float:
+        t = psutil.Process().cpu_times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    def share(self) -> float:
+        """Other processes' CPU time as a share of the machine's capacity over the run."""
+        wall = time.perf_counter() - self.t0
+        other = (self._busy() - self.busy0) - (self._mine() - self.mine0)
+        return max(0.0, other / (wall * (os.cpu_count() or 1)))
 
 
 def _has(module: str) -> bool:
@@ -132,6 +151,7 @@ def gateway_only(a: argparse.Namespace, work: Path, upstream_url: str) -> dict[s
 
 def run(a: argparse.Namespace) -> dict[str, Any]:
     targets.clean_env()
+    other = OtherLoad()
     work = Path(tempfile.mkdtemp(prefix="accord-bench-"))
     res: dict[str, Any] = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "mode": "smoke" if a.smoke else "full",
@@ -165,6 +185,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
         c = res["consensus"]
         c["net_s"] = c.get("engine_s", c["wall_s"] - res["startup"]["accord --help"]["median_s"])
         c["met"] = c["net_s"] <= c["bound_s"]
+    res["machine"]["other_load"] = round(other.share(), 3)
     return res
 
 

@@ -150,10 +150,12 @@ def markdown(res: dict[str, Any]) -> str:
     head = (f"Run {res['date']} ({res['mode']}): {m['cpus']} CPUs ({m['cpu']}), {m['memory_gb']} GB, "
             f"Python {m['python']}, {m['os']}; load generator {s['loadgen']}, {s['duration_s']:g} s per run, "
             f"{s['workers']} worker per server. Command: `{res['command']}`.")
-    busy = m.get("load_before") or 0.0
-    if busy > 0.3:
-        head += (f"\n\n**Warning: other processes were using {busy:.1f} CPUs when this run started; "
+    busy = m.get("other_load") or 0.0
+    if busy > 0.05:
+        head += (f"\n\n**Warning: other processes used {busy:.0%} of the machine's CPU time during this run; "
                  "its figures are noisy. Re-run on a quiet machine.**")
+    else:
+        head += f" Other processes used {busy:.0%} of the CPU time during the run."
     parts = [head, "", table([["", "direct", "Accord", lt, "target", "met"], *target_rows(res)]), "",
              "Load (requests/s · latency p50 / p99):", "", table(load_rows(res)), "",
              f"Streaming ({s['chunks']} chunks, {s['pace_ms']:g} ms apart, {s['stream_runs']} runs each):", "",

@@ -1,7 +1,8 @@
 """The gateway's link to the database: opened in the background so the server is healthy at once.
 
-Until the database is open (and whenever it is away) usage rows wait in memory; virtual keys need it, so a
-request with one waits for it briefly, then gets a clear 503.
+Until the database is open (and whenever it is away) usage rows wait in memory. Virtual keys need it: a key
+never seen before waits for it briefly, then gets a clear 503; a key already seen keeps its last known state
+while the database is away.
 """
 
 from __future__ import annotations
@@ -104,6 +105,11 @@ class Store:
         try:
             info = await self.keys.by_hash(h)
         except Exception as e:
+            if hit is not None:
+                # the database went away: a key this instance has already seen keeps its last known state
+                # (a revoked key stays refused) and is asked about again after KEY_TTL, not on every request
+                self._cache[h] = (hit[0], now)
+                return hit[0]
             raise StoreUnavailable(f"the database is not available ({e.__class__.__name__}); "
                                    "virtual keys cannot be checked right now") from None
         if len(self._cache) > 50_000:
