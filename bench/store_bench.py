@@ -55,7 +55,7 @@ async def main(rows: int, url: str | None, batch: int) -> dict:
             times.append((time.perf_counter() - t) * 1000)
         return label, statistics.median(times)
 
-    first, cursor = await list_usage(db, limit=100)
+    first, _cursor = await list_usage(db, limit=100)
     deep_cursor = first[-1]["id"] - rows // 2
     figures = dict([
         await timed("list newest 100", lambda: list_usage(db, limit=100)),

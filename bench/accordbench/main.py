@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import importlib.util
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -44,6 +46,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="instead: the micro-benchmarks (aiohttp vs httpx; uvicorn loop and parser)")
     ap.add_argument("--out", type=Path, default=targets.BENCH / "results", help="where results are written")
     a = ap.parse_args(argv)
+    a.argv = _without_out(sys.argv[1:] if argv is None else argv)
     a.micro_duration = a.duration or 5.0
     a.duration = a.duration or (0.5 if a.smoke else 10.0)
     a.concurrency = [int(c) for c in (a.concurrency or ("1,16" if a.smoke else "1,16,64,256")).split(",")]
@@ -60,6 +63,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if a.loadgen == "wrk" and not wrk.available():
         ap.error("wrk is not installed: apt-get install -y wrk (or --loadgen python)")
     return a
+
+
+def _without_out(args: list[str]) -> list[str]:
+    """The command line as run, less `--out DIR` (a local path says nothing about the figures)."""
+    out, skip = [], False
+    for x in args:
+        if skip:
+            skip = False
+        elif x == "--out":
+            skip = True
+        elif not x.startswith("--out="):
+            out.append(x)
+    return out
 
 
 def machine() -> dict[str, Any]:
@@ -103,8 +119,6 @@ class OtherLoad:
 
 
 def _has(module: str) -> bool:
-    import importlib.util
-
     return importlib.util.find_spec(module) is not None
 
 
@@ -155,7 +169,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="accord-bench-"))
     res: dict[str, Any] = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "mode": "smoke" if a.smoke else "full",
-        "machine": machine(), "command": "python bench/run.py" + (" --smoke" if a.smoke else ""),
+        "machine": machine(), "command": " ".join(["python bench/run.py", *a.argv]),
         "settings": {"loadgen": a.loadgen, "duration_s": a.duration, "concurrency": a.concurrency,
                      "workers": a.workers, "chunks": a.chunks, "pace_ms": a.pace_ms, "stream_runs": a.stream_runs,
                      "litellm_version": targets.LITELLM_VERSION if "litellm" in a.wanted else None},
@@ -228,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         (a.out / "latest.md").write_text(table)
         if a.out.resolve() == (targets.BENCH / "results").resolve():
             update_readme("results", table)
+    if a.smoke:
+        shutil.rmtree(res["logs"], ignore_errors=True)
     print(table)
     print(f"bench: wrote {a.out / (stamp + '.json')} and {a.out / (stamp + '.md')}", file=sys.stderr)
     return 0

@@ -332,7 +332,15 @@ def _pydantic_error(e: ValidationError, src: yamlsource.Source, root: type[BaseM
         return src.error(loc[:-1], f"`{loc[-1]}` is required here; add `{loc[-1]}: ...`")
     if kind == "literal_error":
         return src.error(loc, f"{msg}")
-    return src.error(loc, f"{msg[0].lower()}{msg[1:]} (got {err.get('input')!r})")
+    return src.error(loc, f"{msg[0].lower()}{msg[1:]} (got {_shown(err.get('input'))})")
+
+
+def _shown(value: Any) -> str:
+    """A wrong value, quoted back, unless it could be a key put in the wrong place (or a ${VAR} holding one):
+    error messages end up in terminals, logs and bug reports."""
+    if isinstance(value, str) and len(value) >= 12 and not any(c.isspace() for c in value):
+        return f"a string of {len(value)} characters, not shown as it may be a secret"
+    return repr(value)
 
 
 def _fields_at(model: type[BaseModel], path: tuple) -> list[str]:

@@ -6,6 +6,7 @@ serving a request carries it without passing it around.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import sys
@@ -22,8 +23,49 @@ class _RequestId(logging.Filter):
         return True
 
 
+_SECRETS: set[str] = set()
+
+
+def redact(*values: str | None) -> None:
+    """Values never to be written to a log, whatever a message or a traceback quotes (a library's error text
+    may carry a URL or a header). Only grows: a key replaced by a reload stays masked."""
+    _SECRETS.update(v for v in values if v and len(v) >= 8)
+
+
+def redact_config(cfg) -> None:
+    """The secrets a config holds: master key, provider keys, UI password and session secret, MCP endpoint key,
+    and the passwords in database and Redis URLs."""
+    from urllib.parse import urlsplit
+
+    s = cfg.settings
+    values = [s.master_key, s.ui_password, s.ui_session_secret, cfg.mcp.endpoint_key,
+              *(d.api_key for d in cfg.deployments)]
+    for url in (s.database_url, s.redis_url):
+        if url:
+            with contextlib.suppress(ValueError):
+                values.append(urlsplit(url).password)
+    redact(*values)
+
+
+def _scrub(text: str) -> str:
+    for secret in _SECRETS:
+        if secret in text:
+            text = text.replace(secret, "****")
+    return text
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        if not hasattr(record, "request_id"):
+            record.request_id = "-"
+        return _scrub(super().format(record))
+
+
 class JSONFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        return _scrub(self._format(record))
+
+    def _format(self, record: logging.LogRecord) -> str:
         out = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(), "logger": record.name, "request_id": getattr(record, "request_id", "-"),
@@ -40,10 +82,14 @@ class JSONFormatter(logging.Formatter):
 TEXT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
 
+def formatter(fmt: str = "text") -> logging.Formatter:
+    return JSONFormatter() if fmt == "json" else TextFormatter(TEXT)
+
+
 def setup(level: str = "info", fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_RequestId())
-    handler.setFormatter(JSONFormatter() if fmt == "json" else logging.Formatter(TEXT))
+    handler.setFormatter(formatter(fmt))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -37,9 +37,10 @@ def dotted(path: Path_) -> str:
 
 
 def load(text: str, file: str) -> Source:
-    loader = yaml.SafeLoader(text)
     lines: dict[Path_, int] = {}
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)  # refuses control characters already, so inside the try
         node = loader.get_single_node()
         data = _walk(loader, node, (), lines) if node is not None else None
     except yaml.MarkedYAMLError as e:
@@ -51,7 +52,8 @@ def load(text: str, file: str) -> Source:
     except yaml.YAMLError as e:
         raise ConfigError(f"not valid YAML: {e}", file=file) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return Source(data, lines, file)
 
 

@@ -175,6 +175,7 @@ class LoadResult:
     error_samples: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)  # whole stream, seconds
     ttfts: list[float] = field(default_factory=list)
+    slow: list[tuple[float, float, float]] = field(default_factory=list)  # (started at, ttft, total) over 5 s
 
     def merge(self, other: LoadResult) -> None:
         self.ok += other.ok
@@ -195,7 +196,8 @@ class LoadResult:
                 "truncated": self.truncated, "streams_per_s": round(self.ok / self.seconds, 1) if self.seconds else 0,
                 "ttft_ms_p50": pct(self.ttfts, 0.5), "ttft_ms_p99": pct(self.ttfts, 0.99),
                 "stream_ms_p50": pct(self.latencies, 0.5), "stream_ms_p99": pct(self.latencies, 0.99),
-                "stream_ms_max": pct(self.latencies, 1.0), "error_samples": self.error_samples}
+                "stream_ms_p999": pct(self.latencies, 0.999), "stream_ms_max": pct(self.latencies, 1.0),
+                "streams_over_5s": sum(1 for x in self.latencies if x > 5), "error_samples": self.error_samples}
 
 
 async def stream_load(url: str, key: str, clients: int, seconds: float, chunks: int, model: str = "m",
@@ -210,6 +212,7 @@ async def stream_load(url: str, key: str, clients: int, seconds: float, chunks: 
     conn = aiohttp.TCPConnector(limit=0, force_close=False)
     timeout = aiohttp.ClientTimeout(total=120, sock_connect=30)
     stop_at = time.monotonic() + seconds + ramp
+    began = time.monotonic()
 
     async def one(session: aiohttp.ClientSession) -> None:
         t0 = time.monotonic()
@@ -232,6 +235,8 @@ async def stream_load(url: str, key: str, clients: int, seconds: float, chunks: 
         if whole:
             res.ok += 1
             res.latencies.append(time.monotonic() - t0)
+            if res.latencies[-1] > 5 and len(res.slow) < 5000:
+                res.slow.append((round(t0 - began, 2), round(ttft or 0, 2), round(res.latencies[-1], 2)))
             res.ttfts.append(ttft or 0.0)
         else:
             res.truncated += 1

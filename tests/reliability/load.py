@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import (  # noqa: E402
+from harness import (
     MASTER,
     Accord,
     FastUpstream,

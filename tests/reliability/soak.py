@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import MASTER, Accord, FastUpstream, machine, mcp_consensus_calls, raise_fd_limit, write_config  # noqa: E402
+from harness import MASTER, Accord, FastUpstream, machine, mcp_consensus_calls, raise_fd_limit, write_config
 
 SLOW_MODEL = """  - {name: slow, model: openai/slow-delay-0.4, api_base: UP/v1, api_key: sk-up}
 """

@@ -78,6 +78,8 @@ def _until(cond, timeout: float, why=lambda: "") -> float:
 
 
 def _check(traffic: Traffic, count, gw, recovered_in: float) -> None:
+    print(f"\nFIGURE db_fault: {traffic.total} requests all {set(traffic.statuses)}, {count()} usage rows, "
+          f"buffered rows written {recovered_in:.2f} s after the database was back")
     assert traffic.statuses == Counter({200: traffic.total}), (traffic.statuses, traffic.failures)
     assert traffic.total > 50
     assert count() == traffic.total  # every request recorded, none twice

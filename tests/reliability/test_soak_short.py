@@ -8,7 +8,7 @@ import soak
 
 
 def test_mixed_traffic_leaks_nothing(tmp_path):
-    figures = soak.run(seconds=10, warmup=4, sample_every=5, workdir=tmp_path)
+    figures = soak.run(seconds=8, warmup=3, sample_every=4, workdir=tmp_path)
     assert figures["failed"] == [], figures
     done = figures["requests"]
     for kind in ("chat", "chat_vkey", "stream", "stream_cut", "slow_cut", "embed", "admin", "keys", "consensus"):

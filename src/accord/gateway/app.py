@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 
-from .. import __version__
+from .. import __version__, logs
 from ..config import Config
 from ..limits import Limits
 from ..router import Router
@@ -54,6 +54,7 @@ def routes() -> list[Route]:
 
 
 def create_app(cfg: Config) -> Starlette:
+    logs.redact_config(cfg)  # its secrets are masked in every log line and traceback
     router = Router(cfg)
     mcp = LazyMCP() if cfg.mcp.http else None  # MCP over streamable HTTP at /mcp
 

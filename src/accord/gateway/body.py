@@ -7,6 +7,10 @@ from starlette.requests import Request
 
 from ..errors import BadRequest, TooLarge
 
+# No real request nests this deep; and orjson, which parses up to 1,024 levels, writes only 255, so a deeper
+# body could be read but never sent on to a provider (a 500 instead of a 400).
+MAX_DEPTH = 128
+
 
 async def read_json(request: Request) -> dict:
     limit: int = request.app.state.max_body
@@ -29,7 +33,20 @@ async def read_json(request: Request) -> dict:
         raise BadRequest(f"request body is not valid JSON ({str(e).split(':', 1)[0]})", code="invalid_json") from None
     if not isinstance(body, dict):
         raise BadRequest("request body must be a JSON object", code="invalid_json")
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _too_deep(body):  # counting is C-fast; few bodies walk
+        raise BadRequest(f"request body is nested more than {MAX_DEPTH} levels deep", code="invalid_json")
     return body
+
+
+def _too_deep(obj: object, limit: int = MAX_DEPTH) -> bool:
+    stack = [(obj, 1)]
+    while stack:
+        o, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = o.values() if isinstance(o, dict) else o
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))  # type: ignore[union-attr]
+    return False
 
 
 def model_of(body: dict) -> str:

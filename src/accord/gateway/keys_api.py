@@ -16,6 +16,7 @@ from . import auth
 from .body import read_json
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w|mo|y)\s*$")
+INT_MAX = 2**31 - 1  # the limit columns are 32-bit integers (PostgreSQL's INTEGER)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "mo": 2592000, "y": 31536000}
 
 
@@ -24,7 +25,12 @@ def parse_duration(value: str) -> timedelta:
     if not m:
         raise BadRequest(f"duration `{value}` not understood; write e.g. 30s, 15m, 12h, 30d, 2w, 6mo, 1y",
                          param="duration")
-    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+    try:
+        span = timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+        datetime.now(timezone.utc) + span
+    except OverflowError:
+        raise BadRequest(f"duration `{value}` is too long", param="duration") from None
+    return span
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -37,6 +43,8 @@ def _opt_num(body: dict, name: str, kind: type) -> Any:
         return None
     if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or (kind is int and int(v) != v):
         raise BadRequest(f"`{name}` must be a non-negative {'whole ' if kind is int else ''}number", param=name)
+    if kind is int and v > INT_MAX:
+        raise BadRequest(f"`{name}` must be at most {INT_MAX}", param=name)
     return kind(v)
 
 

@@ -8,6 +8,8 @@ import logging
 import os
 import time
 
+from starlette.requests import ClientDisconnect, Request
+
 from ..logs import request_id
 
 log = logging.getLogger("accord.access")
@@ -42,6 +44,17 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:  # the client left before its body was read: nobody to answer, nothing wrong here
+            status = status or 499
+        except Exception as e:
+            if status:  # the response has begun: all the server can still do is cut the connection
+                raise
+            # Answered here rather than left to Starlette's last-resort handler, which re-raises every error to
+            # the server after answering, so the server logged a full traceback (exception text included, which
+            # may quote a secret) whatever the log level. errors.on_unexpected logs the class name only.
+            from .errors import on_unexpected
+
+            await (await on_unexpected(Request(scope), e))(scope, receive, send_with_id)
         finally:
             if log.isEnabledFor(logging.INFO):
                 ms = (time.perf_counter() - started) * 1000

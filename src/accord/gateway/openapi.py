@@ -74,6 +74,7 @@ def spec() -> dict:
     paths: dict[str, Any] = dict(model_routes)
     paths.update({
         "/health/liveliness": {"get": _op("Alive", {"type": "string"}, public=True)},
+        "/health/liveness": {"get": _op("Alive (the same as /health/liveliness)", {"type": "string"}, public=True)},
         "/health/readiness": {"get": _op("Ready (database, limits backend)", OBJ, public=True)},
         "/health": {"get": _op("A one-token request to every deployment, and its live state", OBJ, 401, 403,
                                admin=True)},

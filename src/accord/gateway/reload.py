@@ -13,6 +13,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .. import logs
 from ..config import Config, load
 from ..errors import BadRequest, ConfigError
 from ..router import Router
@@ -26,6 +27,7 @@ _retiring: set[asyncio.Task] = set()
 async def apply(app) -> dict:
     old_cfg: Config = app.state.cfg
     new_cfg = await asyncio.to_thread(load, old_cfg.path, env_file=old_cfg.env_file)
+    logs.redact_config(new_cfg)
     old_router: Router = app.state.router
     app.state.router = Router(new_cfg)
     app.state.cfg = new_cfg

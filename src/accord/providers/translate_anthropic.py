@@ -12,6 +12,7 @@ from ..errors import BadRequest
 from .base import Usage
 from .translate_openai import (
     arguments_json,
+    client_input,
     completion,
     data_url,
     effort_of,
@@ -39,6 +40,7 @@ JSON_ONLY = "Respond with a single valid JSON object and nothing else."
 
 
 # ------------------------------------------------------------------------------------ OpenAI -> Anthropic
+@client_input
 def to_anthropic(body: dict, model: str, info: ModelInfo) -> dict:
     """Translate an OpenAI chat body (deployment defaults already merged). Unknown OpenAI params are dropped."""
     system, messages = _messages(body.get("messages") or [])

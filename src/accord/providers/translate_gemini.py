@@ -14,6 +14,7 @@ from ..errors import BadRequest
 from .base import Usage
 from .translate_openai import (
     arguments_json,
+    client_input,
     completion,
     effort_of,
     forced_function,
@@ -41,6 +42,7 @@ SKIP_SIGNATURE = "skip_thought_signature_validator"
 
 
 # ---------------------------------------------------------------------------------------- OpenAI -> Gemini
+@client_input
 def to_gemini(body: dict, info: ModelInfo, *, signatures_required: bool = False) -> dict:
     """Translate an OpenAI chat body (deployment defaults already merged). Unknown OpenAI params are dropped."""
     system, contents = _contents(body.get("messages") or [], signatures_required)

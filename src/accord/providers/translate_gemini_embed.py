@@ -8,8 +8,10 @@ from typing import Any
 
 from ..errors import BadRequest
 from .base import estimate_tokens
+from .translate_openai import client_input
 
 
+@client_input
 def to_gemini_embed(body: dict, model: str, extra: dict | None = None) -> dict:
     """One embedContent request per input; `extra` (the deployment's extra_body, e.g. taskType) goes into
     each, since that is where Gemini reads such options."""

@@ -7,9 +7,11 @@ can be tested exhaustively without a server.
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
@@ -18,6 +20,23 @@ from .base import Usage
 
 if TYPE_CHECKING:
     from ..config import Deployment
+
+T = TypeVar("T")
+
+
+def client_input(translate: Callable[..., T]) -> Callable[..., T]:
+    """For a translation of a client's body: a body of the wrong shape (a number where a message belongs, a
+    tool call that is a string, ...) is the client's mistake and gets a 400 saying so, never a 500."""
+
+    @functools.wraps(translate)
+    def guarded(*args: Any, **kwargs: Any) -> T:
+        try:
+            return translate(*args, **kwargs)
+        except (TypeError, AttributeError, KeyError, IndexError, ValueError) as e:
+            raise BadRequest(f"the request does not have the shape of an OpenAI chat request "
+                             f"({e.__class__.__name__}: {str(e)[:200]})", code="invalid_request_shape") from None
+
+    return guarded
 
 
 def with_defaults(dep: Deployment, body: dict) -> dict:

@@ -1,0 +1,193 @@
+"""Canaries: a provider key, a master key and a virtual key, each a unique random string, sent through every
+path (success, upstream errors that echo the key back, /health, debug logging, `accord config show` and
+`config check`, the dashboard's pages, MCP tool results, a config error at start, an exception inside a
+handler). None may appear anywhere but where it was given. The canaries are never printed: a failure says
+where a canary was found, not the text around it."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from fakes import Reply, free_port
+
+ACCORD = str(Path(sys.executable).parent / "accord")
+PROVIDER = "sk-canary-provider-" + secrets.token_hex(12)
+MASTER = "sk-canary-master-" + secrets.token_hex(12)
+
+
+def _responder(req: dict) -> Reply:
+    """The fake provider: fine, or failing with the caller's own Authorization header echoed back."""
+    auth = req["headers"].get("authorization", "")
+    body = req["json"] or {}
+    said = json.dumps(body.get("messages") or body.get("input") or "")
+    model = body.get("model", "")
+    if "echo-401" in said or model == "echo-model":
+        return Reply(status=401, error={"error": {"message": f"Incorrect API key provided: {auth}"}})
+    if "echo-500" in said:
+        return Reply(status=500, error=f"upstream crashed; request headers were {dict(req['headers'])}")
+    return Reply(content="fine")
+
+
+def _config(upstream_url: str, data: Path) -> str:
+    return f"""settings:
+  master_key: {MASTER}
+  data_dir: {data}
+  num_retries: 0
+models:
+  - {{name: m, model: openai/gpt-4o-mini, api_base: {upstream_url}/v1, api_key: {PROVIDER}}}
+  - {{name: echo, model: openai/echo-model, api_base: {upstream_url}/v1, api_key: {PROVIDER}}}
+  - {{name: emb, model: openai/text-embedding-3-small, api_base: {upstream_url}/v1, api_key: {PROVIDER}}}
+consensus:
+  panel: [m, echo]
+  chair: m
+"""
+
+
+class Leaks:
+    def __init__(self, canaries: dict[str, str]) -> None:
+        self.canaries = canaries
+        self.found: list[str] = []
+        self.checked = 0
+
+    def scan(self, where: str, text: str | bytes) -> None:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        self.checked += 1
+        for name, value in self.canaries.items():
+            if value in text or value[-16:] in text:  # whole, or its random tail
+                self.found.append(f"{name} canary in {where}")
+
+    def response(self, where: str, r: httpx.Response) -> None:
+        self.scan(f"{where} (body)", r.content)
+        self.scan(f"{where} (headers)", "\n".join(f"{k}: {v}" for k, v in r.headers.items()))
+
+
+@pytest.fixture
+def served(upstream, tmp_path):
+    upstream.responder = _responder
+    cfg = tmp_path / "accord.yaml"
+    cfg.write_text(_config(upstream.url, tmp_path / "data"))
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "xdg")}
+    with log.open("wb") as out:
+        proc = subprocess.Popen([ACCORD, "serve", "--config", str(cfg), "--port", str(port), "--log-level", "debug"],
+                                stdout=out, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        assert proc.poll() is None and time.monotonic() < deadline, "accord serve did not start"
+        try:
+            if httpx.get(f"{url}/health/readiness", timeout=1).json().get("db") == "connected":
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    yield url, cfg, log, env
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+
+async def test_canaries_never_leave(served, tmp_path):
+    url, cfg, log, env = served
+    admin = {"Authorization": f"Bearer {MASTER}"}
+    leaks = Leaks({"provider": PROVIDER, "master": MASTER})
+    with httpx.Client(base_url=url, timeout=60) as c:
+        made = c.post("/key/generate", json={"key_alias": "canary"}, headers=admin)
+        assert made.status_code == 200
+        virtual = made.json()["key"]  # the one place a virtual key may appear: when it is made
+        leaks.canaries["virtual"] = virtual
+        user = {"Authorization": f"Bearer {virtual}"}
+        for who in (admin, user):
+            for say in ("hello", "echo-401", "echo-500"):
+                for stream in (False, True):
+                    r = c.post("/v1/chat/completions", headers=who, json={
+                        "model": "m", "stream": stream, "messages": [{"role": "user", "content": say}]})
+                    leaks.response(f"chat {say} stream={stream}", r)
+            leaks.response("embeddings", c.post("/v1/embeddings", headers=who, json={"model": "emb", "input": "x"}))
+            leaks.response("echo model", c.post("/v1/chat/completions", headers=who, json={
+                "model": "echo", "messages": [{"role": "user", "content": "hi"}]}))
+        # wrong and half-right keys in every header clients use
+        for h in ({"Authorization": f"Bearer {MASTER[:-1]}"}, {"x-api-key": virtual[:-2]},
+                  {"api-key": PROVIDER}, {"Authorization": PROVIDER}):
+            leaks.response("refused key", c.get("/v1/models", headers=h))
+            leaks.response("refused key (admin)", c.get("/key/list", headers=h))
+        for path in ("/health", "/health/readiness", "/health/liveliness", "/v1/models", "/key/list",
+                     f"/key/info?key={virtual}", "/spend/logs", "/usage/summary", "/openapi.json"):
+            leaks.response(path, c.get(path, headers=admin))
+        leaks.response("reload", c.post("/config/reload", headers=admin))
+
+        # the dashboard, signed in
+        ui = httpx.Client(base_url=url, timeout=60)
+        assert ui.post("/ui/login", json={"username": "admin", "password": MASTER}).status_code == 200
+        for page in ("/ui/", "/ui/models", "/ui/keys", "/ui/logs", "/ui/settings", "/ui/playground", "/ui/threads"):
+            r = ui.get(page)
+            assert r.status_code == 200, (page, r.status_code)
+            leaks.scan(f"{page} (body)", r.text)
+        ui.close()
+
+    # MCP over HTTP: a tool result that carries an upstream error
+    http = httpx2.AsyncClient(headers=admin, timeout=httpx2.Timeout(60, read=120))
+    async with http, Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client:
+        for tool, args in (("chat", {"prompt": "echo-401", "model": "m"}), ("chat", {"prompt": "echo-500"}),
+                           ("chat", {"prompt": "hello", "model": "echo"}), ("consensus", {"question": "echo-401?"}),
+                           ("listmodels", {}), ("version", {})):
+            r = await client.call_tool(tool, args)
+            leaks.scan(f"MCP {tool} {args}", "\n".join(getattr(b, "text", "") for b in r.content))
+
+    # the CLI: config show / check, and a config error at start naming the bad entry
+    for args in (["config", "show"], ["config", "show", "--json"], ["config", "check"], ["models"]):
+        p = subprocess.run([ACCORD, *args, "--config", str(cfg)], capture_output=True, text=True, env=env, timeout=60)
+        leaks.scan(f"accord {' '.join(args)}", p.stdout + p.stderr)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(cfg.read_text().replace("num_retries: 0", f"num_retries: {PROVIDER}").replace(
+        "api_key: " + PROVIDER + "}", "api_key: " + PROVIDER + ", rpm: " + MASTER + "}", 1))
+    for args in (["serve", "--port", str(free_port())], ["config", "check"], ["config", "show"]):
+        p = subprocess.run([ACCORD, *args, "--config", str(broken)], capture_output=True, text=True, env=env,
+                           timeout=60)
+        assert p.returncode != 0
+        leaks.scan(f"accord {args[0]} with a broken config", p.stdout + p.stderr)
+    time.sleep(0.7)  # the last usage batch and its log lines
+    leaks.scan("the debug log of accord serve", log.read_text(errors="replace"))
+    assert leaks.checked > 80
+    assert leaks.found == []
+
+
+def test_an_exception_inside_a_handler_leaks_nothing(gateway_factory, upstream, caplog, monkeypatch):
+    """A crash whose message quotes a secret (as some libraries' errors quote URLs or headers): the 500 says
+    nothing, and the log, even at debug level with the traceback, has the secret masked."""
+    import logging
+
+    from accord import logs
+
+    caplog.set_level(logging.DEBUG)
+    gw = gateway_factory(_config(upstream.url, Path("data")).replace("  data_dir: data\n", ""))
+
+    async def boom(*a, **k):
+        raise RuntimeError(f"connection to https://api.example/v1?key={PROVIDER} failed; master {MASTER}")
+
+    monkeypatch.setattr(gw.app.state.router, "complete", boom)
+    r = httpx.post(f"{gw.url}/v1/chat/completions", headers={"Authorization": f"Bearer {MASTER}"},
+                   json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error"
+    leaks = Leaks({"provider": PROVIDER, "master": MASTER})
+    leaks.response("500", r)
+    formatter = logs.formatter("text")
+    text = "\n".join(formatter.format(rec) for rec in caplog.records)
+    assert "RuntimeError" in text  # the crash is logged
+    leaks.scan("the log of the crash", text)
+    assert leaks.found == []
