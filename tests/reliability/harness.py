@@ -197,7 +197,8 @@ class LoadResult:
                 "ttft_ms_p50": pct(self.ttfts, 0.5), "ttft_ms_p99": pct(self.ttfts, 0.99),
                 "stream_ms_p50": pct(self.latencies, 0.5), "stream_ms_p99": pct(self.latencies, 0.99),
                 "stream_ms_p999": pct(self.latencies, 0.999), "stream_ms_max": pct(self.latencies, 1.0),
-                "streams_over_5s": sum(1 for x in self.latencies if x > 5), "error_samples": self.error_samples}
+                "streams_over_5s": sum(1 for x in self.latencies if x > 5),
+                "slow_streams_started_after_3s": sum(1 for started, _, _ in self.slow if started > 3), "error_samples": self.error_samples}
 
 
 async def stream_load(url: str, key: str, clients: int, seconds: float, chunks: int, model: str = "m",

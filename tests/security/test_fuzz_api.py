@@ -2,7 +2,7 @@
 with the master key, with inputs that fit the spec and inputs that break it. Never a 5xx; every error in the
 documented shape; status codes, content types and bodies as documented.
 
-    ACCORD_FUZZ_EXAMPLES=300 pytest tests/security/test_fuzz_api.py -s     # the long run (docs/reliability.md)
+    ACCORD_FUZZ_EXAMPLES=300 pytest -s --timeout 0 tests/security/test_fuzz_api.py     # the long run (docs/reliability.md)
 """
 
 from __future__ import annotations

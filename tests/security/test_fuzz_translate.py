@@ -7,7 +7,7 @@
   response translations both ways.
 - Any config text gives a Config or a ConfigError, never another exception.
 
-    ACCORD_FUZZ_EXAMPLES=2000 pytest tests/security/test_fuzz_translate.py     # the long run
+    ACCORD_FUZZ_EXAMPLES=2000 pytest --timeout 0 tests/security/test_fuzz_translate.py     # the long run
 """
 
 from __future__ import annotations
