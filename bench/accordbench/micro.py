@@ -172,7 +172,12 @@ def main(duration: float = 5.0) -> dict[str, Any]:
         c_rows = clients(fake.url + PATH, duration, loops)
         s_rows = servers(work, fake.url, duration, loops) if wrk.available() else []
         x_rows = ceiling(work, fake, duration) if wrk.available() else []
-    text = "Upstream client, alone against the fake upstream:\n\n" + table(c_rows) + "\n"
+    from .main import machine
+
+    m = machine()
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    text = (f"Run {when}: {m['cpus']} CPUs ({m['cpu']}), Python {m['python']}, {duration:g} s per run.\n\n"
+            "Upstream client, alone against the fake upstream:\n\n" + table(c_rows) + "\n")
     if s_rows:
         text += "\nAccord under uvicorn, by loop, HTTP parser and GC policy (wrk):\n\n" + table(s_rows) + "\n"
     if x_rows:

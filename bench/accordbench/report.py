@@ -148,7 +148,7 @@ def markdown(res: dict[str, Any]) -> str:
     m, s = res["machine"], res["settings"]
     lt = f"LiteLLM {s['litellm_version']}" if s.get("litellm_version") else "LiteLLM"
     head = (f"Run {res['date']} ({res['mode']}): {m['cpus']} CPUs ({m['cpu']}), {m['memory_gb']} GB, "
-            f"Python {m['python']}, {m['os']}; load generator {s['loadgen']}, {s['duration_s']:g} s per run, "
+            f"Python {m['python']}{' + uvloop' if m.get('uvloop') else ''}, {m['os']}; load generator {s['loadgen']}, {s['duration_s']:g} s per run, "
             f"{s['workers']} worker per server. Command: `{res['command']}`.")
     busy = m.get("other_load") or 0.0
     if busy > 0.05:
