@@ -21,6 +21,8 @@ from .models import UsageDaily, UsageRecord, VirtualKey
 
 log = logging.getLogger("accord.usage")
 
+SLICE = 100  # rows per INSERT statement
+
 COLUMNS = ("created_at", "request_id", "key_id", "route", "model", "deployment", "provider", "prompt_tokens",
            "completion_tokens", "reasoning_tokens", "cost", "latency_ms", "ttft_ms", "status", "error_type",
            "stream")
@@ -84,24 +86,32 @@ class UsageWriter:
         return len(rows)
 
     async def _write(self, rows: list[dict[str, Any]]) -> None:
-        daily: dict[tuple[str, str, str], list[float]] = {}
+        """One transaction, done in slices with a yield between them: a whole batch in one go holds the event
+        loop for tens of milliseconds (SQLAlchemy's per-row work runs on the loop's thread), stalling requests."""
+        daily: dict[tuple[Any, str, str], list[float]] = {}
         spend: dict[str, float] = defaultdict(float)
-        for r in rows:
-            k = (r["created_at"].strftime("%Y-%m-%d"), r.get("key_id") or "", r.get("model") or "")
-            acc = daily.setdefault(k, [0, 0, 0, 0, 0, 0.0, 0.0])
-            acc[0] += 1
-            acc[1] += 1 if r.get("status", 200) >= 400 else 0
-            acc[2] += r.get("prompt_tokens", 0)
-            acc[3] += r.get("completion_tokens", 0)
-            acc[4] += r.get("reasoning_tokens", 0)
-            acc[5] += r.get("cost", 0.0)
-            acc[6] += r.get("latency_ms", 0.0)
-            if r.get("key_id") and r.get("cost"):
-                spend[r["key_id"]] += r["cost"]
         async with self.db.session() as s, s.begin():
-            await s.execute(insert(UsageRecord), [{c: r.get(c) for c in COLUMNS if c in r} for r in rows])
+            for i in range(0, len(rows), SLICE):
+                part = rows[i:i + SLICE]
+                for r in part:
+                    get = r.get
+                    k = (r["created_at"].date(), get("key_id") or "", get("model") or "")
+                    acc = daily.get(k)
+                    if acc is None:
+                        acc = daily[k] = [0, 0, 0, 0, 0, 0.0, 0.0]
+                    acc[0] += 1
+                    acc[1] += 1 if get("status", 200) >= 400 else 0
+                    acc[2] += get("prompt_tokens", 0)
+                    acc[3] += get("completion_tokens", 0)
+                    acc[4] += get("reasoning_tokens", 0)
+                    acc[5] += get("cost", 0.0)
+                    acc[6] += get("latency_ms", 0.0)
+                    if get("key_id") and get("cost"):
+                        spend[r["key_id"]] += r["cost"]
+                await s.execute(insert(UsageRecord), [{c: r.get(c) for c in COLUMNS if c in r} for r in part])
+                await asyncio.sleep(0)
             for (day, key_id, model), acc in daily.items():
-                await self._upsert_daily(s, day, key_id, model, acc)
+                await self._upsert_daily(s, day.isoformat(), key_id, model, acc)
             for key_id, amount in spend.items():
                 await s.execute(update(VirtualKey).where(VirtualKey.id == key_id)
                                 .values(spend=VirtualKey.spend + amount))
