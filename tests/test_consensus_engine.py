@@ -239,3 +239,28 @@ async def test_a_flaky_panel_member_falls_back_through_the_router(upstream, tmp_
     assert r.status == "done" and by["kimi"].ok and by["kimi"].content.startswith("kimi-backup: yes")
     tried = [q["json"]["model"] for q in upstream.requests]
     assert tried.index("kimi-k2-0905-preview") < tried.index("kimi-backup")  # failed first, then fell back
+
+
+async def test_answers_stream_in_to_on_delta_before_each_model_is_done(engine, upstream):
+    upstream.responder = responder(lambda m, r: Reply(content=f"{m} thinks this is a fine idea", chunk_size=5,
+                                                      chunk_delay=0.01),
+                                   chair=Reply(content=chair_json(["deepseek", "qwen"])))
+    log: list[tuple[str, str, str]] = []
+
+    async def on_event(ev):
+        log.append(("event", ev.kind, ev.model or ""))
+
+    async def on_delta(who, text):
+        log.append(("delta", who, text))
+
+    r = await engine.run(Request("q", seats("deepseek", "qwen:against")), on_event, on_delta=on_delta)
+    assert r.status == "done"
+    for label, upstream_id in (("deepseek", "deepseek-chat"), ("qwen:against", "qwen3-max")):
+        pieces = [t for kind, who, t in log if kind == "delta" and who == label]
+        assert len(pieces) > 3 and "".join(pieces) == f"{upstream_id} thinks this is a fine idea"
+        last_delta = max(i for i, e in enumerate(log) if e[0] == "delta" and e[1] == label)
+        done = next(i for i, e in enumerate(log) if e == ("event", "done", label))
+        assert last_delta < done  # the text arrived while the model was still answering
+    by = {a.label: a for a in r.answers}
+    assert by["deepseek"].content == "deepseek-chat thinks this is a fine idea"
+    assert by["deepseek"].completion_tokens > 0  # usage still known from the stream

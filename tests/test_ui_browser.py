@@ -182,6 +182,23 @@ def test_key_created_used_logged_counted_and_revoked(page, gw: Gateway, upstream
     assert "revoked" in page.locator("tr[data-key-name=ci-bot]").inner_text()
 
 
+def test_playground_answers_stream_in_while_the_models_work(page, gw: Gateway, upstream) -> None:
+    slow = "Yes, with care: idempotent consumers, capped retries and a dead-letter queue."
+    upstream.responder = responder(
+        lambda m, r: Reply(content=slow, chunk_size=6, chunk_delay=0.15) if m == UPSTREAM["kimi"]
+        else Reply(content=ANSWERS.get(m, f"{m}: yes")),
+        chair=Reply(content=chair_json(["deepseek", "kimi"])))
+    page.goto(f"{gw.url}/ui/playground")
+    page.get_by_label("Question").fill("Queue or not?")
+    page.get_by_role("button", name="Ask the panel").click()
+    kimi = page.locator('article[data-label="kimi"]')
+    kimi.locator(".badge", has_text="answering").wait_for(timeout=10_000)
+    partial = kimi.locator(".text").inner_text()
+    assert partial and slow.startswith(partial) and partial != slow  # part of the answer, as it streams in
+    page.locator("#synthesis").wait_for(state="visible")
+    assert kimi.locator(".text").inner_text() == slow
+
+
 def test_playground_streams_every_answer_then_the_synthesis(page, gw: Gateway, upstream) -> None:
     panel_replies(upstream)
     page.goto(f"{gw.url}/ui/playground")

@@ -68,6 +68,10 @@ class LocalModels:
     async def complete(self, name: str, body: dict) -> tuple[dict, Any]:
         return await self.router.complete(name, body)
 
+    async def stream(self, name: str, body: dict) -> tuple[Any, Any]:
+        """Chunks (JSON bytes) as they arrive, usage at the end."""
+        return await self.router.stream(name, {**body, "stream": True, "stream_options": {"include_usage": True}})
+
 
 class RemoteModels:
     """A remote OpenAI-compatible endpoint (`mcp.endpoint`, e.g. http://host:4000/v1)."""

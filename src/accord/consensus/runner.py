@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .callers import ModelCaller
 
 OnEvent = Callable[[Event], Awaitable[None]]
+OnDelta = Callable[[str, str], Awaitable[None]]  # (who, text): answer text as it streams in
 ESTIMATE_OUTPUT = 2_000  # completion tokens assumed for the cost budget when no max_tokens is given
 
 
@@ -29,6 +30,7 @@ class Run:
     req: Request
     started: float = field(default_factory=time.monotonic)
     on_event: OnEvent | None = None
+    on_delta: OnDelta | None = None
     sem: asyncio.Semaphore | None = None
     tokens_spent: int = 0
     cost_spent: float = 0.0
@@ -92,11 +94,14 @@ class Engine:
 
     # ------------------------------------------------------------------------------------------ running
     async def run(self, req: Request, on_event: OnEvent | None = None, *, thread_id: str | None = None,
-                  tool: str = "consensus") -> Result:
+                  tool: str = "consensus", on_delta: OnDelta | None = None) -> Result:
+        """`on_delta`, when given, receives each answer's text as it streams in (the models are then called
+        streaming, where the caller can)."""
         from . import modes
 
         self.check(req)
-        run = Run(req, on_event=on_event, sem=asyncio.Semaphore(req.concurrency) if req.concurrency else None)
+        run = Run(req, on_event=on_event, on_delta=on_delta,
+                  sem=asyncio.Semaphore(req.concurrency) if req.concurrency else None)
         run.calls_planned = len(req.panel) * (1 + (req.rounds if req.mode == "debate" else 0)
                                               + (1 if req.mode == "review" else 0)) + (
             0 if req.mode == "vote" or (req.mode == "debate" and req.answer_format) else 1)  # the chair
@@ -196,7 +201,10 @@ class Engine:
         await run.emit(event, who)  # type: ignore[arg-type]
         t0 = time.monotonic()
         try:
-            data, _call = await asyncio.wait_for(self.models.complete(ans.model, body), timeout=limit)
+            if run.on_delta is not None and hasattr(self.models, "stream"):
+                data = await asyncio.wait_for(self._streamed(run, ans.model, body, who), timeout=limit)
+            else:
+                data, _call = await asyncio.wait_for(self.models.complete(ans.model, body), timeout=limit)
         except asyncio.TimeoutError:
             ans.status, ans.error = "timeout", f"no answer within {limit:.0f} s" + (
                 " (the run's deadline)" if limit < req.per_model_timeout else "")
@@ -213,6 +221,29 @@ class Engine:
             await run.emit("done", who, f"{ans.latency:.1f} s")
         else:
             await run.emit("failed", who, ans.error or "")
+
+    async def _streamed(self, run: Run, model: str, body: dict, who: str) -> dict:
+        """Call streaming, hand each piece of text to `on_delta`, return what `complete` would have."""
+        import orjson
+
+        chunks, _call = await self.models.stream(model, body)  # type: ignore[attr-defined]
+        content: list[str] = []
+        reasoning: list[str] = []
+        usage: dict = {}
+        finish = None
+        async for raw in chunks:
+            chunk = orjson.loads(raw)
+            usage = chunk.get("usage") or usage
+            for ch in chunk.get("choices") or ():
+                delta = ch.get("delta") or {}
+                if delta.get("reasoning_content"):
+                    reasoning.append(delta["reasoning_content"])
+                if delta.get("content"):
+                    content.append(delta["content"])
+                    await run.on_delta(who, delta["content"])  # type: ignore[misc]
+                finish = ch.get("finish_reason") or finish
+        message = {"role": "assistant", "content": "".join(content), "reasoning_content": "".join(reasoning) or None}
+        return {"choices": [{"message": message, "finish_reason": finish}], "usage": usage}
 
     async def fan_out(self, run: Run, jobs: list[Callable[[], Awaitable[Answer]]]) -> list[Answer]:
         return list(await asyncio.gather(*(j() for j in jobs)))

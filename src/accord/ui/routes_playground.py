@@ -1,15 +1,13 @@
-"""Consensus playground: run a panel from the browser and stream its progress as NDJSON lines, each model's
-answer as it finishes, then the synthesis and agreement; and the stored threads, browsable.
+"""Consensus playground: run a panel from the browser and stream its progress as NDJSON lines: each model's
+answer text as it streams in, side by side, then the synthesis and agreement; and the stored threads.
 
-The engine reports progress as events without the answer text, so the model caller here keeps each reply
-until the event that announces it; the final `result` line carries every answer again, authoritative.
+The final `result` line carries every answer again, authoritative.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import defaultdict, deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,21 +21,6 @@ from .app import render
 
 HEARTBEAT = 5.0
 STANCES = ("neutral", "for", "against")
-
-
-class Recording(LocalModels):
-    """LocalModels that keeps each reply's text for the progress stream."""
-
-    def __init__(self, router: Any) -> None:
-        super().__init__(router)
-        self.texts: dict[str, deque[str]] = defaultdict(deque)
-
-    async def complete(self, name: str, body: dict) -> tuple[dict, Any]:
-        data, call = await super().complete(name, body)
-        msg = ((data.get("choices") or [{}])[0] or {}).get("message") or {}
-        content = msg.get("content")
-        self.texts[name].append(content if isinstance(content, str) else "")
-        return data, call
 
 
 @auth.guarded
@@ -77,7 +60,7 @@ async def run(request: Request) -> Response:
     state = request.app.state
     c = state.cfg.consensus
     await state.store.wait()
-    models = Recording(state.router)
+    models = LocalModels(state.router)
     engine = Engine(models, ThreadStore(state.store.db))
     seats = [Member(str(p.get("model", "")), str(p.get("stance") or "neutral"))
              for p in body.get("panel") or [] if isinstance(p, dict)]
@@ -89,27 +72,23 @@ async def run(request: Request) -> Response:
     except InputError as e:
         return JSONResponse({"error": str(e)}, 400)
     labels = engine.labels(ask.panel)
-    model_of = {lab: m.model for lab, m in zip(labels, ask.panel, strict=True)}
-    return StreamingResponse(_stream(engine, ask, labels, model_of, models), media_type="application/x-ndjson",
+    return StreamingResponse(_stream(engine, ask, labels), media_type="application/x-ndjson",
                              headers={"x-accel-buffering": "no"})
 
 
-async def _stream(engine: Any, ask: Any, labels: list[str], model_of: dict[str, str],
-                  models: Recording) -> AsyncIterator[bytes]:
+async def _stream(engine: Any, ask: Any, labels: list[str]) -> AsyncIterator[bytes]:
     queue: asyncio.Queue[dict] = asyncio.Queue()
 
     async def on_event(ev: Any) -> None:
-        who = ev.model or ""
-        out = {"type": "event", "kind": ev.kind, "model": who, "detail": ev.detail, "elapsed": ev.elapsed}
-        if ev.kind == "done":
-            model = model_of.get(who) or who.removeprefix("chair ")
-            texts = models.texts.get(model)
-            out["text"] = texts.popleft() if texts else ""
-        await queue.put(out)
+        await queue.put({"type": "event", "kind": ev.kind, "model": ev.model or "", "detail": ev.detail,
+                         "elapsed": ev.elapsed})
+
+    async def on_delta(who: str, text: str) -> None:
+        await queue.put({"type": "delta", "model": who, "text": text})
 
     async def go() -> None:
         try:
-            result = await engine.run(ask, on_event, tool="consensus")
+            result = await engine.run(ask, on_event, tool="consensus", on_delta=on_delta)
         except Exception as e:  # reported to the page, never a broken stream
             await queue.put({"type": "error", "error": f"{e.__class__.__name__}: {e}"})
         else:

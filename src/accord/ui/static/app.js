@@ -129,7 +129,12 @@ if (form) form.addEventListener("submit", async (ev) => {
     if (m.type === "start") m.labels.forEach((l) => set(l, "waiting"));
     else if (m.type === "event" && m.kind === "start") set(m.model, "thinking");
     else if (m.type === "event" && m.kind === "chair") status.textContent = `${m.model} is writing the synthesis…`;
-    else if (m.type === "event" && m.kind === "done" && cards[m.model]) set(m.model, `done ${m.detail}`, m.text);
+    else if (m.type === "delta" && cards[m.model]) {
+      const c = cards[m.model], t = c.querySelector(".text"), b = c.querySelector(".badge");
+      if (b.textContent === "thinking") { t.textContent = ""; b.textContent = "answering"; b.className = "badge answering"; }
+      t.textContent += m.text;
+    }
+    else if (m.type === "event" && m.kind === "done" && cards[m.model]) set(m.model, `done ${m.detail}`);
     else if (m.type === "event" && m.kind === "failed" && cards[m.model]) set(m.model, "failed", m.detail);
     else if (m.type === "error") status.textContent = m.error;
     else if (m.type === "result") {
