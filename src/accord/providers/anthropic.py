@@ -5,7 +5,6 @@ The I/O only; translation lives in translate_anthropic*.py as pure functions.
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import TYPE_CHECKING
@@ -15,7 +14,7 @@ import orjson
 
 from ..errors import BadRequest, UpstreamError
 from .base import Call, Usage, bad_upstream_json, estimate_tokens, need_key, upstream_error
-from .http import Pools, post, read_json, sse_data
+from .http import Pools, post, read_json, sse_json
 from .translate_anthropic import from_anthropic, to_anthropic, usage_from
 from .translate_anthropic_stream import ERROR_STATUS, AnthropicStream
 from .translate_openai import deep_merge, wants_usage, with_defaults
@@ -83,16 +82,10 @@ class Anthropic:
                      prompt: list) -> AsyncIterator[bytes]:
         st = AnthropicStream(dep.model)
         # aclosing: an error or a client gone mid-stream closes the upstream connection at once
-        async with aclosing(sse_data(resp, dep)) as events:
-            async for data in events:
-                try:
-                    ev = orjson.loads(data)
-                except orjson.JSONDecodeError:
-                    raise bad_upstream_json(dep, "stream event") from None
-                if not isinstance(ev, dict):
-                    raise bad_upstream_json(dep, "stream event")
-                if call.first_byte is None:
-                    call.first_byte = time.perf_counter()
+        async with aclosing(sse_json(resp, dep, call)) as events:
+            async for data, ev in events:
+                if ev is None:
+                    continue
                 if ev.get("type") == "error":
                     call.usage = st.usage
                     raise _error_event(dep, ev, data)

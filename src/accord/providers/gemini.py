@@ -6,7 +6,6 @@ The I/O only; translation lives in translate_gemini*.py as pure functions.
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import TYPE_CHECKING
@@ -16,7 +15,7 @@ import orjson
 
 from ..errors import UpstreamError
 from .base import Call, Usage, bad_upstream_json, estimate_tokens, need_key, upstream_error
-from .http import Pools, post, read_json, sse_data
+from .http import Pools, post, read_json, sse_json
 from .translate_gemini import from_gemini, to_gemini, usage_from
 from .translate_gemini_embed import from_gemini_embed, to_gemini_embed
 from .translate_gemini_stream import GeminiStream
@@ -92,18 +91,10 @@ class Gemini:
                      prompt: list) -> AsyncIterator[bytes]:
         st = GeminiStream(dep.model)
         # aclosing: an error or a client gone mid-stream closes the upstream connection at once
-        async with aclosing(sse_data(resp, dep)) as events:
-            async for data in events:
-                try:
-                    event = orjson.loads(data)
-                except orjson.JSONDecodeError:
-                    raise bad_upstream_json(dep, "stream event") from None
-                if isinstance(event, list) and len(event) == 1:
-                    event = event[0]
-                if not isinstance(event, dict):
-                    raise bad_upstream_json(dep, "stream event")
-                if call.first_byte is None:
-                    call.first_byte = time.perf_counter()
+        async with aclosing(sse_json(resp, dep, call, unwrap=True)) as events:
+            async for data, event in events:
+                if event is None:
+                    continue
                 err = _error_in(dep, event, data)
                 if err is not None:
                     call.usage = st.usage

@@ -166,6 +166,34 @@ async def sse_data(resp: aiohttp.ClientResponse, dep: Deployment) -> AsyncIterat
             resp.close()
 
 
+async def sse_json(resp: aiohttp.ClientResponse, dep: Deployment, call, *, unwrap: bool = False
+                   ) -> AsyncIterator[tuple[bytes, dict | None]]:
+    """Each event as (its bytes, its JSON object); `[DONE]` comes as (b"[DONE]", None). Malformed output raises,
+    the call's first byte is stamped, and a consumer that stops early closes the upstream connection at once.
+    `unwrap`: an event sent as a one-item list (Gemini) is taken as that item."""
+    import time
+    from contextlib import aclosing
+
+    from .base import bad_upstream_json
+
+    async with aclosing(sse_data(resp, dep)) as events:
+        async for data in events:
+            if data == b"[DONE]":
+                yield data, None
+                continue
+            try:
+                obj = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                raise bad_upstream_json(dep, "stream event") from None
+            if unwrap and isinstance(obj, list) and len(obj) == 1:
+                obj = obj[0]
+            if not isinstance(obj, dict):
+                raise bad_upstream_json(dep, "stream event")
+            if call.first_byte is None:
+                call.first_byte = time.perf_counter()
+            yield data, obj
+
+
 def _who(dep: Deployment) -> str:
     return f"{dep.vendor.label or dep.vendor.name} ({dep.id})"
 

@@ -6,15 +6,15 @@ upstream's response bytes (streamed chunks included) go back as they are, parsed
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import TYPE_CHECKING
 
 import orjson
 
 from ..errors import UpstreamError
 from .base import Call, Usage, bad_upstream_json, estimate_tokens, need_key, upstream_error
-from .http import Pools, post, read_json, sse_data
+from .http import Pools, post, read_json, sse_json
 
 if TYPE_CHECKING:
     from ..config import Deployment
@@ -110,20 +110,11 @@ class OpenAICompatible:
         """Pass each chunk on as the upstream's own bytes; each is parsed once (orjson, microseconds) to catch
         malformed output, in-band errors, the finish reason and usage."""
         done = False
-        events = sse_data(resp, dep)
-        try:
-            async for data in events:
-                if data == b"[DONE]":
+        async with aclosing(sse_json(resp, dep, call)) as events:
+            async for data, chunk in events:
+                if chunk is None:  # [DONE]
                     done = True
                     break
-                try:
-                    chunk = orjson.loads(data)
-                except orjson.JSONDecodeError:
-                    raise bad_upstream_json(dep, "stream chunk") from None
-                if not isinstance(chunk, dict):
-                    raise bad_upstream_json(dep, "stream chunk")
-                if call.first_byte is None:
-                    call.first_byte = time.perf_counter()
                 call.chunks += 1
                 choices = chunk.get("choices")
                 if "error" in chunk and not choices:
@@ -142,8 +133,6 @@ class OpenAICompatible:
                         yield orjson.dumps(chunk)
                         continue
                 yield data
-        finally:
-            await events.aclose()
         if not done and call.finish_reason is None:
             raise UpstreamError(f"{dep.vendor.label or dep.vendor.name} ({dep.id}) ended the stream early "
                                 "(no [DONE], no finish_reason): the answer is incomplete")
