@@ -101,6 +101,31 @@ def gateway(upstream: FakeUpstream, gateway_factory) -> Gateway:
     return gateway_factory(basic_config(upstream.url))
 
 
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh HOME, for commands that write the user's dot-files (Claude Code, service units)."""
+    h = tmp_path / "home"
+    h.mkdir()
+    monkeypatch.setenv("HOME", str(h))
+    return h
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeUpstream]:
+    """A fake provider of the module's own (the adapter tests point deployments straight at it)."""
+    with FakeUpstream() as f:
+        yield f
+
+
+@pytest.fixture
+async def pools():
+    from accord.providers.http import Pools
+
+    p = Pools()
+    yield p
+    await p.close()
+
+
 # ------------------------------------------------------------------------------------------ real servers
 @pytest.fixture(scope="session")
 def postgres_server():

@@ -22,14 +22,6 @@ def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    h = tmp_path / "home"
-    h.mkdir()
-    monkeypatch.setenv("HOME", str(h))
-    return h
-
-
-@pytest.fixture
 def config(tmp_path: Path) -> Path:
     p = tmp_path / "accord.yaml"  # the cwd: found as ./accord.yaml
     p.write_text("models:\n  - name: local\n    model: openai/llama\n    api_base: http://127.0.0.1:9/v1\n"

@@ -27,14 +27,6 @@ def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    h = tmp_path / "home"
-    h.mkdir()
-    monkeypatch.setenv("HOME", str(h))
-    return h
-
-
-@pytest.fixture
 def config(tmp_path: Path) -> Path:
     folder = tmp_path / "cfg dir"  # a space, as in "Application Support"
     folder.mkdir()

@@ -28,22 +28,9 @@ CALL = {"id": "toolu_01", "type": "function", "function": {"name": "get_weather"
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
 
 
-@pytest.fixture(scope="module")
-def fake():
-    with FakeUpstream() as f:
-        yield f
-
-
 @pytest.fixture(autouse=True)
 def _fresh(fake: FakeUpstream) -> None:
     fake.reset()
-
-
-@pytest.fixture
-async def pools():
-    p = Pools()
-    yield p
-    await p.close()
 
 
 def deployment(fake: FakeUpstream, model: str = "anthropic/claude-sonnet-4-5", **entry) -> Deployment:

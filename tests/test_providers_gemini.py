@@ -34,22 +34,9 @@ PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
 HI = {"messages": [{"role": "user", "content": "Hi"}]}
 
 
-@pytest.fixture(scope="module")
-def fake():
-    with FakeUpstream() as f:
-        yield f
-
-
 @pytest.fixture(autouse=True)
 def _fresh(fake: FakeUpstream) -> None:
     fake.reset()
-
-
-@pytest.fixture
-async def pools():
-    p = Pools()
-    yield p
-    await p.close()
 
 
 def deployment(fake: FakeUpstream | None, model: str = "gemini/gemini-2.5-flash", **entry) -> Deployment:
