@@ -106,7 +106,7 @@ class MCPSettings(_Strict):
     endpoint_key: str | None = None
     disabled_tools: list[str] = []
     default_model: str = "auto"
-    output_tokens: int = PField(default=20_000, ge=500)
+    output_tokens: int = PField(default=8_000, ge=500)  # per tool result; Claude Code warns above 10,000
     file_tokens: int = PField(default=50_000, ge=0)
     allowed_roots: list[str] = []
     http: bool = True  # serve MCP over streamable HTTP at /mcp on the gateway

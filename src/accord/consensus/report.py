@@ -1,18 +1,33 @@
-"""A result as markdown within a character budget (MCP results must fit the client's output limit): the
-synthesis and the panel's status first, then the answers sharing what room is left, trimmed with a pointer
-to the stored thread where the full text is kept."""
+"""A result as markdown within a token budget (MCP results must fit the client's output limit, counted by
+`accord.tokens` so it holds in any language): the synthesis and the panel's status first, then the answers
+sharing what room is left, each cut with the exact `threads` call that pages on through the stored text."""
 
 from __future__ import annotations
 
+from .. import tokens
 from .types import Answer, Result
 
 
-def trim(text: str, room: int, where: str | None) -> str:
-    if len(text) <= room:
+def more(thread: str, part: int, offset: int = 0) -> str:
+    """The `threads` tool call that shows a stored message from `offset` (characters) on."""
+    return f'threads(id="{thread}", part={part}, offset={offset})'
+
+
+def trim(text: str, room: int, thread: str | None = None, part: int | None = None, *, paged: bool = True) -> str:
+    """`text` within `room` tokens, note included. Cut, it ends with how much was left out and, for a stored
+    message, the call that continues it (from the cut when `text` is the message itself, `paged`, else from
+    its start)."""
+    if tokens.fits(text, room):
         return text
-    tail = f"\n[... trimmed {len(text) - room} characters; full text in thread {where}]" if where else \
-        f"\n[... trimmed {len(text) - room} characters]"
-    return text[:max(0, room - len(tail))] + tail
+
+    def note(cut: int, offset: int) -> str:
+        where = f"; full text in thread {thread}" if thread else ""
+        if thread and part is not None:
+            where += f": {more(thread, part, offset if paged else 0)}"
+        return f"\n[... trimmed {cut} characters{where}]"
+
+    keep = tokens.truncate(text, room - tokens.count(note(len(text), len(text))))
+    return keep + note(len(text) - len(keep), len(keep))
 
 
 def status_line(a: Answer, label: str) -> str:
@@ -22,7 +37,8 @@ def status_line(a: Answer, label: str) -> str:
     return f"- {label}: {a.status}: {a.error}"
 
 
-def markdown(r: Result, labels: list[str], budget_chars: int) -> str:
+def markdown(r: Result, labels: list[str], budget: int) -> str:
+    """The result within `budget` tokens."""
     head = [f"# Consensus ({r.mode}): {r.status}"]
     if r.agreement is not None:
         head[0] += f", agreement {r.agreement:.2f}"
@@ -48,13 +64,25 @@ def markdown(r: Result, labels: list[str], budget_chars: int) -> str:
         foot.append("## Notes\n" + "\n".join(f"- {n}" for n in dict.fromkeys(notes)))
     foot.append(f"thread: {r.thread_id} (continue with continuation_id; stored answers via the threads tool)"
                 if r.thread_id else f"{r.prompt_tokens + r.completion_tokens} tokens, ${r.cost:.4f}")
-    head_text, foot_text = "\n\n".join(head), "\n\n".join(foot)
-    if len(head_text) + len(foot_text) > budget_chars * 0.8:
-        head_text = trim(head_text, max(200, int(budget_chars * 0.8) - len(foot_text)), r.thread_id)
-    room = budget_chars - len(head_text) - len(foot_text) - 40
+    limit = tokens.room(budget)
+    foot_text = trim("\n\n".join(foot), limit // 5, r.thread_id)
+    head_text = "\n\n".join(head)
+    chair_part = r.chair.part if r.chair is not None else None
+    head_text = trim(head_text, max(100, limit * 3 // 5 - tokens.count(foot_text)), r.thread_id, chair_part,
+                     paged=False)  # the synthesis first: it may take 60%, the answers share the rest
     ok = [(labels[i], a) for i, a in enumerate(r.answers) if a.ok]
-    body = ""
-    if ok and room > 200:
-        each = room // len(ok) - len("### \n\n") - 60
-        body = "## Answers\n" + "\n\n".join(f"### {lab}\n{trim(a.content, each, r.thread_id)}" for lab, a in ok)
-    return "\n\n".join(x for x in (head_text, body, foot_text) if x)
+    sizes = [tokens.count(a.content) for _, a in ok]
+    room = limit - tokens.count(head_text) - tokens.count(foot_text) - 8
+    while True:
+        body = ""
+        titles = [f"### {lab}\n" for lab, _ in ok]
+        spare = room - tokens.count("## Answers\n") - sum(tokens.count(t) + 2 for t in titles)
+        if ok and spare > 100 * len(ok):
+            each = tokens.shares(sizes, spare)
+            body = "## Answers\n" + "\n\n".join(
+                t + trim(a.content, n, r.thread_id, a.part) for t, (_, a), n in zip(titles, ok, each, strict=True))
+        out = "\n\n".join(x for x in (head_text, body, foot_text) if x)
+        over = tokens.count(out) - limit  # joins can merge a token or two differently: measure the whole
+        if over <= 0 or not body:
+            return out
+        room -= over

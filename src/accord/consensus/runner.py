@@ -134,7 +134,9 @@ class Engine:
         rows += [_row("review", a) for a in r.reviews]
         if r.chair is not None:
             rows.append(_row("chair", r.chair))
-        await self.store.add(tid, rows)
+        stored = [*r.answers, *(a for rnd in r.rounds for a in rnd), *r.reviews, *([r.chair] if r.chair else [])]
+        for a, seq in zip(stored, await self.store.add(tid, rows), strict=True):
+            a.part = seq
         summary = r.to_dict()
         for key in ("answers", "reviews", "rounds", "chair"):
             summary.pop(key, None)

@@ -70,6 +70,7 @@ class Answer:
     completion_tokens: int = 0
     cost: float = 0.0
     notes: list[str] = field(default_factory=list)
+    part: int | None = None  # its message's seq in the stored thread: the `threads` tool's `part`
 
     @property
     def ok(self) -> bool:

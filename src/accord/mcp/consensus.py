@@ -79,6 +79,6 @@ def make(state: State):
             if result.status == "failed":
                 why = "; ".join(f"{labels[i]}: {a.error}" for i, a in enumerate(result.answers))
                 raise InputError(f"every panelist failed ({why}); thread {result.thread_id}")
-            return markdown(result, labels, state.cfg.mcp.output_tokens * 4)
+            return markdown(result, labels, state.cfg.mcp.output_tokens)
 
     return consensus

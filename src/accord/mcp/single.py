@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import tokens
 from ..consensus import prompts
 from ..consensus.report import trim
 from ..consensus.runner import Run
@@ -21,7 +22,7 @@ async def ask_one(state: State, ctx: Any, *, tool: str, prompt: str, system: str
             raise inputs.InputError("the prompt is empty")
         context, imgs, notes = inputs.gather(state, files, images)
         past = await inputs.history(state, continuation_id)
-        size = (len(prompt) + len(context) + sum(len(str(m["content"])) for m in past)) // 4
+        size = tokens.count(prompt) + tokens.count(context) + sum(tokens.count(str(m["content"])) for m in past)
         name = inputs.pick(state, model, thinking=wants_thinking or thinking not in (None, "off"),
                            vision=bool(imgs), context_tokens=size)
         if imgs and not state.models.info(name).vision:
@@ -37,10 +38,10 @@ async def ask_one(state: State, ctx: Any, *, tool: str, prompt: str, system: str
         async with Progress(ctx, state.cfg.mcp.heartbeat) as progress:
             run = Run(req, on_event=progress.on_event)
             a = await state.engine.ask(run, name, msgs, notes=notes)
-        await state.store.add(tid, [{"role": "assistant", "model": a.model, "content": a.content,
-                                     "reasoning": a.reasoning, "status": a.status, "error": a.error,
-                                     "prompt_tokens": a.prompt_tokens, "completion_tokens": a.completion_tokens,
-                                     "cost": a.cost, "latency": a.latency}])
+        [part] = await state.store.add(tid, [{
+            "role": "assistant", "model": a.model, "content": a.content, "reasoning": a.reasoning,
+            "status": a.status, "error": a.error, "prompt_tokens": a.prompt_tokens,
+            "completion_tokens": a.completion_tokens, "cost": a.cost, "latency": a.latency}])
         await state.store.finish(tid, status="done" if a.ok else "failed", result={"model": a.model,
                                  "notes": a.notes}, prompt_tokens=a.prompt_tokens,
                                  completion_tokens=a.completion_tokens, cost=a.cost)
@@ -49,5 +50,5 @@ async def ask_one(state: State, ctx: Any, *, tool: str, prompt: str, system: str
         foot = f"\n\n---\n{name} · {a.latency or 0:.1f} s · {a.prompt_tokens + a.completion_tokens} tokens · thread {tid}"
         if a.notes:
             foot += "\n" + "\n".join(f"note: {n}" for n in a.notes)
-        room = state.cfg.mcp.output_tokens * 4 - len(foot)
-        return trim(a.content, room, tid) + foot
+        room = tokens.room(state.cfg.mcp.output_tokens) - tokens.count(foot)
+        return trim(a.content, room, tid, part) + foot

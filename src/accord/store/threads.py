@@ -43,15 +43,19 @@ class ThreadStore:
             s.add(Thread(id=tid, tool=tool, title=title[:200], mode=mode, panel=panel))
             return tid
 
-    async def add(self, thread_id: str, messages: list[dict[str, Any]]) -> None:
+    async def add(self, thread_id: str, messages: list[dict[str, Any]]) -> list[int]:
+        """Append messages; their `seq` numbers, by which the `threads` tool pages through one of them."""
         if not messages:
-            return
+            return []
+        seqs: list[int] = []
         async with self.db.session.begin() as s:
             seq = (await s.scalar(select(func.max(ThreadMessage.seq)).where(ThreadMessage.thread_id == thread_id)))
             seq = -1 if seq is None else seq
             for m in messages:
                 seq += 1
+                seqs.append(seq)
                 s.add(ThreadMessage(thread_id=thread_id, seq=seq, **{k: m[k] for k in MESSAGE_FIELDS if k in m}))
+        return seqs
 
     async def finish(self, thread_id: str, *, status: str, result: dict | None = None, prompt_tokens: int = 0,
                      completion_tokens: int = 0, cost: float = 0.0) -> None:
