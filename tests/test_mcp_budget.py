@@ -134,3 +134,22 @@ async def test_every_tool_result_fits_the_budget_and_threads_pages_back_the_whol
             assert not r.is_error and chair["id"] in r.content[0].text
     finally:
         await state.close()
+
+
+async def test_paging_a_thread_with_bad_arguments_says_what_to_fix(upstream):
+    upstream.responder = responder(lambda m, r: Reply(content="短い答え"))
+    state = State.create(parse(panel_config(upstream.url)))
+    await state.start()
+    try:
+        async with Client(build(state)) as c:
+            out = (await c.call_tool("chat", {"prompt": "q", "model": "gpt"})).content[0].text
+            tid = out.rsplit("thread ", 1)[1].split()[0]
+            r = await c.call_tool("threads", {"id": tid, "part": 1})
+            assert r.content[0].text.endswith("\n\n短い答え\n\nend of part 1")
+            for args, says in [({"part": 7}, "has no part 7: its parts are 0, 1"),
+                               ({"part": 1, "offset": 99}, "offset 99 is past the end of part 1 (4 characters)"),
+                               ({"offset": 3}, "offset needs part")]:
+                r = await c.call_tool("threads", {"id": tid, **args})
+                assert r.is_error and says in r.content[0].text and "Traceback" not in r.content[0].text
+    finally:
+        await state.close()

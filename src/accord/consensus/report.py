@@ -65,12 +65,16 @@ def markdown(r: Result, labels: list[str], budget: int) -> str:
     foot.append(f"thread: {r.thread_id} (continue with continuation_id; stored answers via the threads tool)"
                 if r.thread_id else f"{r.prompt_tokens + r.completion_tokens} tokens, ${r.cost:.4f}")
     limit = tokens.room(budget)
+    ok = [(labels[i], a) for i, a in enumerate(r.answers) if a.ok]
+    answers = "## Answers\n" + "\n\n".join(f"### {lab}\n{a.content}" for lab, a in ok) if ok else ""
+    whole = "\n\n".join(x for x in ("\n\n".join(head), answers, "\n\n".join(foot)) if x)
+    if tokens.fits(whole, limit):  # without loading the tokenizer when it is short (or the budget huge)
+        return whole
     foot_text = trim("\n\n".join(foot), limit // 5, r.thread_id)
     head_text = "\n\n".join(head)
     chair_part = r.chair.part if r.chair is not None else None
     head_text = trim(head_text, max(100, limit * 3 // 5 - tokens.count(foot_text)), r.thread_id, chair_part,
                      paged=False)  # the synthesis first: it may take 60%, the answers share the rest
-    ok = [(labels[i], a) for i, a in enumerate(r.answers) if a.ok]
     sizes = [tokens.count(a.content) for _, a in ok]
     room = limit - tokens.count(head_text) - tokens.count(foot_text) - 8
     while True:

@@ -50,5 +50,7 @@ async def ask_one(state: State, ctx: Any, *, tool: str, prompt: str, system: str
         foot = f"\n\n---\n{name} · {a.latency or 0:.1f} s · {a.prompt_tokens + a.completion_tokens} tokens · thread {tid}"
         if a.notes:
             foot += "\n" + "\n".join(f"note: {n}" for n in a.notes)
-        room = tokens.room(state.cfg.mcp.output_tokens) - tokens.count(foot)
-        return trim(a.content, room, tid, part) + foot
+        limit = tokens.room(state.cfg.mcp.output_tokens)
+        if tokens.fits(a.content + foot, limit):
+            return a.content + foot
+        return trim(a.content, limit - tokens.count(foot), tid, part) + foot
