@@ -19,7 +19,7 @@ async def ask_one(state: State, ctx: Any, *, tool: str, prompt: str, system: str
     with inputs.tool_errors():
         if not prompt.strip():
             raise inputs.InputError("the prompt is empty")
-        context, imgs, notes = inputs.gather(state, files, images)
+        context, imgs, notes = await inputs.gather(state, files, images)
         past = await inputs.history(state, continuation_id)
         size = (len(prompt) + len(context) + sum(len(str(m["content"])) for m in past)) // 4
         name = inputs.pick(state, model, thinking=wants_thinking or thinking not in (None, "off"),
