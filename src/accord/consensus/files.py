@@ -267,7 +267,10 @@ def check_path(raw: str, rules: Rules | None = None) -> Path:
 def _walk(top: Path, rules: Rules, notes: _Notes, deadline: float | None) -> Iterator[str]:
     """The files under `top`, in order; hidden and tool folders left out quietly, links to folders and
     folders that may not be read with a note."""
-    for where, dirs, files in os.walk(top):  # never follows links to folders
+    def unreadable(e: OSError) -> None:
+        notes.add(f"skipped the folder {e.filename}: {_why(e)}")
+
+    for where, dirs, files in os.walk(top, onerror=unreadable):  # never follows links to folders
         _check_time(deadline)
         keep = []
         for d in sorted(dirs):
