@@ -46,7 +46,7 @@ async def _run(cfg, question: str, o: dict, as_json: bool) -> int:
 
     from ..consensus.callers import LocalModels
     from ..consensus.choose import top
-    from ..consensus.files import image_urls, read_files
+    from ..consensus.files import Rules, read_inputs
     from ..consensus.runner import Engine
     from ..consensus.types import InputError, Member, Request
     from ..router import Router
@@ -60,14 +60,15 @@ async def _run(cfg, question: str, o: dict, as_json: bool) -> int:
     engine = Engine(LocalModels(router), store)
     try:
         seats = [Member.parse(m) for m in (o["models"] or c.panel)]
-        context, notes = read_files(list(o["files"]), cfg.mcp.file_tokens, cfg.mcp.allowed_roots)
+        context, images, notes = await read_inputs(list(o["files"]), list(o["images"]), cfg.mcp.file_tokens,
+                                                   Rules.from_config(cfg))
         if not seats:
             models = engine.models
             seats = [Member(n) for n in top([(n, models.info(n)) for n in models.names()])]
             notes.append(f"no panel given or configured: asked the top models ({', '.join(m.model for m in seats)})")
         req = Request(
             question=question, panel=seats, mode=o["mode"] or c.mode, context=context,
-            images=image_urls(list(o["images"]), cfg.mcp.allowed_roots),
+            images=images,
             history=await store.history(o["continuation_id"]) if o["continuation_id"] else [],
             chair=o["chair"] or c.chair, thinking=o["thinking"], temperature=o["temperature"],
             concurrency=1 if o["sequential"] else c.concurrency, per_model_timeout=c.per_model_timeout,

@@ -54,7 +54,7 @@ def make(state: State):
             seats = [Member(s.model, s.stance or "neutral", s.stance_prompt) for s in models or ()]
             if not seats:
                 seats = [Member.parse(p) for p in c.panel]
-            context, imgs, notes = inputs.gather(state, files, images)
+            context, imgs, notes = await inputs.gather(state, files, images)
             if not seats:
                 names = top([(n, state.models.info(n)) for n in state.models.names()])
                 if len(names) < 2:

@@ -10,7 +10,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import AliasChoices, Field
 
 from ..consensus.choose import choose
-from ..consensus.files import image_urls, read_files
+from ..consensus.files import Rules, read_inputs
 from ..consensus.types import InputError
 from ..errors import AccordError
 from ..store.threads import ThreadNotFound
@@ -43,11 +43,12 @@ def tool_errors() -> Iterator[None]:
         raise ToolError(e.message) from None
 
 
-def gather(state: State, files: list[str] | None, images: list[str] | None) -> tuple[str, list[str], list[str]]:
-    """(file text, image URLs, notes) within the configured file budget and allowed roots."""
-    roots = state.cfg.mcp.allowed_roots
-    text, notes = read_files(files or [], state.cfg.mcp.file_tokens, roots) if files else ("", [])
-    return text, image_urls(images or [], roots), notes
+async def gather(state: State, files: list[str] | None, images: list[str] | None
+                 ) -> tuple[str, list[str], list[str]]:
+    """(file text, image URLs, notes) within the configured file budget and allowed roots, never Accord's own
+    files, read off the event loop."""
+    cfg = state.cfg
+    return await read_inputs(files, images, cfg.mcp.file_tokens, Rules.from_config(cfg))
 
 
 async def history(state: State, thread_id: str | None) -> list[dict]:

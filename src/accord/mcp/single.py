@@ -20,7 +20,7 @@ async def ask_one(state: State, ctx: Any, *, tool: str, prompt: str, system: str
     with inputs.tool_errors():
         if not prompt.strip():
             raise inputs.InputError("the prompt is empty")
-        context, imgs, notes = inputs.gather(state, files, images)
+        context, imgs, notes = await inputs.gather(state, files, images)
         past = await inputs.history(state, continuation_id)
         size = tokens.count(prompt) + tokens.count(context) + sum(tokens.count(str(m["content"])) for m in past)
         name = inputs.pick(state, model, thinking=wants_thinking or thinking not in (None, "off"),

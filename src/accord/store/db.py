@@ -47,11 +47,18 @@ def database_url(settings: Settings | None = None) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The SQLite database file a URL names, or None (another database, or in memory)."""
+    if url.startswith("sqlite") and ":///" in url and not url.endswith(":memory:"):
+        return Path(url.split(":///", 1)[1])
+    return None
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
-        if url.startswith("sqlite") and ":///" in url and not url.endswith(":memory:"):
-            Path(url.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+        if (file := sqlite_file(url)) is not None:
+            file.parent.mkdir(parents=True, exist_ok=True)
         self.engine: AsyncEngine = create_async_engine(url)
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
