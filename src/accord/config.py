@@ -19,7 +19,7 @@ from pydantic import Field as PField
 from . import catalog, envfile, yamlsource
 from .catalog import ModelInfo
 from .errors import ConfigError
-from .providers.vendors import VENDORS, Vendor, known_prefixes, vendor_for_prefix
+from .providers.vendors import VENDORS, Vendor, base_env, known_prefixes, vendor_for_prefix
 
 SECRET_KEYS = ("key", "password", "secret", "token", "database_url", "redis_url", "authorization")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -161,6 +161,17 @@ class Config:
     ignored: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     env_file: Path | None = None
+    master_key_env: str | None = None  # the variable master_key is read from; None: a literal, or no key
+
+    @property
+    def identity(self) -> str:
+        """Which config an instance serves, shown on /health/readiness so `accord doctor` and `accord serve`
+        can tell this config's Accord from another one on the port: a hash of the file's path, not its
+        contents (they hold secrets, and an edit not yet reloaded is still the same instance)."""
+        import hashlib
+
+        where = str(self.path.resolve()) if self.path else "zero-config"
+        return hashlib.sha256(where.encode()).hexdigest()[:16]
 
     def redacted(self) -> dict:
         """The effective config as data, every secret replaced (for `config show` and the UI)."""
@@ -258,8 +269,15 @@ def parse(text: str, file: str = "accord.yaml") -> Config:
     if "model_list" in data or "litellm_settings" in data or "general_settings" in data:
         from .litellm_config import convert
 
-        return convert(data, src)
-    return _accord(data, src)
+        cfg = convert(data, src)
+    else:
+        cfg = _accord(data, src)
+    raw = [(src.data.get(sec) or {}).get("master_key") for sec in ("settings", "general_settings")
+           if isinstance(src.data.get(sec), dict)]
+    ref = next((_env_name(v) for v in raw if v is not None), None)
+    if ref or any(v is not None for v in raw):
+        cfg.master_key_env = ref
+    return cfg
 
 
 # ---------------------------------------------------------------------------------------- env references
@@ -288,6 +306,16 @@ def _resolve_env(obj: Any, path: tuple, src: yamlsource.Source) -> Any:
         raise _missing_env(name, path, src)
 
     return _ENV_RE.sub(sub, obj) if "${" in obj else obj
+
+
+def _env_name(value: Any) -> str | None:
+    """NAME when a raw config value is only a reference to it: `${NAME}`, `${NAME:-x}`, `os.environ/NAME`."""
+    if not isinstance(value, str):
+        return None
+    if value.startswith("os.environ/"):
+        return value[len("os.environ/"):].strip() or None
+    m = _ENV_RE.fullmatch(value.strip())
+    return m.group(1) if m else None
 
 
 def _missing_env(name: str, path: tuple, src: yamlsource.Source) -> ConfigError:
@@ -408,7 +436,30 @@ def deployment_from(
 
 def default_base(vendor: Vendor) -> str | None:
     """The vendor's URL, unless `<VENDOR>_API_BASE` (e.g. DEEPSEEK_API_BASE) points elsewhere (a proxy)."""
-    return os.environ.get(vendor.name.upper().replace("-", "_") + "_API_BASE") or vendor.api_base
+    return os.environ.get(base_env(vendor)) or vendor.api_base
+
+
+def stray_api_bases(deployments: list[Deployment]) -> list[str]:
+    """Warnings for `*_API_BASE` variables no model reads: most likely a misspelt name (QWEN_API_BASE,
+    DASHSCOPE_API_BASE for a dashscope-cn model), with which the models silently reach the real host."""
+    used = {d.vendor.name: d.vendor for d in deployments}
+    out = []
+    for var in sorted(k for k, v in os.environ.items() if k.endswith("_API_BASE") and v):
+        name = var[: -len("_API_BASE")].lower().replace("_", "-")
+        vendor = VENDORS.get(name) or vendor_for_prefix(name) or vendor_for_prefix(name.replace("-", "_"))
+        if vendor is not None and vendor.name in used and var == base_env(vendor):
+            continue
+        close = [base_env(used[n]) for n in difflib.get_close_matches(name, list(used), n=1, cutoff=0.6)]
+        if vendor is None and not close:
+            continue  # another program's variable, nothing like one of ours
+        if vendor is not None and var == base_env(vendor):
+            what = f"{var} is set but no model uses provider `{vendor.name}`"
+        else:
+            what = f"{var} is set but Accord does not read it"
+        hint = (f"; did you mean {close[0]}?" if close else
+                f"; the variable for `{vendor.name}` is {base_env(vendor)}" if vendor and var != base_env(vendor) else "")
+        out.append(what + hint + " (the table of provider variables is in the README)")
+    return out
 
 
 def finish(cfg: Config, src: yamlsource.Source | None = None) -> None:
@@ -427,9 +478,11 @@ def finish(cfg: Config, src: yamlsource.Source | None = None) -> None:
                 where = (src.file if src else "config")
                 raise ConfigError(f"alias `{a}` of model `{d.name}` is also a model name; pick another alias",
                                   file=where)
+    cfg.warnings.extend(stray_api_bases(cfg.deployments))
     s = cfg.settings
     if not s.master_key and os.environ.get("ACCORD_MASTER_KEY"):
         s.master_key = os.environ["ACCORD_MASTER_KEY"]
+        cfg.master_key_env = "ACCORD_MASTER_KEY"
     s.ui_username = s.ui_username or os.environ.get("UI_USERNAME") or None
     s.ui_password = s.ui_password or os.environ.get("UI_PASSWORD") or None
     if not s.master_key and s.host not in LOOPBACK:

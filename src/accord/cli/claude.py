@@ -40,14 +40,14 @@ def claude() -> None:
 @scope_option
 @click.option("--transport", type=click.Choice(["stdio", "http"]), default="stdio", show_default=True,
               help="stdio: Claude Code starts `accord mcp`; http: it connects to a running `accord serve`.")
-@click.option("--url", default="http://127.0.0.1:4000/mcp", show_default=True, help="The MCP endpoint (http).")
+@click.option("--url", help="The MCP endpoint (http; default: http://<host>:<port>/mcp from the config).")
 @click.option("--tool-timeout", default=900_000, show_default=True, type=click.IntRange(1000),
               help="MCP_TOOL_TIMEOUT in ms: how long Claude Code waits for a tool (slow reasoning models).")
 @click.option("--start-timeout", default=30_000, show_default=True, type=click.IntRange(1000),
               help="MCP_TIMEOUT in ms: how long Claude Code waits for the server to start.")
 @config_option
 @cli_option
-def install(scope: str, transport: str, url: str, tool_timeout: int, start_timeout: int,
+def install(scope: str, transport: str, url: str | None, tool_timeout: int, start_timeout: int,
             config_path: str | None, use_cli: bool | None) -> None:
     """Register Accord (replacing an `accord` entry already there) and raise Claude Code's MCP time-outs."""
     from .. import config as config_mod
@@ -61,7 +61,11 @@ def install(scope: str, transport: str, url: str, tool_timeout: int, start_timeo
         fail(str(e), 2)
     exe = accord_executable()
     args = ["mcp", *(["--config", str(found.resolve())] if found else [])]
-    entry = cc.http_entry(url) if transport == "http" else cc.stdio_entry(exe, args)
+    key_note = ""
+    header: str | None = None
+    if transport == "http":
+        url, header, key_note = _http_target(config_path, url)
+    entry = cc.http_entry(url, header) if transport == "http" else cc.stdio_entry(exe, args)
     p = _place(scope)
     if use_cli is None:
         use_cli = shutil.which("claude") is not None
@@ -69,7 +73,7 @@ def install(scope: str, transport: str, url: str, tool_timeout: int, start_timeo
         fail("the `claude` command is not on PATH (npm install -g @anthropic-ai/claude-code); "
              "without --cli Accord writes Claude Code's files itself", 2)
     try:
-        via = _register_cli(scope, transport, exe, args, url) if use_cli else None
+        via = _register_cli(scope, transport, exe, args, url or "", header) if use_cli else None
         if via is None:
             cc.remove_server(p)
             cc.set_server(p, entry)
@@ -83,8 +87,7 @@ def install(scope: str, transport: str, url: str, tool_timeout: int, start_timeo
     click.echo(f"  {via}")
     click.echo(f"  {p.settings}: env " + ", ".join(f"{k}={v}" for k, v in env.items()))
     if transport == "http":
-        click.echo("  the header reads ${ACCORD_MASTER_KEY} from Claude Code's environment: export it in your "
-                   "shell profile (its value is in Accord's env file); `accord serve` must be running")
+        click.echo(f"  {key_note}; `accord serve` must be running")
     elif not found:
         click.echo("  no config file yet: `accord mcp` serves the providers whose keys are in its environment "
                    "(run `accord init`, then this again, to pin one)")
@@ -92,14 +95,41 @@ def install(scope: str, transport: str, url: str, tool_timeout: int, start_timeo
     click.echo("check: claude mcp list (restart Claude Code to pick it up)")
 
 
-def _register_cli(scope: str, transport: str, exe: str, args: list[str], url: str) -> str | None:
+def _http_target(config_path: str | None, url: str | None) -> tuple[str, str, str]:
+    """The config's own address and master-key variable: (url, Authorization header, what to tell)."""
+    from ..setup.claude_config import bearer
+    from ..setup.probe import local_host
+    from .common import load_config
+
+    cfg = load_config(config_path)
+    s = cfg.settings
+    if not cfg.mcp.http:
+        fail(f"MCP over HTTP is off in {cfg.path or 'the config'} (mcp: http: false): turn it on, "
+             "or register with --transport stdio", 2)
+    url = url or f"http://{local_host(s.host)}:{s.port}/mcp"
+    if not s.master_key:
+        return url, bearer("ACCORD_MASTER_KEY"), (
+            "no master key is set (the server answers on loopback without auth); the header reads "
+            "${ACCORD_MASTER_KEY} from Claude Code's environment for when you set one")
+    if cfg.master_key_env:
+        var = cfg.master_key_env
+        return url, bearer(var), (f"the header reads ${{{var}}} from Claude Code's environment: export {var} in "
+                                  "your shell profile (its value is in Accord's env file)")
+    return url, bearer("ACCORD_MASTER_KEY"), (
+        f"the master key is written as it is in {cfg.path}, and Claude Code reads it only from its environment: "
+        "the header reads ${ACCORD_MASTER_KEY}. Move the key to the env file as ACCORD_MASTER_KEY=..., write "
+        "`master_key: ${ACCORD_MASTER_KEY}` in the config, and export ACCORD_MASTER_KEY in your shell profile")
+
+
+def _register_cli(scope: str, transport: str, exe: str, args: list[str], url: str,
+                  header: str | None) -> str | None:
     """Through `claude mcp add`; None (after saying why) when it fails, so the files are written instead."""
-    from ..setup.claude_config import AUTH_HEADER, SERVER
+    from ..setup.claude_config import SERVER
 
     _claude(["mcp", "remove", "--scope", scope, SERVER])
     if transport == "http":
         cmd = ["mcp", "add", "--scope", scope, "--transport", "http", SERVER, url,
-               "--header", f"Authorization: {AUTH_HEADER}"]
+               *(["--header", f"Authorization: {header}"] if header else [])]
     else:
         cmd = ["mcp", "add", "--scope", scope, SERVER, "--", exe, *args]
     rc, out = _claude(cmd)

@@ -39,7 +39,8 @@ def doctor(config_path, env_file, as_json, no_models, timeout) -> None:
         first, cfg = checks.config_check(config_path, env_file)
         add(first)
         if cfg is not None:
-            add(checks.env_file_check(cfg), checks.env_vars_check(cfg), checks.port_check(cfg))
+            add(checks.env_file_check(cfg), checks.env_vars_check(cfg), checks.api_base_check(cfg),
+                checks.port_check(cfg))
 
             async def rest() -> None:
                 tasks = [checks.database_check(cfg), checks.redis_check(cfg)]

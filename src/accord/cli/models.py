@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import click
 
 from .common import config_option, env_file_option, load_config
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 
 def _tokens(n: int) -> str:
@@ -41,14 +48,54 @@ def models(config_path: str | None, env_file: str | None, as_json: bool) -> None
                    "DEEPSEEK_API_KEY.")
         return
     from rich.console import Console
+
+    console = Console()
+    for shown in range(len(_COLUMNS), 0, -1):  # drop the least useful columns until the names fit whole
+        t = _table(rows, _COLUMNS[:shown])
+        if _fits(console, t, rows):
+            break
+    else:  # a name wider than the terminal itself: fold it over lines, still whole
+        t = _table(rows, _COLUMNS[:1], fold_names=True)
+    console.print(t)
+
+
+# (header, justify, cell) in the order they give way: the last is dropped first when the terminal is narrow
+_COLUMNS: list[tuple[str, str, Callable[[dict], str]]] = [
+    ("name", "left", lambda r: r["name"]),
+    ("provider", "left", lambda r: r["provider"]),
+    ("context", "right", lambda r: _tokens(r["context_window"])),
+    ("$ in/out per M", "right",
+     lambda r: f"{r['input_price']:g} / {r['output_price']:g}" if r["in_catalog"] else "unknown"),
+    ("thinking", "center", lambda r: "yes" if r["thinking"] else ""),
+    ("score", "right", lambda r: str(r["intelligence"])),
+    ("vision", "center", lambda r: "yes" if r["vision"] else ""),
+    ("aliases", "left", lambda r: ", ".join(r["aliases"])),
+]
+
+
+def _fits(console: Console, table: Table, rows: list[dict]) -> bool:
+    """Rendered at this width, the table is whole (its right border shows) and every name is on one line."""
+    with console.capture() as cap:
+        console.print(table)
+    text = cap.get()
+    return text.splitlines()[0].rstrip().endswith("┓") and all(r["name"] in text for r in rows)
+
+
+def _table(rows: list[dict], columns: list, fold_names: bool = False) -> Table:
+    """Names are never cut (an ellipsis would leave a name nobody can type); other columns break only between
+    words, so a column that cannot fit its longest word is dropped instead."""
     from rich.table import Table
 
     t = Table(title=None, show_lines=False)
-    for col, just in (("name", "left"), ("provider", "left"), ("context", "right"), ("thinking", "center"),
-                      ("vision", "center"), ("$ in/out per M", "right"), ("score", "right"), ("aliases", "left")):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
-    for r in rows:
-        price = f"{r['input_price']:g} / {r['output_price']:g}" if r["in_catalog"] else "unknown"
-        t.add_row(r["name"], r["provider"], _tokens(r["context_window"]), "yes" if r["thinking"] else "",
-                  "yes" if r["vision"] else "", price, str(r["intelligence"]), ", ".join(r["aliases"]))
-    Console().print(t)
+    cells = [[cell(r) for _, _, cell in columns] for r in rows]
+    for i, (header, just, _) in enumerate(columns):
+        words = [w for text in (header, *(c[i] for c in cells)) for w in text.split()]
+        widest = max(map(len, words), default=1)
+        if i == 0:
+            t.add_column(header, justify=just, no_wrap=not fold_names, overflow="fold",  # type: ignore[arg-type]
+                         min_width=None if fold_names else max(len(c[0]) for c in cells))
+        else:
+            t.add_column(header, justify=just, overflow="fold", min_width=widest)  # type: ignore[arg-type]
+    for row in cells:
+        t.add_row(*row)
+    return t

@@ -46,6 +46,10 @@ def serve(config_path: str | None, env_file: str | None, host: str | None, port:
     from .. import logs
 
     fmt = log_format or s.log_format
+    from ..setup import probe
+
+    if port and probe.port_is_taken(host, port):  # before the banner: it would announce a server that never runs
+        fail(port_taken(cfg, host, port), 1)
     logs.setup(level, fmt)
     os.environ["ACCORD_LOG"] = f"{level}:{fmt}"  # for worker processes
     _banner(cfg, host, port)
@@ -98,3 +102,24 @@ def _banner(cfg, host: str, port: int) -> None:
     if not cfg.settings.master_key:
         click.echo("accord: no master key set: listening on loopback only, without auth", err=True)
     click.echo(f"accord: OpenAI-compatible API at http://{host}:{port}/v1", err=True)
+    if cfg.mcp.http:
+        click.echo(f"accord: MCP (streamable HTTP) at http://{host}:{port}/mcp "
+                   "(`accord claude install --transport http` registers it)", err=True)
+
+
+def port_taken(cfg, host: str, port: int) -> str:
+    """Say who holds the port (this config's Accord, another Accord, LiteLLM, another program) and how to
+    pick another: 4000 is LiteLLM's default too, so a user moving over meets this first."""
+    from ..setup import probe
+
+    who = probe.occupant(host, port)
+    if who.kind == "accord" and who.config_id == cfg.identity:
+        return (f"port {port} on {host} is taken: Accord is already running there with this config "
+                "(`accord reload` applies a changed config without a restart)")
+    where = f" in {cfg.path}" if cfg.path else ""
+    spare = next((p for p in range(port + 1, min(port + 50, 65536)) if not probe.port_is_taken(host, p)), None)
+    example = spare or port + 1
+    extra = " (4000 is LiteLLM's default port too)" if who.kind == "litellm" else ""
+    return (f"port {port} on {host} is already in use by {who.describe()}{extra}. Choose another port: "
+            f"`accord serve --port {example}`, or set `port: {example}` under settings:{where}; "
+            "or stop what holds it")

@@ -23,7 +23,9 @@ async def readiness(request: Request) -> Response:
     state = request.app.state
     store = state.store
     return JSONResponse({
-        "status": "healthy", "models": len(state.router.groups), "version": state.version,
+        # service and config_id let `accord serve`/`doctor` tell which config's Accord holds a port
+        "status": "healthy", "service": "accord", "config_id": state.cfg.identity,
+        "models": len(state.router.groups), "version": state.version,
         "db": "connected" if store.ready.is_set() else ("unavailable: " + store.error if store.error else "opening"),
         "limits": state.limits.backend,
     })

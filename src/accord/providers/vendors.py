@@ -73,6 +73,11 @@ for _v in VENDORS.values():
 _BY_PREFIX["custom"] = _BY_PREFIX["openai_compatible"] = VENDORS["openai"]
 
 
+def base_env(vendor: Vendor) -> str:
+    """The variable that moves a vendor's URL (a proxy, a mirror): DEEPSEEK_API_BASE, DASHSCOPE_CN_API_BASE."""
+    return vendor.name.upper().replace("-", "_") + "_API_BASE"
+
+
 def vendor_for_prefix(prefix: str) -> Vendor | None:
     return _BY_PREFIX.get(prefix.lower())
 

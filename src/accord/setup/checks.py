@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,9 +30,9 @@ def config_check(config_path: str | None, env_file: str | None) -> tuple[Result,
     except ConfigError as e:
         return Result("config", FAIL, str(e), "correct the file as the message says, then `accord config check`"), None
     where = str(cfg.path) if cfg.path else "no file: zero config from the environment"
-    if not cfg.deployments:
-        return Result("config", WARN, f"{where}: no models", "run `accord init`, or set a provider key such as "
-                      "DEEPSEEK_API_KEY"), cfg
+    if not cfg.deployments:  # a gateway with nothing behind it answers every request with an error
+        return Result("config", FAIL, f"{where}: no models", "run `accord init`, or set a provider key such as "
+                      "DEEPSEEK_API_KEY (in the env file) and run this again"), cfg
     names = {d.name for d in cfg.deployments}
     return Result("config", OK, f"{where}: {len(names)} models ({cfg.source} format)"), cfg
 
@@ -50,12 +49,25 @@ def env_file_check(cfg: Any) -> Result:
     return Result("env file", OK, f"{path} (mode {mode:o})")
 
 
-def env_vars_check(cfg: Any) -> Result:
+def env_vars_check(cfg: Any) -> Result | None:
+    if not cfg.deployments:
+        return None  # nothing to have keys for: the config check has said so
     missing = sorted({d.vendor.key_env for d in cfg.deployments if d.api_key is None and d.vendor.key_env})
     if missing:
         where = cfg.env_file or "the env file beside accord.yaml"
         return Result("keys", FAIL, f"not set: {', '.join(missing)}", f"add {missing[0]}=... to {where}")
     return Result("keys", OK, f"every model has its key ({len(cfg.deployments)} deployments)")
+
+
+def api_base_check(cfg: Any) -> Result | None:
+    """A `*_API_BASE` no model reads is most often a misspelt one: the models then reach the real host."""
+    from ..config import stray_api_bases
+
+    stray = stray_api_bases(cfg.deployments)
+    if not stray:
+        return None
+    return Result("provider URLs", WARN, "; ".join(stray),
+                  "rename or unset the variable (in the env file or your shell); see the README's table")
 
 
 async def model_checks(cfg: Any, timeout: float = 15.0) -> list[Result]:
@@ -92,23 +104,19 @@ async def model_checks(cfg: Any, timeout: float = 15.0) -> list[Result]:
 
 
 def port_check(cfg: Any) -> Result:
-    s = cfg.settings
-    host = "127.0.0.1" if s.host in ("0.0.0.0", "::") else s.host
-    try:
-        with socket.create_connection((host, s.port), timeout=0.5):
-            pass
-    except OSError:
-        return Result("port", OK, f"{s.host}:{s.port} is free")
-    import httpx
+    """Free, this config's Accord, or taken by someone else (another Accord, LiteLLM, another program)."""
+    from . import probe
 
-    try:
-        r = httpx.get(f"http://{host}:{s.port}/health/liveliness", timeout=2)
-        if r.status_code == 200 and "alive" in r.text:
-            return Result("port", OK, f"Accord is running on {s.host}:{s.port}")
-    except httpx.HTTPError:
-        pass
-    return Result("port", FAIL, f"{s.host}:{s.port} is used by another program",
-                  "set settings.port in accord.yaml (or stop the other program)")
+    s = cfg.settings
+    if not probe.port_is_taken(s.host, s.port):
+        return Result("port", OK, f"{s.host}:{s.port} is free")
+    who = probe.occupant(s.host, s.port)
+    if who.kind == "accord" and who.config_id == cfg.identity:
+        return Result("port", OK, f"Accord is running on {s.host}:{s.port} with this config")
+    where = f" in {cfg.path}" if cfg.path else ""
+    what = "with another config" if who.kind == "accord" and who.config_id else ""
+    return Result("port", FAIL, f"{s.host}:{s.port} is used by {who.describe()} {what}".rstrip(),
+                  f"set `port:` under settings:{where} (or stop the other program)")
 
 
 async def database_check(cfg: Any) -> Result:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 SERVER = "accord"
 SCOPES = ("user", "project", "local")
-AUTH_HEADER = "Bearer ${ACCORD_MASTER_KEY}"
+AUTH_HEADER = "Bearer ${ACCORD_MASTER_KEY}"  # the default: the variable `accord init` writes
 TIMEOUT_VARS = ("MCP_TIMEOUT", "MCP_TOOL_TIMEOUT")
 
 
@@ -43,8 +43,16 @@ def stdio_entry(command: str, args: list[str]) -> dict:
     return {"type": "stdio", "command": command, "args": args, "env": {}}
 
 
-def http_entry(url: str) -> dict:
-    return {"type": "http", "url": url, "headers": {"Authorization": AUTH_HEADER}}
+def bearer(var: str) -> str:
+    """An Authorization value Claude Code fills from its environment (never the key itself in its files)."""
+    return f"Bearer ${{{var}}}"
+
+
+def http_entry(url: str, authorization: str | None = AUTH_HEADER) -> dict:
+    entry: dict = {"type": "http", "url": url}
+    if authorization:
+        entry["headers"] = {"Authorization": authorization}
+    return entry
 
 
 def read_json(path: Path) -> dict:

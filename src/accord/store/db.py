@@ -133,9 +133,18 @@ def current_revision(conn: Connection) -> str | None:
     return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
+def quiet_alembic() -> None:
+    """Alembic says a dozen INFO lines per start (plugins, DDL mode, each step); Accord says one line per
+    migration itself (migrations/env.py), so Alembic speaks only of problems."""
+    import logging
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
 def _upgrade_if_behind(conn: Connection) -> None:
     if current_revision(conn) == HEAD:
         return
+    quiet_alembic()
     from alembic import command
     from alembic.config import Config as AlembicConfig
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -14,8 +15,19 @@ config = context.config
 target_metadata = Base.metadata
 
 
+log = logging.getLogger("accord.store")
+
+
+def _applied(*, ctx, step, heads, run_args) -> None:  # Alembic's on_version_apply signature
+    """The one line a migration gets (Alembic's own INFO lines are silenced by store.db.quiet_alembic)."""
+    doc = getattr(step.up_revision, "doc", "") if step.is_upgrade else ""
+    log.info("database migrated to %s%s", step.up_revision_id if step.is_upgrade else step.down_revision_ids,
+             f" ({doc})" if doc else "")
+
+
 def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
+                      on_version_apply=_applied)
     with context.begin_transaction():
         context.run_migrations()
 
