@@ -20,7 +20,7 @@ MASTER_KEY = "sk-accord-test-master"
 def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the developer's real config, keys or data."""
     for k in list(os.environ):
-        if k.endswith("_API_KEY") or k.startswith("ACCORD_") or k in ("OLLAMA_HOST",):
+        if k.endswith(("_API_KEY", "_API_BASE")) or k.startswith("ACCORD_") or k in ("OLLAMA_HOST",):
             monkeypatch.delenv(k, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))

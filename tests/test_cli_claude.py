@@ -140,3 +140,41 @@ def test_through_the_real_claude_cli(home, config, tmp_path):
     assert EXE in line and "Connected" in line, listed.stdout + listed.stderr
     r = run("claude", "uninstall", env=env)
     assert r.returncode == 0 and "accord" not in read(home / ".claude.json").get("mcpServers", {})
+
+
+def test_http_transport_uses_the_configs_port_and_key_variable(home, tmp_path):
+    (tmp_path / "accord.yaml").write_text("settings:\n  port: 4123\n  host: 0.0.0.0\n"
+                                          "  master_key: ${MY_ACCORD_KEY}\n")
+    r = run("claude", "install", "--scope", "project", "--no-cli", "--transport", "http",
+            env={"MY_ACCORD_KEY": "sk-never-written"})
+    assert r.returncode == 0, r.stderr
+    entry = read(tmp_path / ".mcp.json")["mcpServers"]["accord"]
+    assert entry == {"type": "http", "url": "http://127.0.0.1:4123/mcp",
+                     "headers": {"Authorization": "Bearer ${MY_ACCORD_KEY}"}}
+    assert "export MY_ACCORD_KEY" in r.stdout and "sk-never-written" not in r.stdout + r.stderr
+
+    (tmp_path / "accord.yaml").write_text("general_settings:\n  master_key: os.environ/LITELLM_MASTER_KEY\n"
+                                          "model_list: []\n")
+    r = run("claude", "install", "--scope", "project", "--no-cli", "--transport", "http",
+            env={"LITELLM_MASTER_KEY": "sk-litellm"})
+    assert r.returncode == 0, r.stderr
+    entry = read(tmp_path / ".mcp.json")["mcpServers"]["accord"]
+    assert entry["url"] == "http://127.0.0.1:4000/mcp"
+    assert entry["headers"] == {"Authorization": "Bearer ${LITELLM_MASTER_KEY}"}
+
+
+def test_http_transport_says_when_the_master_key_is_a_literal(home, tmp_path):
+    (tmp_path / "accord.yaml").write_text("settings: {port: 4200, master_key: sk-literal-in-the-file}\n")
+    r = run("claude", "install", "--scope", "project", "--no-cli", "--transport", "http")
+    assert r.returncode == 0, r.stderr
+    entry = read(tmp_path / ".mcp.json")["mcpServers"]["accord"]
+    assert entry["url"] == "http://127.0.0.1:4200/mcp"
+    assert "sk-literal-in-the-file" not in json.dumps(entry) + r.stdout + r.stderr
+    assert "written as it is" in r.stdout and "ACCORD_MASTER_KEY" in r.stdout
+
+
+def test_http_transport_with_mcp_http_off_is_refused(home, tmp_path):
+    (tmp_path / "accord.yaml").write_text("mcp: {http: false}\n")
+    r = run("claude", "install", "--scope", "project", "--no-cli", "--transport", "http")
+    assert r.returncode == 2 and "mcp" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / ".mcp.json").exists()

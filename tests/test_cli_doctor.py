@@ -74,3 +74,41 @@ def test_doctor_with_a_broken_config(tmp_path):
     report = json.loads(r.stdout)
     assert r.returncode == 1 and report["checks"][0]["status"] == "fail"
     assert "accord.yaml:3" in report["checks"][0]["detail"]
+
+
+def test_doctor_with_no_models_fails_and_says_how_to_add_one(tmp_path):
+    (tmp_path / "accord.yaml").write_text(f"settings: {{data_dir: {tmp_path / 'data'}}}\n")
+    r = run("--json", "--no-models")
+    by = {c["check"]: c for c in json.loads(r.stdout)["checks"]}
+    assert r.returncode == 1
+    assert by["config"]["status"] == "fail" and "no models" in by["config"]["detail"]
+    assert "accord init" in by["config"]["fix"]
+    assert "keys" not in by  # no "every model has its key (0 deployments)"
+
+
+def test_doctor_port_check_tells_this_configs_accord_from_another(tmp_path):
+    from fakes import free_port
+    from test_cli_serve import Served, config
+
+    port = free_port()
+    mine, other = config(tmp_path / "mine", port), config(tmp_path / "other", port)
+    running = Served("--config", str(other)).wait_ready(port)
+    try:
+        r = run("--json", "--no-models", "--config", str(mine))
+        port_check = {c["check"]: c for c in json.loads(r.stdout)["checks"]}["port"]
+        assert port_check["status"] == "fail" and "another Accord" in port_check["detail"]
+        assert "settings" in port_check["fix"]
+        r = run("--json", "--no-models", "--config", str(other))
+        port_check = {c["check"]: c for c in json.loads(r.stdout)["checks"]}["port"]
+        assert port_check["status"] == "ok" and "with this config" in port_check["detail"]
+    finally:
+        running.stop()
+
+
+def test_doctor_warns_of_an_api_base_no_model_reads(tmp_path, upstream):
+    setup(tmp_path, upstream.url)
+    r = run("--json", "--no-models", env={"MOONSHOT_CN_API_BASE": "http://127.0.0.1:9/v1"})
+    by = {c["check"]: c for c in json.loads(r.stdout)["checks"]}
+    assert by["provider URLs"]["status"] == "warn"
+    assert "MOONSHOT_CN_API_BASE is set but no model uses provider `moonshot-cn`" in by["provider URLs"]["detail"]
+    assert "did you mean MOONSHOT_API_BASE" in by["provider URLs"]["detail"]
