@@ -44,10 +44,9 @@ def serve(config_path: str | None, env_file: str | None, host: str | None, port:
         fail(f"refusing to listen on {host} without a master key: anyone could use your provider keys. "
              "Set settings.master_key (or ACCORD_MASTER_KEY), or listen on 127.0.0.1.", 2)
     from .. import logs
-
-    fmt = log_format or s.log_format
     from ..setup import probe
 
+    fmt = log_format or s.log_format
     if port and probe.port_is_taken(host, port):  # before the banner: it would announce a server that never runs
         fail(port_taken(cfg, host, port), 1)
     logs.setup(level, fmt)

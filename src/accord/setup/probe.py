@@ -6,6 +6,7 @@ plain `pip install accord` must be able to make them (httpx is only a test depen
 
 from __future__ import annotations
 
+import errno
 import json
 import socket
 import urllib.error
@@ -61,8 +62,6 @@ def port_is_taken(host: str, port: int) -> bool:
         try:
             s.bind(addr)
         except OSError as e:
-            import errno
-
             return e.errno == errno.EADDRINUSE
     return False
 
