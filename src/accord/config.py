@@ -20,8 +20,8 @@ from . import catalog, envfile, yamlsource
 from .catalog import ModelInfo
 from .errors import ConfigError
 from .providers.vendors import VENDORS, Vendor, base_env, known_prefixes, vendor_for_prefix
+from .redaction import basic_token, credential_secrets, mask, redact, split_credentials
 
-SECRET_KEYS = ("key", "password", "secret", "token", "database_url", "redis_url", "authorization")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -144,10 +144,27 @@ class Deployment:
     stream_timeout: float | None = None
     max_retries: int | None = None
     api_version: str | None = None  # Azure's api-version query parameter
+    # `user:password@` given inside api_base, as an HTTP Basic Authorization value. Kept out of api_base so the
+    # URL can be shown and logged as it is; providers.base.with_url_credentials sends it.
+    url_auth: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        clean, user, password = split_credentials(self.api_base)
+        if clean != self.api_base:
+            self.api_base = clean
+            self.url_auth = "Basic " + basic_token(user or "", password or "")
 
     @property
     def adapter(self) -> str:
         return self.vendor.adapter
+
+    def secrets(self) -> list[str]:
+        """Every value of this deployment that must never be shown: its key, every header value, the
+        credentials that were in its api_base (and their Basic token)."""
+        out = [self.api_key, *(str(v) for v in self.headers.values())]
+        if self.url_auth:
+            out.extend(credential_secrets(self.url_auth))
+        return [v for v in out if v]
 
 
 @dataclass
@@ -183,7 +200,9 @@ class Config:
             "models": [
                 {
                     "name": d.name, "id": d.id, "model": f"{d.vendor.name}/{d.model}", "api_base": d.api_base,
-                    "api_key": _mask(d.api_key), "aliases": list(d.aliases),
+                    "api_key": mask(d.api_key), "aliases": list(d.aliases),
+                    **({"credentials_in_api_base": mask("")} if d.url_auth else {}),
+                    **({"headers": {k: mask(str(v)) for k, v in d.headers.items()}} if d.headers else {}),
                     **({"extra_body": redact(d.extra_body)} if d.extra_body else {}),
                     **({"params": redact(d.params)} if d.params else {}),
                     **({"rpm": d.rpm} if d.rpm else {}), **({"tpm": d.tpm} if d.tpm else {}),
@@ -194,21 +213,6 @@ class Config:
             "mcp": redact(self.mcp.model_dump()),
             "ignored": self.ignored,
         }
-
-
-def _mask(value: str | None) -> str | None:
-    return None if value is None else "****"
-
-
-def redact(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {
-            k: (_mask(v) if isinstance(v, str) and any(s in k.lower() for s in SECRET_KEYS) else redact(v))
-            for k, v in obj.items()
-        }
-    if isinstance(obj, list):
-        return [redact(v) for v in obj]
-    return obj
 
 
 # ---------------------------------------------------------------------------------------------- finding it
@@ -469,7 +473,7 @@ def finish(cfg: Config, src: yamlsource.Source | None = None) -> None:
         n = seen[d.name] = seen.get(d.name, -1) + 1
         if not d.id:
             d.id = d.name if n == 0 else f"{d.name}#{n}"
-        if d.api_key is None and d.vendor.key_env:
+        if d.api_key is None and d.vendor.key_env and not d.url_auth:
             cfg.warnings.append(f"model {d.name}: no API key; set {d.vendor.key_env} or give api_key")
     names = {d.name for d in cfg.deployments}
     for d in cfg.deployments:

@@ -6,7 +6,6 @@ serving a request carries it without passing it around.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import logging
 import sys
@@ -33,17 +32,16 @@ def redact(*values: str | None) -> None:
 
 
 def redact_config(cfg) -> None:
-    """The secrets a config holds: master key, provider keys, UI password and session secret, MCP endpoint key,
-    and the passwords in database and Redis URLs."""
-    from urllib.parse import urlsplit
+    """The secrets a config holds: master key, UI password and session secret, MCP endpoint key, each model's
+    secrets (key, header values, credentials in its api_base), and the credentials in any settings URL."""
+    from .redaction import url_secrets
 
     s = cfg.settings
-    values = [s.master_key, s.ui_password, s.ui_session_secret, cfg.mcp.endpoint_key,
-              *(d.api_key for d in cfg.deployments)]
-    for url in (s.database_url, s.redis_url):
-        if url:
-            with contextlib.suppress(ValueError):
-                values.append(urlsplit(url).password)
+    values = [s.master_key, s.ui_password, s.ui_session_secret, cfg.mcp.endpoint_key]
+    for d in cfg.deployments:
+        values.extend(d.secrets())
+    for url in (s.database_url, s.redis_url, cfg.mcp.endpoint):
+        values.extend(url_secrets(url))
     redact(*values)
 
 

@@ -6,13 +6,17 @@ where a canary was found, not the text around it."""
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -22,6 +26,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from fakes import Reply, free_port
+from waiting import wait_for
 
 ACCORD = str(Path(sys.executable).parent / "accord")
 PROVIDER = "sk-canary-provider-" + secrets.token_hex(12)
@@ -75,31 +80,36 @@ class Leaks:
         self.scan(f"{where} (headers)", "\n".join(f"{k}: {v}" for k, v in r.headers.items()))
 
 
+@contextlib.contextmanager
+def serving(cfg: Path, tmp_path: Path, level: str = "debug") -> Iterator[tuple[str, Path, dict]]:
+    """`accord serve` for real, its whole output in a file; yields the URL, the log file and the environment."""
+    port = free_port()
+    log = tmp_path / f"serve-{port}.log"
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "xdg")}
+    with log.open("wb") as out:
+        proc = subprocess.Popen([ACCORD, "serve", "--config", str(cfg), "--port", str(port), "--log-level", level],
+                                stdout=out, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        def up() -> bool:
+            assert proc.poll() is None, "accord serve exited: " + log.read_text(errors="replace")[-2000:]
+            return httpx.get(f"{url}/health/readiness", timeout=1).json().get("db") == "connected"
+
+        wait_for(up, "accord serve to start")
+        yield url, log, env
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+
+
 @pytest.fixture
 def served(upstream, tmp_path):
     upstream.responder = _responder
     cfg = tmp_path / "accord.yaml"
     cfg.write_text(_config(upstream.url, tmp_path / "data"))
-    port = free_port()
-    log = tmp_path / "serve.log"
-    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "xdg")}
-    with log.open("wb") as out:
-        proc = subprocess.Popen([ACCORD, "serve", "--config", str(cfg), "--port", str(port), "--log-level", "debug"],
-                                stdout=out, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        assert proc.poll() is None and time.monotonic() < deadline, "accord serve did not start"
-        try:
-            if httpx.get(f"{url}/health/readiness", timeout=1).json().get("db") == "connected":
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    yield url, cfg, log, env
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+    with serving(cfg, tmp_path) as (url, log, env):
+        yield url, cfg, log, env
 
 
 async def test_canaries_never_leave(served, tmp_path):
@@ -189,5 +199,135 @@ def test_an_exception_inside_a_handler_leaks_nothing(gateway_factory, upstream, 
     formatter = logs.formatter("text")
     text = "\n".join(formatter.format(rec) for rec in caplog.records)
     assert "RuntimeError" in text  # the crash is logged
+    leaks.scan("the log of the crash", text)
+    assert leaks.found == []
+
+
+# ------------------------------------------------------------------------ header values and URL credentials
+HEADER = "canary-header-" + secrets.token_hex(12)
+URL_PASS = "canary-urlpass-" + secrets.token_hex(12)
+BASIC = base64.b64encode(f"proxyuser:{URL_PASS}".encode()).decode()  # what Basic auth sends on the wire
+
+
+def _echo_headers(req: dict) -> Reply:
+    """An upstream that fails quoting every header it was sent (some proxies do, in their error pages)."""
+    if (req["json"] or {}).get("model") == "echo-headers":
+        return Reply(status=500, error=f"bad gateway; request headers were {dict(req['headers'])}")
+    return Reply(content="fine")
+
+
+def test_header_values_and_url_credentials_never_leave(upstream, tmp_path):
+    """A secret in a model's `headers:` and a user:password inside its `api_base` are secrets like its api_key:
+    absent from /health, the dashboard, `config show`, `doctor --json` and the INFO log; the credentials are
+    still sent, as HTTP Basic auth, since the server behind the URL needs them."""
+    upstream.responder = _echo_headers
+    host = upstream.url.removeprefix("http://")
+    cfg = tmp_path / "accord.yaml"
+    cfg.write_text(f"""settings:
+  master_key: {MASTER}
+  data_dir: {tmp_path / 'data'}
+  num_retries: 0
+models:
+  - {{name: hdr, model: openai/echo-headers, api_base: {upstream.url}/v1, api_key: {PROVIDER},
+     headers: {{X-Api-Secret: {HEADER}}}}}
+  - {{name: cred, model: openai/gpt-4o-mini, api_base: "http://proxyuser:{URL_PASS}@{host}/v1"}}
+""")
+    leaks = Leaks({"header value": HEADER, "URL password": URL_PASS, "Basic credentials": BASIC})
+    admin = {"Authorization": f"Bearer {MASTER}"}
+    with serving(cfg, tmp_path, "info") as (url, log, env), httpx.Client(base_url=url, timeout=60) as c:
+        for model in ("hdr", "cred"):
+            r = c.post("/v1/chat/completions", headers=admin, json={
+                "model": model, "messages": [{"role": "user", "content": "hi"}]})
+            leaks.response(f"chat {model}", r)
+        assert r.status_code == 200, r.text  # `cred` is served ...
+        sent = upstream.requests[-1]["headers"]
+        assert sent["authorization"] == f"Basic {BASIC}"  # ... with its credentials, as Basic auth
+        health = c.get("/health", headers=admin)
+        assert health.status_code == 200
+        leaks.response("/health", health)
+        shown = {e["model"]: e for e in health.json()["healthy_endpoints"] + health.json()["unhealthy_endpoints"]}
+        assert shown["cred"]["healthy"] and shown["cred"]["api_base"] == f"http://{host}/v1"
+        assert not shown["hdr"]["healthy"] and "bad gateway" in shown["hdr"]["error"]  # the error, minus the secret
+        assert c.post("/ui/login", json={"username": "admin", "password": MASTER}).status_code == 200
+        for page in ("/ui/models", "/ui/settings"):
+            r = c.get(page)
+            assert r.status_code == 200 and host in r.text, page
+            leaks.scan(f"{page} (body)", r.text)
+        r = c.post("/ui/api/models/test", json={"deployment": "hdr"},
+                   headers={"x-csrf-token": re.search(r'name="csrf-token" content="([^"]+)"', r.text).group(1)})
+        assert r.status_code == 200 and r.json()["healthy"] is False
+        leaks.response("the dashboard's Test button", r)
+        for args in (["config", "show"], ["config", "show", "--json"], ["doctor", "--json"]):
+            p = subprocess.run([ACCORD, *args, "--config", str(cfg)], capture_output=True, text=True, env=env,
+                               timeout=120)
+            assert host in p.stdout, args  # the api_base is shown, without its password
+            leaks.scan(f"accord {' '.join(args)}", p.stdout + p.stderr)
+        wait_for(lambda: "/ui/api/models/test" in log.read_text(errors="replace"), "the access log line")
+    text = log.read_text(errors="replace")
+    assert "/health" in text  # the INFO log was written
+    leaks.scan("the INFO log of accord serve", text)
+    assert leaks.found == []
+
+
+def test_a_bad_deployment_answers_its_own_error_and_health_stays_up(upstream, gateway_factory):
+    """Credentials in api_base and an api_key: both want the Authorization header. That model says so, clearly,
+    and every other model, and /health, carry on."""
+    upstream.responder = None
+    host = upstream.url.removeprefix("http://")
+    g = gateway_factory(f"""settings:
+  master_key: {MASTER}
+  num_retries: 0
+models:
+  - {{name: good, model: openai/gpt-4o-mini, api_base: {upstream.url}/v1, api_key: {PROVIDER}}}
+  - {{name: both, model: openai/gpt-4o-mini, api_base: "http://proxyuser:{URL_PASS}@{host}/v1",
+     api_key: {PROVIDER}}}
+""")
+    admin = {"Authorization": f"Bearer {MASTER}"}
+    r = httpx.get(f"{g.url}/health", headers=admin, timeout=60)
+    assert r.status_code == 200
+    body = r.json()
+    assert [e["model"] for e in body["healthy_endpoints"]] == ["good"]
+    [bad] = body["unhealthy_endpoints"]
+    assert bad["model"] == "both" and "api_base" in bad["error"] and "api_key" in bad["error"]
+    chat = httpx.post(f"{g.url}/v1/chat/completions", headers=admin, timeout=60, json={
+        "model": "both", "messages": [{"role": "user", "content": "hi"}]})
+    assert chat.status_code != 500 or chat.json()["error"]["code"] != "internal_error"
+    assert "api_base" in chat.json()["error"]["message"]
+    ok = httpx.post(f"{g.url}/v1/chat/completions", headers=admin, timeout=60, json={
+        "model": "good", "messages": [{"role": "user", "content": "hi"}]})
+    assert ok.status_code == 200
+    leaks = Leaks({"URL password": URL_PASS, "Basic credentials": BASIC, "provider": PROVIDER})
+    for where, resp in (("/health", r), ("chat both", chat)):
+        leaks.response(where, resp)
+    assert leaks.found == []
+
+
+def test_a_log_line_quoting_a_header_value_or_url_password_is_masked(gateway_factory, upstream, caplog, monkeypatch):
+    """The log masks a model's header values and the credentials in its api_base as it masks its api_key, even
+    in the traceback of a crash whose text quotes them."""
+    import logging
+
+    from accord import logs
+
+    caplog.set_level(logging.DEBUG)
+    host = upstream.url.removeprefix("http://")
+    gw = gateway_factory(f"""settings:
+  master_key: {MASTER}
+models:
+  - {{name: m, model: openai/gpt-4o-mini, api_base: "http://proxyuser:{URL_PASS}@{host}/v1",
+     headers: {{X-Api-Secret: {HEADER}}}}}
+""")
+
+    async def boom(*a, **k):
+        raise RuntimeError(f"cannot send X-Api-Secret: {HEADER} to http://proxyuser:{URL_PASS}@{host}/v1 "
+                           f"(Authorization: Basic {BASIC})")
+
+    monkeypatch.setattr(gw.app.state.router, "complete", boom)
+    r = httpx.post(f"{gw.url}/v1/chat/completions", headers={"Authorization": f"Bearer {MASTER}"},
+                   json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 500
+    text = "\n".join(logs.formatter("text").format(rec) for rec in caplog.records)
+    assert "RuntimeError" in text and "cannot send X-Api-Secret" in text  # the crash is logged, with its text
+    leaks = Leaks({"header value": HEADER, "URL password": URL_PASS, "Basic credentials": BASIC})
     leaks.scan("the log of the crash", text)
     assert leaks.found == []

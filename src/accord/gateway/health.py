@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import orjson
@@ -13,6 +14,7 @@ from ..errors import AccordError
 from . import auth
 
 CHECK_TIMEOUT = 20.0
+log = logging.getLogger("accord.health")
 
 
 async def liveliness(request: Request) -> Response:
@@ -64,6 +66,10 @@ async def _check(router, dep) -> dict:
         out.update(healthy=False, error=e.message)
     except asyncio.TimeoutError:
         out.update(healthy=False, error=f"no answer within {CHECK_TIMEOUT:.0f} s")
+    except Exception as e:  # one broken deployment answers for itself, never for the whole report
+        log.error("health check of %s failed: %s", dep.id, e.__class__.__name__,
+                  exc_info=log.isEnabledFor(logging.DEBUG))
+        out.update(healthy=False, error=f"the check failed unexpectedly ({e.__class__.__name__}); see the log")
     out.update(deployment_state(st))
     return out
 

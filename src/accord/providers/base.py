@@ -96,10 +96,11 @@ CONTEXT_MARKERS = ("context length", "context_length", "maximum context", "too m
 
 
 def scrub(text: str, dep: Deployment) -> str:
-    """Never let a provider key out, even when a provider echoes it in an error."""
-    key = dep.api_key
-    if key and len(key) >= 4 and key in text:
-        text = text.replace(key, "****")
+    """Never let a deployment's secrets out (its key, header values, URL credentials), even when a provider or
+    a proxy echoes them in an error."""
+    for secret in sorted(dep.secrets(), key=len, reverse=True):
+        if len(secret) >= 4 and secret in text:
+            text = text.replace(secret, "****")
     return text
 
 
@@ -162,8 +163,22 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
+def with_url_credentials(dep: Deployment, headers: dict) -> dict:
+    """Credentials written into api_base go as HTTP Basic auth, as any client given that URL would send them;
+    but never beside another Authorization header (an api_key sent as a bearer token): that request could only
+    be refused, so the model answers with what to change instead."""
+    if not dep.url_auth:
+        return headers
+    if any(k.lower() == "authorization" for k in headers):
+        raise UpstreamError(f"model {dep.name} ({dep.id}): its api_base holds a user name and password and its "
+                            "api_key (or headers:) also sets the Authorization header; keep one: remove "
+                            "`user:password@` from api_base, or remove api_key", status=500, type="config_error",
+                            code="config_error", retryable=False)
+    return {**headers, "Authorization": dep.url_auth}
+
+
 def need_key(dep: Deployment) -> None:
-    if dep.api_key is None and dep.vendor.key_env:
+    if dep.api_key is None and dep.vendor.key_env and not dep.url_auth:
         raise UpstreamError(f"model {dep.name} ({dep.id}) has no API key: set {dep.vendor.key_env} "
                             "in the env file or give api_key in the config", retryable=False)
 

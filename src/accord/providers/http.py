@@ -70,8 +70,9 @@ async def post(
     pools: Pools, dep: Deployment, url: str, payload: bytes, headers: dict, timeout: aiohttp.ClientTimeout
 ) -> aiohttp.ClientResponse:
     """POST and return the response once its status is known good; map every failure to an AccordError."""
-    from .base import upstream_error
+    from .base import upstream_error, with_url_credentials
 
+    headers = with_url_credentials(dep, headers)
     session = pools.get(url)
     try:
         resp = await session.post(url, data=payload, headers=headers, timeout=timeout)
@@ -79,6 +80,10 @@ async def post(
         raise timeout_error(dep, "before answering") from None
     except aiohttp.ClientError as e:
         raise conn_error(dep, e) from None
+    except (ValueError, TypeError) as e:  # the request cannot even be built (its text may quote a header: not shown)
+        raise UpstreamError(f"{_who(dep)}: the request could not be made from its config ({e.__class__.__name__}); "
+                            "check its api_base and headers", status=500, type="config_error", code="config_error",
+                            retryable=False) from None
     if resp.status >= 400:
         try:
             raw = await resp.content.read(64 * 1024)
