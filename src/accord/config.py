@@ -7,13 +7,14 @@ file by the process that serves (each worker reads it itself), never handed over
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from pydantic import Field as PField
 
 from . import catalog, envfile, yamlsource
@@ -86,6 +87,20 @@ class Settings(_Strict):
     ui_password: str | None = None  # plain or an argon2 hash ($argon2id$...) (env UI_PASSWORD)
     ui_session_secret: str | None = None  # default: derived from master_key, else a per-data-dir secret file
     ui_session_hours: float = PField(default=12, gt=0)
+    # reverse proxies (IPs or CIDR ranges) whose X-Forwarded-For names the real client (the sign-in throttle);
+    # from anyone else the header is ignored, as anyone can write it
+    trusted_proxies: list[str] = []
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"`{entry}` is not an IP address or CIDR range; write e.g. 127.0.0.1 or "
+                                 "10.0.0.0/8") from None
+        return [e.strip() for e in value]
 
 
 class ConsensusSettings(_Strict):

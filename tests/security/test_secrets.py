@@ -7,16 +7,11 @@ where a canary was found, not the text around it."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
-import os
 import re
 import secrets
-import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -26,9 +21,9 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from fakes import Reply, free_port
+from serving import ACCORD, serving
 from waiting import wait_for
 
-ACCORD = str(Path(sys.executable).parent / "accord")
 PROVIDER = "sk-canary-provider-" + secrets.token_hex(12)
 MASTER = "sk-canary-master-" + secrets.token_hex(12)
 
@@ -78,29 +73,6 @@ class Leaks:
     def response(self, where: str, r: httpx.Response) -> None:
         self.scan(f"{where} (body)", r.content)
         self.scan(f"{where} (headers)", "\n".join(f"{k}: {v}" for k, v in r.headers.items()))
-
-
-@contextlib.contextmanager
-def serving(cfg: Path, tmp_path: Path, level: str = "debug") -> Iterator[tuple[str, Path, dict]]:
-    """`accord serve` for real, its whole output in a file; yields the URL, the log file and the environment."""
-    port = free_port()
-    log = tmp_path / f"serve-{port}.log"
-    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "xdg")}
-    with log.open("wb") as out:
-        proc = subprocess.Popen([ACCORD, "serve", "--config", str(cfg), "--port", str(port), "--log-level", level],
-                                stdout=out, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        def up() -> bool:
-            assert proc.poll() is None, "accord serve exited: " + log.read_text(errors="replace")[-2000:]
-            return httpx.get(f"{url}/health/readiness", timeout=1).json().get("db") == "connected"
-
-        wait_for(up, "accord serve to start")
-        yield url, log, env
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(30)
 
 
 @pytest.fixture

@@ -53,8 +53,10 @@ def serve(config_path: str | None, env_file: str | None, host: str | None, port:
     os.environ["ACCORD_LOG"] = f"{level}:{fmt}"  # for worker processes
     _banner(cfg, host, port)
     loop = _loop()
+    # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from any loopback peer as the client's
+    # address; Accord reads it itself, from settings.trusted_proxies only
     common = dict(host=host, port=port, log_level=level, log_config=None, access_log=False, loop=loop, http="httptools",
-                  timeout_graceful_shutdown=30, lifespan="on")
+                  timeout_graceful_shutdown=30, lifespan="on", proxy_headers=False)
     if workers > 1:
         if cfg.path:
             os.environ["ACCORD_CONFIG"] = str(cfg.path.resolve())

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ..config import Settings
     from ..store.db import Database
     from ..store.keys import KeyInfo, Keys
+    from ..store.signed_out import SignedOutSessions
     from ..store.usage import UsageWriter
 
 log = logging.getLogger("accord.store")
@@ -37,6 +38,7 @@ class Store:
         self.db: Database | None = None
         self.usage: UsageWriter | None = None
         self.keys: Keys | None = None
+        self.signed_out: SignedOutSessions | None = None  # dashboard sessions ended by signing out
         self.ready = asyncio.Event()
         self.error: str | None = None
         self._early: list[dict[str, Any]] = []
@@ -51,6 +53,7 @@ class Store:
         db_mod = await asyncio.to_thread(importlib.import_module, "accord.store.db")
         usage_mod = await asyncio.to_thread(importlib.import_module, "accord.store.usage")
         keys_mod = await asyncio.to_thread(importlib.import_module, "accord.store.keys")
+        signed_out_mod = await asyncio.to_thread(importlib.import_module, "accord.store.signed_out")
         while True:
             db = db_mod.Database.from_settings(self.settings)
             try:
@@ -65,6 +68,7 @@ class Store:
                 await asyncio.sleep(RETRY_OPEN)
         self.db = db
         self.keys = keys_mod.Keys(db)
+        self.signed_out = signed_out_mod.SignedOutSessions(db)
         self.usage = usage_mod.UsageWriter(db)
         for row in self._early:
             self.usage.add(row)

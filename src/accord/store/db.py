@@ -54,11 +54,33 @@ def sqlite_file(url: str) -> Path | None:
     return None
 
 
+def private_dir(path: Path) -> Path:
+    """Make Accord's data folder readable by its owner only (0700) when creating it. A folder that already
+    exists is left as it is: it may be shared, and what Accord keeps in it is 0600 anyway."""
+    if not path.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):  # another process made it first: theirs is 0700 too
+            path.mkdir(mode=0o700)
+            path.chmod(0o700)  # whatever the umask
+    return path
+
+
+def private_sqlite(path: Path) -> None:
+    """The database file exists, mode 0600, before SQLite opens it: SQLite makes its -wal and -shm files with
+    the database file's mode, so they are 0600 too. Files made by older versions (0644) are tightened."""
+    private_dir(path.parent)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for f in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        with contextlib.suppress(FileNotFoundError):
+            if f.stat().st_mode & 0o077:
+                f.chmod(0o600)
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         if (file := sqlite_file(url)) is not None:
-            file.parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite(file)
         self.engine: AsyncEngine = create_async_engine(url)
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

@@ -138,3 +138,15 @@ class UsageDaily(Base):
     reasoning_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     cost: Mapped[float] = mapped_column(Float, default=0.0)
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)  # sum; mean = latency_ms / requests
+
+
+class SignedOut(Base):
+    """A dashboard session ended by signing out, until its cookie would have expired anyway. Sessions are signed
+    cookies (no table of their own); this list is what makes signing out hold on every instance."""
+
+    __tablename__ = "ui_signed_out"
+
+    session_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the session id
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_ui_signed_out_expires_at", "expires_at"),)

@@ -61,7 +61,7 @@ def _login_page(request: Request, error: str | None = None, status: int = 200, n
 async def login(request: Request) -> Response:
     ui = request.scope["accord.ui"]
     if request.method == "GET":
-        if ui.auth.session(request) is not None:
+        if await ui.auth.session(request) is not None:
             return RedirectResponse(_safe_next(request, request.query_params.get("next")), 303)
         return _login_page(request)
     fields, is_json = await auth.login_fields(request)
@@ -98,6 +98,7 @@ async def login(request: Request) -> Response:
 
 @auth.guarded
 async def logout(request: Request) -> Response:
+    await request.scope["accord.ui"].auth.end(request, request.state.session)
     resp = RedirectResponse(auth.prefix(request) + "/login", 303)
     resp.delete_cookie(auth.COOKIE, path=auth.prefix(request) + "/")
     return resp

@@ -1,15 +1,20 @@
 """Dashboard sign-in: who may sign in, signed session cookies, CSRF tokens and a per-client throttle.
 
-A session is a signed cookie (no table), so it survives restarts and works on every instance sharing the
-config: the signing secret is `ui_session_secret`, else derived from the master key, else a secret file in
-the data folder. Changing the password or master key ends every session (their fingerprint is signed in).
+A session is a signed cookie, so it survives restarts and works on every instance sharing the config: the
+signing secret is `ui_session_secret`, else derived from the master key, else a secret file in the data folder.
+Changing the password or master key ends every session (their fingerprint is signed in). Signing out ends one
+session everywhere: its id goes into the database's signed-out list, which every instance reads (trusting an
+answer for SIGNED_OUT_TTL seconds).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
+import ipaddress
+import logging
 import os
 import secrets
 import time
@@ -26,16 +31,20 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+log = logging.getLogger("accord.ui")
+
 COOKIE = "accord_ui"
 PRE_COOKIE = "accord_ui_login"  # the login form's CSRF token, before there is a session
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+SIGNED_OUT_TTL = 1.0  # seconds a "not signed out" answer is trusted; no longer than the key cache's KEY_TTL
 
 
 @dataclass(frozen=True)
 class Session:
     user: str
     csrf: str
+    id: str
 
 
 class Throttle:
@@ -97,7 +106,9 @@ def secret_file(folder: Path) -> bytes:
     try:
         return path.read_bytes().strip()
     except FileNotFoundError:
-        folder.mkdir(parents=True, exist_ok=True)
+        from ..store.db import private_dir
+
+        private_dir(folder)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:  # another instance made it first
@@ -115,6 +126,7 @@ class Auth:
         self._creds: Credentials | None = None
         self._serializer: URLSafeTimedSerializer | None = None
         self._seen: tuple | None = None
+        self._signed_out: dict[str, tuple[bool, float]] = {}  # session id -> (signed out?, when asked)
 
     def refresh(self, state: Any) -> Credentials:
         s = state.cfg.settings
@@ -136,7 +148,7 @@ class Auth:
     def max_age(self, state: Any) -> int:
         return int(state.cfg.settings.ui_session_hours * 3600)
 
-    def session(self, request: Request) -> Session | None:
+    async def session(self, request: Request) -> Session | None:
         creds = self.refresh(request.app.state)
         token = request.cookies.get(COOKIE)
         if not token or self._serializer is None:
@@ -145,17 +157,55 @@ class Auth:
             data = self._serializer.loads(token, max_age=self.max_age(request.app.state))
         except BadSignature:
             return None
-        if not isinstance(data, dict) or data.get("f") != creds.fingerprint:
-            return None
-        return Session(user=str(data.get("u", "")), csrf=str(data.get("c", "")))
+        if not isinstance(data, dict) or data.get("f") != creds.fingerprint or not data.get("s"):
+            return None  # (a cookie without a session id predates sign-out lists: it cannot be ended, so not taken)
+        sess = Session(user=str(data.get("u", "")), csrf=str(data.get("c", "")), id=str(data["s"]))
+        return None if await self._is_signed_out(request.app.state.store, sess.id) else sess
 
     def start(self, request: Request, response: Response, user: str) -> None:
         creds = self.refresh(request.app.state)
         assert self._serializer is not None
-        token = self._serializer.dumps({"u": user, "c": secrets.token_urlsafe(24), "f": creds.fingerprint})
+        token = self._serializer.dumps({"u": user, "c": secrets.token_urlsafe(24), "s": secrets.token_urlsafe(18),
+                                        "f": creds.fingerprint})
         response.set_cookie(COOKIE, token, max_age=self.max_age(request.app.state), path=prefix(request) + "/",
                             httponly=True, samesite="lax", secure=is_https(request))
         response.delete_cookie(PRE_COOKIE, path=prefix(request) + "/")
+
+    async def end(self, request: Request, sess: Session) -> None:
+        """Sign out: at once on this instance, and on every instance sharing the database within SIGNED_OUT_TTL."""
+        self._remember(sess.id, True)
+        store = request.app.state.store
+        try:
+            await store.wait()
+            await store.signed_out.add(sess.id, self.max_age(request.app.state))
+        except Exception as e:
+            log.warning("sign-out could not be recorded in the database (%s); the session ends on this instance "
+                        "only", e.__class__.__name__)
+
+    async def _is_signed_out(self, store: Any, session_id: str) -> bool:
+        now = time.monotonic()
+        hit = self._signed_out.get(session_id)
+        if hit is not None and (hit[0] or now - hit[1] < SIGNED_OUT_TTL):  # a sign-out is final
+            return hit[0]
+        try:
+            await store.wait(0 if store.error else 5.0)  # a database known to be away is not waited for again
+            gone = await store.signed_out.has(session_id)
+        except Exception as e:
+            # the database is away: a session seen before keeps its last known state (asked again after the TTL);
+            # one never seen is let in on its signature alone, and said so in the log
+            if hit is None:
+                log.warning("cannot check the dashboard sign-out list (%s); accepting a validly signed session",
+                            e.__class__.__name__)
+            gone = hit[0] if hit is not None else False
+        self._remember(session_id, gone)
+        return gone
+
+    def _remember(self, session_id: str, gone: bool) -> None:
+        if len(self._signed_out) > 10_000:
+            self._signed_out = {k: v for k, v in self._signed_out.items() if v[0]}
+            if len(self._signed_out) > 10_000:
+                self._signed_out.clear()
+        self._signed_out[session_id] = (gone, time.monotonic())
 
 
 def prefix(request: Request) -> str:
@@ -168,7 +218,33 @@ def is_https(request: Request) -> bool:
 
 
 def client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """Who is signing in, for the throttle: the socket peer. Only when the peer is one of
+    `settings.trusted_proxies` is X-Forwarded-For read, from the right: the first address that is not a trusted
+    proxy is the client (what is left of it was written by the client, and may be anything)."""
+    peer = request.client.host if request.client else "unknown"
+    proxies = _networks(tuple(request.app.state.cfg.settings.trusted_proxies))
+    if not proxies or not _trusted(peer, proxies):
+        return peer
+    hops = [h.strip() for h in ",".join(request.headers.getlist("x-forwarded-for")).split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, proxies):
+            return hop[:64]
+    return hops[0][:64] if hops else peer
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(entries: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(e, strict=False) for e in entries)
+
+
+def _trusted(address: str, proxies: tuple) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:  # a dual-stack socket's view of an IPv4 peer
+        ip = ip.ipv4_mapped
+    return any(ip.version == net.version and ip in net for net in proxies)
 
 
 def same(a: str | None, b: str | None) -> bool:
@@ -196,7 +272,7 @@ def guarded(handler: Endpoint) -> Endpoint:
     """A page or its API: needs a session, and a CSRF token on anything but GET."""
 
     async def endpoint(request: Request) -> Response:
-        sess = request.scope["accord.ui"].auth.session(request)
+        sess = await request.scope["accord.ui"].auth.session(request)
         if sess is None:
             if request.method == "GET" and not wants_json(request):
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
