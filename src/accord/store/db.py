@@ -67,11 +67,13 @@ def private_dir(path: Path) -> Path:
 
 def private_sqlite(path: Path) -> None:
     """The database file exists, mode 0600, before SQLite opens it: SQLite makes its -wal and -shm files with
-    the database file's mode, so they are 0600 too. Files made by older versions (0644) are tightened."""
-    private_dir(path.parent)
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    the database file's mode, so they are 0600 too. Files made by older versions (0644) are tightened.
+    Best effort: where the folder or file cannot be made, SQLite says why when it opens (and start() retries)."""
+    with contextlib.suppress(OSError):
+        private_dir(path.parent)
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT, 0o600))
     for f in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             if f.stat().st_mode & 0o077:
                 f.chmod(0o600)
 
