@@ -30,7 +30,7 @@ models:
 
 def _write_something(url: str) -> None:
     r = httpx.post(f"{url}/key/generate", json={"key_alias": "modes"},
-                   headers={"Authorization": f"Bearer {MASTER_KEY}"})
+                   headers={"Authorization": f"Bearer {MASTER_KEY}"}, timeout=60)
     assert r.status_code == 200, r.text
 
 

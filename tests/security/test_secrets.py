@@ -296,7 +296,7 @@ models:
 
     monkeypatch.setattr(gw.app.state.router, "complete", boom)
     r = httpx.post(f"{gw.url}/v1/chat/completions", headers={"Authorization": f"Bearer {MASTER}"},
-                   json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+                   json={"model": "m", "messages": [{"role": "user", "content": "hi"}]}, timeout=60)
     assert r.status_code == 500
     text = "\n".join(logs.formatter("text").format(rec) for rec in caplog.records)
     assert "RuntimeError" in text and "cannot send X-Api-Secret" in text  # the crash is logged, with its text

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from conftest import MASTER_KEY
+from conftest import MASTER_KEY, Gateway
 from serving import serving
 from waiting import wait_for
 
@@ -30,7 +30,7 @@ def _config(upstream_url: str, data: Path, extra: str = "") -> str:
 
 def _fail(url: str, forwarded_for: str) -> int:
     return httpx.post(f"{url}/ui/login", json={"username": USER, "password": "wrong"},
-                      headers={"X-Forwarded-For": forwarded_for}).status_code
+                      headers={"X-Forwarded-For": forwarded_for}, timeout=60).status_code
 
 
 def test_a_new_forwarded_for_per_try_does_not_dodge_the_throttle(upstream, tmp_path):
@@ -41,7 +41,7 @@ def test_a_new_forwarded_for_per_try_does_not_dodge_the_throttle(upstream, tmp_p
         assert tries[:FREE - 1] == [401] * (FREE - 1)
         assert tries[FREE - 1:] == [429, 429]  # locked out: the header named a new client each time, in vain
         r = httpx.post(f"{url}/ui/login", json={"username": USER, "password": PASSWORD},
-                       headers={"X-Forwarded-For": "198.51.100.7"})
+                       headers={"X-Forwarded-For": "198.51.100.7"}, timeout=60)
         assert r.status_code == 429 and "Try again" in r.json()["error"]  # the right password waits too
 
 
@@ -55,7 +55,7 @@ def test_behind_a_trusted_proxy_the_forwarded_client_is_throttled(upstream, tmp_
         tries = [_fail(url, f"192.0.2.{i}, 198.51.100.9, 10.1.2.3") for i in range(FREE + 1)]
         assert tries[-2:] == [429, 429]  # one client (198.51.100.9) behind two proxies, however it fills the left
         other = httpx.post(f"{url}/ui/login", json={"username": USER, "password": PASSWORD},
-                           headers={"X-Forwarded-For": "198.51.100.10"})
+                           headers={"X-Forwarded-For": "198.51.100.10"}, timeout=60)
         assert other.status_code == 200  # a different client is not locked out with it
 
 
@@ -64,13 +64,18 @@ def _csrf(c: httpx.Client) -> str:
 
 
 def _with_cookie(url: str, cookie: str) -> int:
-    return httpx.get(f"{url}/ui/settings", headers={"Cookie": f"accord_ui={cookie}"}).status_code
+    return httpx.get(f"{url}/ui/settings", headers={"Cookie": f"accord_ui={cookie}"}, timeout=60).status_code
+
+
+def _ready(g: Gateway) -> Gateway:
+    wait_for(lambda: httpx.get(f"{g.url}/health/readiness").json()["db"] == "connected", "the database to open")
+    return g
 
 
 def test_a_signed_out_cookie_is_refused_by_every_instance(upstream, gateway_factory, tmp_path, database_url):
     cfg = _config(upstream.url, tmp_path / "data", f"  database_url: {database_url}\n")
-    one, two = gateway_factory(cfg), gateway_factory(cfg)
-    c = httpx.Client(base_url=one.url)
+    one, two = _ready(gateway_factory(cfg)), _ready(gateway_factory(cfg))
+    c = httpx.Client(base_url=one.url, timeout=60)
     assert c.post("/ui/login", json={"username": USER, "password": PASSWORD}).status_code == 200
     cookie = c.cookies["accord_ui"]
     assert _with_cookie(one.url, cookie) == 200 and _with_cookie(two.url, cookie) == 200  # both know it now
@@ -78,9 +83,10 @@ def test_a_signed_out_cookie_is_refused_by_every_instance(upstream, gateway_fact
     assert r.status_code == 303 and r.headers["location"] == "/ui/login"
     assert _with_cookie(one.url, cookie) == 303  # here: at once
     wait_for(lambda: _with_cookie(two.url, cookie) == 303, "the other instance to refuse the signed-out cookie")
-    three = gateway_factory(cfg)  # an instance started afterwards never took it
+    three = _ready(gateway_factory(cfg))  # an instance started afterwards never took it
     assert _with_cookie(three.url, cookie) == 303
-    assert httpx.post(f"{three.url}/ui/logout", headers={"Cookie": f"accord_ui={cookie}"}).status_code == 401
-    again = httpx.Client(base_url=two.url)  # signing in again works, with a new session
+    assert httpx.post(f"{three.url}/ui/logout", headers={"Cookie": f"accord_ui={cookie}"},
+                      timeout=60).status_code == 401
+    again = httpx.Client(base_url=two.url, timeout=60)  # signing in again works, with a new session
     assert again.post("/ui/login", json={"username": USER, "password": PASSWORD}).status_code == 200
     assert again.cookies["accord_ui"] != cookie and _with_cookie(one.url, again.cookies["accord_ui"]) == 200
