@@ -15,6 +15,7 @@ import re
 from collections import Counter
 
 import orjson
+
 from fakes import Reply
 
 from . import Refused, Rule
@@ -139,7 +140,7 @@ def parts(rec: dict) -> None:
                           f"'contents[{i}].parts[{j}]': Cannot find field.")
             if len(_fields(p)) != 1:
                 raise bad(f"contents[{i}].parts[{j}]: a part must hold exactly one of {sorted(DATA)}")
-            if "functionCall" in p and c["role"] != "model" or "functionResponse" in p and c["role"] != "user":
+            if ("functionCall" in p and c["role"] != "model") or ("functionResponse" in p and c["role"] != "user"):
                 raise bad(f"contents[{i}].parts[{j}]: functionCall belongs in a model turn, functionResponse in a "
                           "user turn")
 
