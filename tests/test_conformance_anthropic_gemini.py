@@ -88,7 +88,7 @@ def answer(rec: dict) -> Reply:
     reasoning = REASONING if thinks else None
     if text.startswith("You chair a panel"):
         return Reply(content=chair_json(["claude", "gemini"]), reasoning=reasoning)
-    if result:
+    if result and not text.strip():  # tool results alone: answer from them
         return Reply(content=AFTER_TOOL, reasoning=reasoning)
     if may_call:
         call = {"id": "toolu_01WeatherParis", "type": "function",
@@ -183,7 +183,7 @@ def test_gateway_plain_and_with_tools(client, strict, model, stream):
 
 
 @pytest.mark.parametrize("history", ["echoed", "standard"])
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", [*MODELS, "gemini-3"])
 def test_gateway_multi_turn_with_reasoning_and_tool_calls(client, strict, model, history):
     """The client sends back the previous turns: the assistant message as the SDK gave it (reasoning, signed
     thinking blocks, Gemini's thought signatures), or only the standard OpenAI fields."""
@@ -197,6 +197,9 @@ def test_gateway_multi_turn_with_reasoning_and_tool_calls(client, strict, model,
                         "function": {"name": call["name"], "arguments": call["arguments"]}}]})
     msgs.append({"role": "tool", "tool_call_id": call["id"], "content": "sunny, 21 C"})
     second = ask(client, model, msgs, False, tools=[WEATHER])
+    if model.startswith("gemini") and history == "echoed":  # Gemini's thought signature went back with its call
+        sent = strict.last["json"]["contents"][1]["parts"]
+        assert [p.get("thoughtSignature") for p in sent if "functionCall" in p] == ["fake-thought-signature"]
     # Claude cannot think while continuing a tool call whose signed thinking block the client dropped
     lost = model == "claude-thinking" and history == "standard"
     check_answer(second, model, AFTER_TOOL, thinks=False if lost else None)
@@ -208,14 +211,18 @@ def test_gateway_multi_turn_with_reasoning_and_tool_calls(client, strict, model,
 
 @pytest.mark.parametrize("model", MODELS)
 def test_gateway_history_from_another_provider(client, strict, model):
-    """Tool calls another vendor made earlier in the conversation (Kimi's ids look like `functions.name:0`)."""
-    msgs = [{"role": "user", "content": "Weather in Paris?"},
-            {"role": "assistant", "content": None, "tool_calls": [
-                {"id": "functions.get_weather:0", "type": "function",
-                 "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
-            {"role": "tool", "tool_call_id": "functions.get_weather:0", "content": "sunny"}]
+    """Parallel tool calls another vendor made earlier (Kimi's ids look like `functions.name:0`), their results,
+    then a user message: adjacent turns of one role must reach Claude and Gemini as one turn."""
+    calls = [{"id": f"functions.get_weather:{i}", "type": "function",
+              "function": {"name": "get_weather", "arguments": json.dumps({"city": city})}}
+             for i, city in enumerate(["Paris", "Lyon"])]
+    msgs = [{"role": "user", "content": "Weather in Paris and Lyon?"},
+            {"role": "assistant", "content": None, "tool_calls": calls},
+            *({"role": "tool", "tool_call_id": c["id"], "content": "sunny"} for c in calls),
+            {"role": "user", "content": "Capital of France?"}]
     # Claude cannot think while continuing a tool call that has no signed thinking block of its own
-    check_answer(ask(client, model, msgs, False, tools=[WEATHER]), model, AFTER_TOOL,
+    check_answer(ask(client, model, msgs, False), model, ANSWER, thinks=False if model == "claude-thinking" else None)
+    check_answer(ask(client, model, msgs[:-1], False, tools=[WEATHER]), model, AFTER_TOOL,
                  thinks=False if model == "claude-thinking" else None)
 
 
@@ -248,6 +255,24 @@ def test_documented_errors_reach_the_client(strict, gateway_factory, model, repl
     assert message in str(e.value.message) and KEY not in str(e.value.message)
     if status:
         assert e.value.status_code == status
+
+
+def test_anthropic_overloaded_mid_stream_is_an_error_not_a_short_answer(strict, gateway_factory):
+    start = {"id": "msg_01", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5", "content": [],
+             "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 9, "output_tokens": 1}}
+    strict.responder = lambda rec: strict_anthropic.stream([
+        {"type": "message_start", "message": start}, {"type": "ping"},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Par"}},
+        {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}])
+    gw = gateway_factory(config(strict.url))
+    c = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=MASTER, max_retries=0)
+    got = ""
+    with pytest.raises(openai.APIError) as e:
+        for chunk in c.chat.completions.create(model="claude", messages=[{"role": "user", "content": "hi"}],
+                                               stream=True):
+            got += "".join(ch.delta.content or "" for ch in chunk.choices)
+    assert got == "Par" and "Overloaded" in str(e.value.message)
 
 
 def test_gemini_safety_block_and_cached_usage(client, strict):

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+import orjson
+
 from fakes import Reply
 
 from . import Refused, Rule
@@ -282,8 +284,18 @@ RULES: list[Rule] = [version_header, api_key, known_fields, max_tokens, roles, a
 
 # ---------------------------------------------------------------------------------------------- responses
 # STREAMING: "message_start, then content blocks (content_block_start, one or more content_block_delta,
-# content_block_stop) for each, then one or more message_delta, then a final message_stop"; ping anywhere
-def stream_order_ok(events: list[str]) -> bool:
-    pattern = r"message_start( ping)*( content_block_start( ping| content_block_delta)* content_block_stop( ping)*)*" \
-              r"( message_delta)+ message_stop"
-    return re.fullmatch(pattern, " ".join(events).strip()) is not None
+# content_block_stop) for each, then one or more message_delta, then a final message_stop"; ping anywhere; "we
+# may occasionally send errors in the event stream", e.g. an overloaded_error, which ends it
+ORDER = re.compile(r"message_start( ping)*( content_block_start( ping| content_block_delta)* content_block_stop"
+                   r"( ping)*)*( message_delta)+ message_stop")
+ORDER_CUT = re.compile(r"message_start( ping)*( content_block_start( ping| content_block_delta)*"
+                       r"( content_block_stop)?( ping)*)* error")
+
+
+def stream(events: list[dict]) -> Reply:
+    """A scripted SSE answer, checked to be in the documented order (or cut short by an `error` event)."""
+    names = " ".join(e["type"] for e in events)
+    if not (ORDER.fullmatch(names) or ORDER_CUT.fullmatch(names)):
+        raise AssertionError(f"not a documented Anthropic event order: {names}")
+    body = b"".join(f"event: {e['type']}\ndata: ".encode() + orjson.dumps(e) + b"\n\n" for e in events)
+    return Reply(raw=body, headers={"content-type": "text/event-stream"})
