@@ -17,7 +17,9 @@ from .common import config_option, env_file_option
 @click.option("--no-models", is_flag=True, help="Skip the live request to each model.")
 @click.option("--timeout", type=click.FloatRange(1, 300), default=15.0, show_default=True,
               help="Seconds to wait for each model.")
-def doctor(config_path, env_file, as_json, no_models, timeout) -> None:
+@click.option("--strict", is_flag=True, help="Also send each model one small request per capability it claims "
+              "(tools, thinking, vision, JSON mode) and report the claims its provider refuses.")
+def doctor(config_path, env_file, as_json, no_models, timeout, strict) -> None:
     """Check the config, keys, every model (a tiny real request), the port, the database, Redis, Claude Code."""
     from ..setup import checks
 
@@ -46,6 +48,10 @@ def doctor(config_path, env_file, as_json, no_models, timeout) -> None:
                 tasks = [checks.database_check(cfg), checks.redis_check(cfg)]
                 if not no_models and cfg.deployments:
                     tasks.append(checks.model_checks(cfg, timeout))
+                    if strict:
+                        from ..setup.probes import capability_checks
+
+                        tasks.append(capability_checks(cfg, timeout))
                 for coro in asyncio.as_completed(tasks):
                     r = await coro
                     add(*(r if isinstance(r, list) else [r]))

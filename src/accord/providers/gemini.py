@@ -47,7 +47,9 @@ def headers(dep: Deployment) -> dict:
 
 def request_body(dep: Deployment, body: dict) -> dict:
     # Gemini 3 refuses function calls sent back without their thought signatures
-    native = to_gemini(with_defaults(dep, body), dep.info, signatures_required=model_id(dep).startswith("gemini-3"))
+    model = model_id(dep)
+    native = to_gemini(with_defaults(dep, body), dep.info, signatures_required=model.startswith("gemini-3"),
+                       model=model)
     return deep_merge(native, dep.extra_body) if dep.extra_body else native
 
 

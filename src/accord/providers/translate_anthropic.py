@@ -6,6 +6,8 @@ Both directions are here: OpenAI -> Anthropic for calling Claude, and Anthropic 
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadRequest
@@ -37,6 +39,7 @@ FINISH = {"end_turn": "stop", "stop_sequence": "stop", "pause_turn": "stop", "ma
           "model_context_window_exceeded": "length", "tool_use": "tool_calls", "refusal": "content_filter"}
 STOP_REASON = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
 JSON_ONLY = "Respond with a single valid JSON object and nothing else."
+TOOL_ID = re.compile(r"^[a-zA-Z0-9_-]+$")  # what Anthropic accepts as tool_use.id / tool_result.tool_use_id
 
 
 # ------------------------------------------------------------------------------------ OpenAI -> Anthropic
@@ -208,14 +211,25 @@ def _assistant_blocks(m: dict) -> list[dict]:
     blocks += _text_blocks(m.get("content"))
     for tc in m.get("tool_calls") or ():
         fn = tc.get("function") or {}
-        blocks.append({"type": "tool_use", "id": tc.get("id"), "name": fn.get("name"), "input": tool_arguments(tc)})
+        blocks.append({"type": "tool_use", "id": tool_id(tc.get("id")), "name": fn.get("name"),
+                       "input": tool_arguments(tc)})
     return blocks
+
+
+def tool_id(raw: Any) -> Any:
+    """An id Anthropic accepts, the same for a call and its result: other vendors' ids (Kimi's
+    `functions.name:0`) break Anthropic's pattern, so those are cleaned and suffixed with a hash of the original
+    to stay distinct. Valid ids (and missing ones) pass as they are."""
+    if not isinstance(raw, str) or TOOL_ID.match(raw):
+        return raw
+    clean = re.sub(r"[^a-zA-Z0-9_-]", "_", raw)
+    return f"{clean}_{hashlib.sha1(raw.encode()).hexdigest()[:8]}"
 
 
 def _tool_result(m: dict) -> dict:
     if not m.get("tool_call_id"):
         raise BadRequest("a tool message needs tool_call_id", param="messages")
-    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": m["tool_call_id"]}
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_id(m["tool_call_id"])}
     content = m.get("content")
     if isinstance(content, list) and any(isinstance(p, dict) and p.get("type") == "image_url" for p in content):
         block["content"] = _user_blocks(content)

@@ -32,6 +32,13 @@ if TYPE_CHECKING:
     from ..catalog import ModelInfo
 
 BUDGETS = {"none": 0, "minimal": 512, "low": 1024, "medium": 8192, "high": 24576, "xhigh": 32768}
+# the thinkingBudget each family accepts (ai.google.dev/gemini-api/docs/thinking): (lowest, highest, 0 turns it
+# off); the first matching prefix wins, so flash-lite comes before flash. A budget outside is refused with a 400.
+BUDGET_RANGES = (("gemini-2.5-flash-lite", (512, 24_576, True)), ("gemini-2.5-flash", (1, 24_576, True)),
+                 ("gemini-2.5-pro", (128, 32_768, False)))
+LEVELS_PRO = {"none": "low", "minimal": "low", "low": "low", "medium": "high", "high": "high", "xhigh": "high"}
+LEVELS_FLASH = {"none": "minimal", "minimal": "minimal", "low": "low", "medium": "medium", "high": "high",
+                "xhigh": "high"}
 FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter", "RECITATION": "content_filter",
           "BLOCKLIST": "content_filter", "PROHIBITED_CONTENT": "content_filter", "SPII": "content_filter",
           "IMAGE_SAFETY": "content_filter"}
@@ -43,7 +50,7 @@ SKIP_SIGNATURE = "skip_thought_signature_validator"
 
 # ---------------------------------------------------------------------------------------- OpenAI -> Gemini
 @client_input
-def to_gemini(body: dict, info: ModelInfo, *, signatures_required: bool = False) -> dict:
+def to_gemini(body: dict, info: ModelInfo, *, signatures_required: bool = False, model: str = "") -> dict:
     """Translate an OpenAI chat body (deployment defaults already merged). Unknown OpenAI params are dropped."""
     system, contents = _contents(body.get("messages") or [], signatures_required)
     out: dict[str, Any] = {"contents": contents}
@@ -57,7 +64,7 @@ def to_gemini(body: dict, info: ModelInfo, *, signatures_required: bool = False)
         config = _calling_config(body.get("tool_choice"))
         if config:
             out["toolConfig"] = {"functionCallingConfig": config}
-    gc = _generation_config(body, info)
+    gc = _generation_config(body, info, model or info.id)
     if gc:
         out["generationConfig"] = gc
     return out
@@ -179,7 +186,7 @@ def _calling_config(choice: Any) -> dict | None:
     return {"mode": mode} if mode else None
 
 
-def _generation_config(body: dict, info: ModelInfo) -> dict:
+def _generation_config(body: dict, info: ModelInfo, model: str) -> dict:
     gc: dict[str, Any] = {}
     limit = max_tokens_of(body)
     if limit:
@@ -198,10 +205,22 @@ def _generation_config(body: dict, info: ModelInfo) -> dict:
             gc["responseJsonSchema"] = schema
     effort = effort_of(body)
     if effort and (info.thinking or not info.known):
-        budget = BUDGETS.get(effort, BUDGETS["medium"])
-        gc["thinkingConfig"] = {"thinkingBudget": budget, "includeThoughts": True} if budget else \
-            {"thinkingBudget": 0}
+        gc["thinkingConfig"] = thinking_config(effort, model)
     return gc
+
+
+def thinking_config(effort: str, model: str) -> dict:
+    """An OpenAI reasoning effort as the model's own thinking control, within what the model accepts."""
+    if model.startswith("gemini-3"):  # Gemini 3 takes a level; its Pro knows only low and high
+        levels = LEVELS_FLASH if "flash" in model else LEVELS_PRO
+        return {"thinkingLevel": levels.get(effort, "high"), "includeThoughts": True}
+    budget = BUDGETS.get(effort, BUDGETS["medium"])
+    low, high, can_stop = next((r for prefix, r in BUDGET_RANGES if model.startswith(prefix)), (0, budget, True))
+    if budget == 0 and can_stop:
+        return {"thinkingBudget": 0}
+    if budget == 0:  # this model refuses a budget of 0 (it always thinks): the least it takes, thoughts hidden
+        return {"thinkingBudget": low}
+    return {"thinkingBudget": min(max(budget, low), high), "includeThoughts": True}
 
 
 # ---------------------------------------------------------------------------------------- Gemini -> OpenAI
@@ -352,9 +371,12 @@ def openai_from_gemini(native: dict) -> dict:
         schema = gc.get("responseJsonSchema")
         out["response_format"] = ({"type": "json_schema", "json_schema": {"name": "response", "schema": schema}}
                                   if schema else {"type": "json_object"})
-    budget = (gc.get("thinkingConfig") or {}).get("thinkingBudget")
+    tc = gc.get("thinkingConfig") or {}
+    budget = tc.get("thinkingBudget")
     if isinstance(budget, int):
         out["reasoning_effort"] = next((e for e, b in BUDGETS.items() if budget <= b), "high")
+    elif tc.get("thinkingLevel"):
+        out["reasoning_effort"] = str(tc["thinkingLevel"]).lower()
     return out
 
 

@@ -1,0 +1,65 @@
+"""Strict fakes: the provider rules written from each vendor's documentation, enforced on every request.
+
+Each vendor module holds small rule functions (one documented rule each, the page cited above it) and an
+`errors` helper that answers in that vendor's documented error shape. `StrictUpstream` is the shared
+`FakeUpstream` (tests/fakes.py) with the rules in front of its script: a request a real provider would
+refuse is refused here the same way, and recorded in `.refusals` so a test can say which rule fired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fakes import FakeUpstream, Reply
+
+
+class Refused(Exception):
+    """A rule's verdict: the status and the vendor's own error type and message."""
+
+    def __init__(self, status: int, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.kind, self.message = status, kind, message
+
+
+Rule = Callable[[dict], None]  # takes the recorded request {"path", "headers", "json", "query"}; raises Refused
+
+
+def first_refusal(rules: list[Rule], rec: dict) -> Refused | None:
+    for rule in rules:
+        try:
+            rule(rec)
+        except Refused as r:
+            return r
+    return None
+
+
+class StrictUpstream(FakeUpstream):
+    """A fake provider that speaks Anthropic and Gemini and refuses what they refuse.
+
+    `.refuse` lets a test make one model refuse one capability (doctor's probes): a callable that gets the
+    request and returns a Refused or None, checked after the documented rules.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refusals: list[tuple[str, Refused]] = []
+        self.refuse: Callable[[dict], Refused | None] | None = None
+
+    def reset(self) -> None:
+        super().reset()
+        self.refusals.clear()
+        self.refuse = None
+
+    def _next(self, req: dict) -> Reply:
+        from . import anthropic, gemini
+
+        vendor = anthropic if req["path"].endswith("/messages") else gemini if ":" in req["path"] else None
+        if vendor is not None:
+            refused = first_refusal(vendor.RULES, req) or (self.refuse(req) if self.refuse else None)
+            if refused is not None:
+                self.refusals.append((req["path"], refused))
+                return vendor.error_reply(refused)
+        reply = super()._next(req)
+        if vendor is not None:
+            vendor.issued(reply)
+        return reply
