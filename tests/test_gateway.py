@@ -139,8 +139,9 @@ def test_health_routes(gateway, upstream):
 # ------------------------------------------------------------------------------------------- the error table
 def post(gw, body, key: str | None = MASTER_KEY, **kw) -> httpx.Response:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    if isinstance(body, (bytes, str)):
-        return httpx.post(f"{gw.url}/v1/chat/completions", content=body, headers=headers, timeout=30, **kw)
+    if isinstance(body, (bytes, str)):  # raw bytes, declared JSON as any client must
+        return httpx.post(f"{gw.url}/v1/chat/completions", content=body,
+                          headers={**headers, "Content-Type": "application/json"}, timeout=30, **kw)
     return httpx.post(f"{gw.url}/v1/chat/completions", json=body, headers=headers, timeout=30, **kw)
 
 

@@ -87,7 +87,7 @@ def test_reload_under_load_drops_nothing_and_refuses_a_broken_config(tmp_path, u
         cfg.write_text(cfg.read_text() + "    rmp: 5\n")  # a typo
         r = subprocess.run([ACCORD, "reload", "--config", str(cfg)], capture_output=True, text=True, timeout=30)
         assert r.returncode == 2 and "rmp" in r.stderr  # checked before it is even sent
-        h = httpx.post(f"{server.url}/config/reload", headers={"Authorization": f"Bearer {MASTER}"})
+        h = httpx.post(f"{server.url}/config/reload", json={}, headers={"Authorization": f"Bearer {MASTER}"})
         assert h.status_code == 400 and "old one keeps serving" in h.json()["error"]["message"]
         assert "accord.yaml:" in h.json()["error"]["message"]
         assert server.models() == ["alpha", "beta"]  # still the last good config

@@ -29,6 +29,7 @@ def config(tmp_path: Path, upstream_url: str, database_url: str, redis_url: str 
     p.write_text(f"""
 settings:
   master_key: {MASTER}
+  allowed_hosts: [accord]   # nginx sends its upstream's name as Host
   database_url: "{database_url}"{redis}
 models:
   - name: m

@@ -90,6 +90,9 @@ class Settings(_Strict):
     # reverse proxies (IPs or CIDR ranges) whose X-Forwarded-For names the real client (the sign-in throttle);
     # from anyone else the header is ignored, as anyone can write it
     trusted_proxies: list[str] = []
+    # names besides loopback that requests may be addressed to (Host header): "accord.example.com",
+    # "*.example.com" (any subdomain), "192.168.1.5"; any port. Others get 421 (DNS rebinding).
+    allowed_hosts: list[str] = []
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -504,6 +507,14 @@ def finish(cfg: Config, src: yamlsource.Source | None = None) -> None:
         cfg.master_key_env = "ACCORD_MASTER_KEY"
     s.ui_username = s.ui_username or os.environ.get("UI_USERNAME") or None
     s.ui_password = s.ui_password or os.environ.get("UI_PASSWORD") or None
+    for i, entry in enumerate(s.allowed_hosts):
+        if not _host_entry_ok(entry):
+            raise ConfigError(
+                f"allowed_hosts entry `{entry[:100]}` is not a host name; write a name or address without scheme, "
+                "port or path, e.g. accord.example.com, *.example.com or 192.168.1.5 (any port matches)",
+                file=src.file if src else None, line=src.line(("settings", "allowed_hosts", i)) if src else None,
+                key="settings.allowed_hosts",
+            )
     if not s.master_key and s.host not in LOOPBACK:
         raise ConfigError(
             f"host {s.host} would expose Accord without a master key; set settings.master_key "
@@ -511,6 +522,20 @@ def finish(cfg: Config, src: yamlsource.Source | None = None) -> None:
             file=src.file if src else None, line=src.line(("settings", "host")) if src else None,
             key="settings.host",
         )
+
+
+_HOST_LABELS = re.compile(r"^(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?$")
+
+
+def _host_entry_ok(entry: str) -> bool:
+    e = entry.strip().lower()
+    if e.startswith("[") and e.endswith("]"):
+        e = e[1:-1]
+    try:
+        ipaddress.ip_address(e)
+        return True
+    except ValueError:
+        return bool(_HOST_LABELS.match(e)) and len(e) <= 253
 
 
 # ---------------------------------------------------------------------------------------------- zero config

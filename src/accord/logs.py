@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import sys
 import time
 
@@ -52,11 +53,40 @@ def _scrub(text: str) -> str:
     return text
 
 
+# Control characters (C0, DEL, C1) and the Unicode line and paragraph separators: a newline in a path
+# (`%0a`), a header or a model name would otherwise start a forged log line, and an escape sequence would
+# rewrite the reader's terminal.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(m: re.Match) -> str:
+    c = m.group()
+    return _NAMED.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+
+
+def escape(text: str) -> str:
+    """`text` on one line, control characters written as escapes (`\\n`, `\\x1b`)."""
+    return _CONTROL.sub(_escape_char, text) if _CONTROL.search(text) else text
+
+
 class TextFormatter(logging.Formatter):
+    """One line per record, whatever its fields hold; a traceback follows on lines of its own, indented, so no
+    text inside it can pass for a record."""
+
     def format(self, record: logging.LogRecord) -> str:
         if not hasattr(record, "request_id"):
             record.request_id = "-"
-        return _scrub(super().format(record))
+        record.message = record.getMessage()
+        if self.usesTime():
+            record.asctime = self.formatTime(record, self.datefmt)
+        line = escape(_scrub(self.formatMessage(record)))
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        for block in (record.exc_text, record.stack_info and self.formatStack(record.stack_info)):
+            if block:
+                line += "".join(f"\n    {escape(part)}" for part in _scrub(block).splitlines())
+        return line
 
 
 class JSONFormatter(logging.Formatter):

@@ -17,13 +17,22 @@ from typing import TypeVar
 
 from . import providers
 from .config import Config, Deployment
-from .errors import AccordError, NotFound, RateLimited, UpstreamError, UpstreamTimeout
+from .errors import AccordError, BadRequest, NotFound, RateLimited, UpstreamError, UpstreamTimeout
 from .providers.base import Call
 from .providers.http import Pools
 
 T = TypeVar("T")
 FAIL_WINDOW = 60.0  # seconds in which `allowed_fails` failures put a deployment in cooldown
 LIMIT_WINDOW = 60.0  # rpm/tpm are counted over this sliding window
+MAX_MODEL_NAME = 256  # characters; no real name comes close, and a longer one would be stored in usage rows
+
+
+def check_model_name(name: str, param: str = "model") -> str:
+    """A model name a client sent, refused before it is looked up, stored or compared with fuzzy matching."""
+    if len(name) > MAX_MODEL_NAME:
+        raise BadRequest(f"model name is {len(name)} characters long; names are at most {MAX_MODEL_NAME}: "
+                         "use one of the names GET /v1/models lists", param=param, code="model_name_too_long")
+    return name
 
 
 @dataclass
@@ -77,6 +86,7 @@ class Router:
 
     def canonical(self, name: str) -> str:
         """The model name `name` refers to (itself, or the model an alias points at)."""
+        check_model_name(name)
         if name in self.groups:
             return name
         if name in self.aliases:

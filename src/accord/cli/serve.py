@@ -55,7 +55,8 @@ def serve(config_path: str | None, env_file: str | None, host: str | None, port:
     loop = _loop()
     # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from any loopback peer as the client's
     # address; Accord reads it itself, from settings.trusted_proxies only
-    common = dict(host=host, port=port, log_level=level, log_config=None, access_log=False, loop=loop, http="httptools",
+    common = dict(host=host, port=port, log_level=level, log_config=None, access_log=False, loop=loop,
+                  http="accord.gateway.headlimit:BoundedHttpTools",  # httptools, with request heads bounded
                   timeout_graceful_shutdown=30, lifespan="on", proxy_headers=False)
     if workers > 1:
         if cfg.path:
@@ -101,7 +102,14 @@ def _banner(cfg, host: str, port: int) -> None:
     for w in cfg.warnings:
         click.echo(f"accord: warning: {w}", err=True)
     if not cfg.settings.master_key:
-        click.echo("accord: no master key set: listening on loopback only, without auth", err=True)
+        click.echo("accord: no master key set: listening on loopback only, without auth; the admin API and "
+                   "/mcp are off until one is set", err=True)
+    from ..config import LOOPBACK
+
+    if host not in LOOPBACK and not cfg.settings.allowed_hosts:
+        click.echo(f"accord: warning: listening on {host}, but only requests addressed to localhost, 127.0.0.1 or "
+                   "[::1] are answered (others get 421): list the names clients use in settings.allowed_hosts",
+                   err=True)
     click.echo(f"accord: OpenAI-compatible API at http://{host}:{port}/v1", err=True)
     if cfg.mcp.http:
         click.echo(f"accord: MCP (streamable HTTP) at http://{host}:{port}/mcp "

@@ -19,6 +19,7 @@ from ..limits import Limits
 from ..router import Router
 from ..ui import LazyUI
 from . import chat, errors, health, keys_api, models, openapi, reload, spend
+from .hosts import HostPolicy
 from .mcp_mount import LazyMCP
 from .middleware import RequestContext
 from .store import Store
@@ -83,6 +84,7 @@ def create_app(cfg: Config) -> Starlette:
     app.state.store = Store(cfg.settings)
     app.state.limits = Limits(cfg.settings.redis_url)
     app.state.master_key = cfg.settings.master_key or None
+    app.state.hosts = HostPolicy(cfg.settings.allowed_hosts)
     app.state.max_body = int(cfg.settings.max_body_mb * 1024 * 1024)
     app.state.version = __version__
     return app

@@ -1,6 +1,8 @@
 """Who is calling: the master key (compared in constant time), a virtual key, or nobody on an open loopback.
 
-Model routes take either key; admin routes take only the master key.
+Model routes take either key; admin routes and /mcp take only the master key, and are off without one: an
+open loopback server must not hand out keys, rewrite its config or read files for whoever can reach it
+(another local user, a page in a browser).
 """
 
 from __future__ import annotations
@@ -35,8 +37,22 @@ def _is_master(request: Request, key: str) -> bool:
     return master is not None and hmac.compare_digest(key.encode(), master.encode())
 
 
+HOW_TO_TURN_ON = ("set a master key (settings.master_key in accord.yaml, or ACCORD_MASTER_KEY in the environment "
+                  "or env file), restart `accord serve`, and send it as `Authorization: Bearer <master key>`")
+ADMIN_OFF = "the admin API (/key/*, /spend/*, /usage/*, /config/reload) is off without a master key; to turn it on, "
+MCP_OFF = ("MCP over HTTP (/mcp) is off without a master key; stdio (`accord mcp`, what `accord claude install` "
+           "registers) works without one. To turn /mcp on, ")
+
+
+def admin(request: Request, off: str = ADMIN_OFF) -> None:
+    """Admin routes and /mcp: the master key only; without one configured, refused with how to turn them on."""
+    if request.app.state.master_key is None:
+        raise PermissionDenied(off + HOW_TO_TURN_ON, code="master_key_required")
+    check(request)
+
+
 def check(request: Request) -> None:
-    """Admin routes: the master key, or nothing at all when none is set (loopback only)."""
+    """The master key, or nothing at all when none is set (loopback only): /health."""
     if request.app.state.master_key is None:
         return
     key = presented_key(request)

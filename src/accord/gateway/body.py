@@ -6,6 +6,7 @@ import orjson
 from starlette.requests import Request
 
 from ..errors import BadRequest, TooLarge
+from ..router import check_model_name
 
 # No real request nests this deep; and orjson, which parses up to 1,024 levels, writes only 255, so a deeper
 # body could be read but never sent on to a provider (a 500 instead of a 400).
@@ -53,4 +54,4 @@ def model_of(body: dict) -> str:
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise BadRequest("`model` is required: one of the names GET /v1/models lists", param="model")
-    return model
+    return check_model_name(model)

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import BadRequest, NotFound
+from ..router import check_model_name
 from . import auth
 from .body import read_json
 
@@ -54,6 +55,8 @@ def _models(body: dict) -> list[str] | None:
         return None
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
         raise BadRequest("`models` must be a list of model names", param="models")
+    for name in v:
+        check_model_name(name, "models")
     return v
 
 
@@ -88,7 +91,7 @@ async def _keys(request: Request):
 
 
 async def generate(request: Request) -> Response:
-    auth.check(request)
+    auth.admin(request)
     body = await read_json(request)
     f = _fields(body, partial=False)
     key, info = await (await _keys(request)).create(**f)
@@ -108,20 +111,20 @@ async def _find(request: Request, ref: Any):
 
 
 async def info(request: Request) -> Response:
-    auth.check(request)
+    auth.admin(request)
     found = await _find(request, request.query_params.get("key"))
     return _json({"key": found.id, "info": found.public()})
 
 
 async def list_keys(request: Request) -> Response:
-    auth.check(request)
+    auth.admin(request)
     revoked = request.query_params.get("include_revoked", "").lower() in ("1", "true", "yes")
     keys = await (await _keys(request)).list(include_revoked=revoked)
     return _json({"keys": [k.public() for k in keys], "total_count": len(keys)})
 
 
 async def update(request: Request) -> Response:
-    auth.check(request)
+    auth.admin(request)
     body = await read_json(request)
     found = await _find(request, body.get("key"))
     changes = _fields(body, partial=True)
@@ -134,7 +137,7 @@ async def update(request: Request) -> Response:
 
 
 async def delete(request: Request) -> Response:
-    auth.check(request)
+    auth.admin(request)
     body = await read_json(request)
     refs = body.get("keys") or ([body["key"]] if body.get("key") else None)
     if not isinstance(refs, list) or not refs:

@@ -26,7 +26,7 @@ class LazyMCP:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
-            auth.check(Request(scope))
+            auth.admin(Request(scope), auth.MCP_OFF)
             if self.mount is None:
                 async with self._lock:
                     if self.mount is None:

@@ -1,6 +1,15 @@
 """Per-request context as plain ASGI (no per-request objects beyond what Starlette makes anyway): a request id
-(the client's `x-request-id`, or a new one) in the log context and the response headers, and one access-log
-line per request."""
+(the client's `x-request-id`, or a new one) in the log context and the response headers, one access-log
+line per request, and the checks every route needs before any of it runs, made in the one pass over the
+headers that finds the request id:
+
+- a header block over 64 KB is refused (431), for servers that do not bound it themselves;
+- a `Host` that is neither loopback nor in `settings.allowed_hosts` is refused (421): DNS rebinding;
+- a state-changing request whose body is not declared JSON is refused (415). A web page can send a form or
+  `text/plain` to any address without the browser asking first (no CORS preflight); it cannot send
+  `application/json`. So no page can make Accord act. The dashboard (/ui) takes forms and checks its own
+  CSRF token instead.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +17,58 @@ import logging
 import os
 import time
 
+import orjson
 from starlette.requests import ClientDisconnect, Request
 
 from ..logs import request_id
+from .hosts import host_name
 
 log = logging.getLogger("accord.access")
+
+MAX_HEADERS = 64 * 1024  # bytes of header names and values together; real clients send a few hundred
+_STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_OWN_CSRF = "/ui"  # the dashboard: forms, with its own CSRF tokens
+
+
+def _own_csrf(path: str) -> bool:
+    return path.startswith(_OWN_CSRF) and (len(path) == len(_OWN_CSRF) or path[len(_OWN_CSRF)] == "/")
+
+
+def _is_json(content_type: bytes) -> bool:
+    return content_type.split(b";", 1)[0].strip().lower() == b"application/json"
+
+
+def _refusal(scope, length: int, bad_host: bytes | None, content_type: bytes | None,
+             has_body: bool) -> tuple[int, str, str] | None:
+    """(status, code, message) when the request must not reach a route, else None."""
+    if length > MAX_HEADERS:
+        return 431, "headers_too_large", (f"the request headers are {length} bytes; the limit is {MAX_HEADERS}: "
+                                          "send fewer or shorter headers")
+    if bad_host is not None:
+        shown = bad_host.decode("latin-1")[:100]
+        return 421, "host_not_allowed", (
+            f"this server does not answer for host `{shown}`: it answers loopback names (localhost, 127.0.0.1, "
+            "[::1]) and the names in settings.allowed_hosts. To reach it by this name, add "
+            f"`{host_name(shown) or shown}` to settings.allowed_hosts in accord.yaml (`*.example.com` allows every "
+            "subdomain), then reload or restart")
+    method = scope["method"]
+    # DELETE carries no body (MCP clients end a session with one) and a page can never send it without the
+    # browser asking first; with a body it is held to the same rule as the rest.
+    if (method in _STATE_CHANGING and (method != "DELETE" or has_body) and not _own_csrf(scope["path"])
+            and (content_type is None or not _is_json(content_type))):
+        got = "no Content-Type" if content_type is None else f"Content-Type `{content_type.decode('latin-1')[:100]}`"
+        return 415, "unsupported_media_type", (
+            f"send the request body as JSON with `Content-Type: application/json` (got {got}); forms and "
+            "plain text are refused so that no web page can send requests to Accord")
+    return None
+
+
+async def _refuse(send, status: int, code: str, message: str) -> None:
+    body = orjson.dumps({"error": {"message": message, "type": "invalid_request_error", "param": None,
+                                   "code": code}})
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 class RequestContext:
@@ -23,11 +79,23 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = None
-        for k, v in scope["headers"]:
-            if k == b"x-request-id":
+        rid = content_type = bad_host = None
+        length = 0
+        has_body = False
+        allows = scope["app"].state.hosts.allows
+        for k, v in scope["headers"]:  # one pass for every check (a request without Host is no browser's: it passes)
+            length += len(k) + len(v)
+            if k == b"host":
+                if not allows(v):
+                    bad_host = v
+            elif k == b"content-type":
+                content_type = v
+            elif k == b"content-length":
+                has_body = has_body or v.strip() not in (b"0", b"")
+            elif k == b"transfer-encoding":
+                has_body = True
+            elif k == b"x-request-id" and rid is None:
                 rid = v.decode("latin-1")[:64]
-                break
         rid = rid or os.urandom(8).hex()
         scope["accord.request_id"] = rid
         token = request_id.set(rid)
@@ -43,6 +111,10 @@ class RequestContext:
             await send(message)
 
         try:
+            refused = _refusal(scope, length, bad_host, content_type, has_body)
+            if refused is not None:
+                await _refuse(send_with_id, *refused)
+                return
             await self.app(scope, receive, send_with_id)
         except ClientDisconnect:  # the client left before its body was read: nobody to answer, nothing wrong here
             status = status or 499

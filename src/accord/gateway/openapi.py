@@ -16,23 +16,24 @@ ERROR = {
         "message": {"type": "string"}, "type": {"type": "string"},
         "param": {"type": ["string", "null"]}, "code": {"type": ["string", "null"]}}}},
 }
+MODEL_NAME = {"type": "string", "minLength": 1, "maxLength": 256}
 MESSAGE = {"type": "object", "required": ["role"], "properties": {
     "role": {"type": "string", "enum": ["system", "developer", "user", "assistant", "tool"]},
     "content": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}, {"type": "null"}]},
     "name": {"type": "string"}, "tool_call_id": {"type": "string"},
     "tool_calls": {"type": "array", "items": {"type": "object"}}}}
 CHAT_REQUEST = {"type": "object", "required": ["model", "messages"], "properties": {
-    "model": {"type": "string", "minLength": 1}, "messages": {"type": "array", "minItems": 1, "items": MESSAGE},
+    "model": MODEL_NAME, "messages": {"type": "array", "minItems": 1, "items": MESSAGE},
     "stream": {"type": "boolean"}, "temperature": {"type": "number", "minimum": 0, "maximum": 2},
     "max_tokens": {"type": "integer", "minimum": 1}, "top_p": {"type": "number", "minimum": 0, "maximum": 1},
     "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
     "tools": {"type": "array", "items": {"type": "object"}}, "reasoning_effort": {"type": "string"}}}
 EMBED_REQUEST = {"type": "object", "required": ["model", "input"], "properties": {
-    "model": {"type": "string", "minLength": 1},
+    "model": MODEL_NAME,
     "input": {"anyOf": [{"type": "string", "minLength": 1}, {"type": "array", "minItems": 1,
                                                              "items": {"type": "string"}}]}}}
 KEY_FIELDS = {
-    "key_alias": {"type": "string"}, "models": {"type": "array", "items": {"type": "string"}},
+    "key_alias": {"type": "string"}, "models": {"type": "array", "items": {**MODEL_NAME, "minLength": 0}},
     "max_budget": {"type": ["number", "null"], "minimum": 0}, "rpm_limit": {"type": ["integer", "null"], "minimum": 1},
     "tpm_limit": {"type": ["integer", "null"], "minimum": 1}, "duration": {"type": ["string", "null"]},
     "metadata": {"type": ["object", "null"]}}
@@ -98,10 +99,14 @@ def spec() -> dict:
         "/usage/summary": {"get": _op("Totals per day, model or key", OBJ, 400, 401, 403, 503, admin=True, params=[
             _q("group_by", {"type": "string", "enum": ["day", "model", "key"]}), _q("start", {"type": "string"}),
             _q("end", {"type": "string"}), _q("key_id", {"type": "string"}), _q("model", {"type": "string"})])},
-        "/config/reload": {"post": _op("Apply the changed config file", OBJ, 400, 401, 403, admin=True)},
+        "/config/reload": {"post": _op("Apply the changed config file", OBJ, 400, 401, 403, admin=True,
+                                       body={"type": "object", "description": "ignored; send {}"})},
     })
     for path, ops in model_routes.items():  # the same routes without /v1
         paths[path.removeprefix("/v1")] = ops
+    for ops in paths.values():  # RequestContext's answers, before any route: Host, header size, JSON bodies
+        for method, op in ops.items():
+            op["responses"].update(_errors(421, 431, *([415] if method == "post" else [])))
     return {
         "openapi": "3.1.0",
         "info": {"title": "Accord", "version": "1", "description": "OpenAI-compatible gateway and admin API"},

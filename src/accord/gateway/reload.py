@@ -18,6 +18,7 @@ from ..config import Config, load
 from ..errors import BadRequest, ConfigError
 from ..router import Router
 from . import auth
+from .hosts import HostPolicy
 
 log = logging.getLogger("accord.reload")
 NEEDS_RESTART = ("host", "port", "workers", "database_url", "redis_url", "data_dir")
@@ -32,6 +33,7 @@ async def apply(app) -> dict:
     app.state.router = Router(new_cfg)
     app.state.cfg = new_cfg
     app.state.master_key = new_cfg.settings.master_key or None
+    app.state.hosts = HostPolicy(new_cfg.settings.allowed_hosts)
     app.state.max_body = int(new_cfg.settings.max_body_mb * 1024 * 1024)
     for listener in getattr(app.state, "on_reload", ()):
         listener(new_cfg, app.state.router)
@@ -55,7 +57,7 @@ async def _retire(router: Router, limit: float = 900.0) -> None:
 
 
 async def reload_route(request: Request) -> Response:
-    auth.check(request)
+    auth.admin(request)
     try:
         result = await apply(request.app)
     except ConfigError as e:

@@ -32,7 +32,7 @@ def _int(value: str | None, name: str, default: int, high: int) -> int:
 
 
 async def logs(request: Request) -> Response:
-    auth.check(request)
+    auth.admin(request)
     q = request.query_params
     store = request.app.state.store
     await store.wait()
@@ -50,7 +50,7 @@ async def logs(request: Request) -> Response:
 
 
 async def summary(request: Request) -> Response:
-    auth.check(request)
+    auth.admin(request)
     q = request.query_params
     group_by = q.get("group_by", "day")
     if group_by not in ("day", "model", "key"):

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+from mcp.server.transport_security import TransportSecuritySettings
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -24,9 +25,13 @@ class MCPMount:
     def __init__(self, cfg: Config, router: Any = None, db: Any = None) -> None:
         self.state = State.create(cfg, router, db)
         self.server = build(self.state)
-        # builds the session manager; several workers cannot share sessions, so they go stateless
+        # builds the session manager; several workers cannot share sessions, so they go stateless. The SDK's own
+        # Host check is off: the gateway checks Host on every route, /mcp included, against loopback and
+        # settings.allowed_hosts (which the SDK's list, ports only, cannot express).
         self.server.streamable_http_app(streamable_http_path="/mcp", host=cfg.settings.host,
-                                        stateless_http=cfg.settings.workers > 1)
+                                        stateless_http=cfg.settings.workers > 1,
+                                        transport_security=TransportSecuritySettings(
+                                            enable_dns_rebinding_protection=False))
         self.app = StreamableHTTPASGIApp(self.server.session_manager)
 
     def route(self, path: str = "/mcp") -> Route:
@@ -36,7 +41,7 @@ class MCPMount:
         from ..gateway import auth
 
         try:
-            auth.check(Request(scope))
+            auth.admin(Request(scope), auth.MCP_OFF)
         except AccordError as e:
             await JSONResponse(e.to_dict(), status_code=e.status, headers={"WWW-Authenticate": "Bearer"})(
                 scope, receive, send)

@@ -34,8 +34,9 @@ class Reply:
 
 def request(method: str, url: str, *, headers: dict[str, str] | None = None, timeout: float = 5.0) -> Reply:
     """One request; an HTTP error status is a Reply like any other, only no answer raises Unreachable."""
-    req = urllib.request.Request(url, method=method, headers=headers or {},
-                                 data=b"" if method in ("POST", "PUT") else None)
+    body = method in ("POST", "PUT")  # an empty JSON object: Accord takes state-changing requests only as JSON
+    req = urllib.request.Request(url, method=method, data=b"{}" if body else None,
+                                 headers={**({"Content-Type": "application/json"} if body else {}), **(headers or {})})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return Reply(r.status, r.read().decode("utf-8", "replace"))

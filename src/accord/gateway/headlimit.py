@@ -1,0 +1,73 @@
+"""uvicorn's httptools protocol with a bound on a request's head (request line and headers).
+
+httptools (llhttp) sets no limit of its own: it gathers a header of any size in memory before the app sees
+the request, so a single 100 MB header costs 100 MB however early the app refuses it. This counts the bytes
+fed to the parser while a head is being read and answers 431, closing the connection, once they pass the
+limit: memory per connection stays under the limit plus one read (256 KB). RequestContext checks the same
+limit on complete heads, for servers run without this protocol.
+
+After the 431 the connection is half-closed and what the client still sends is read and dropped for a few
+seconds: closing a socket with unread data resets it, and a reset can destroy the answer before the client
+reads it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import orjson
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from .middleware import MAX_HEADERS
+
+log = logging.getLogger("accord.access")
+
+# request line, header names, values and their separators: a little above what RequestContext counts
+MAX_HEAD = MAX_HEADERS + 8 * 1024
+LINGER = 5.0  # seconds the rest of a refused request is read and dropped before the connection is closed
+
+
+def _response() -> bytes:
+    body = orjson.dumps({"error": {
+        "message": f"the request headers are over {MAX_HEADERS} bytes: send fewer or shorter headers",
+        "type": "invalid_request_error", "param": None, "code": "headers_too_large"}})
+    return (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+            b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body)
+
+
+_RESPONSE = _response()
+
+
+class BoundedHttpTools(HttpToolsProtocol):
+    _head: int | None = 0  # bytes of the current head seen so far; None while a body is read
+    _refused = False
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused or self.transport.is_closing():
+            return  # dropped
+        if self._head is not None:
+            self._head += len(data)
+            if self._head > MAX_HEAD:
+                self._too_large()
+                return
+        super().data_received(data)
+
+    def on_headers_complete(self) -> None:
+        self._head = None
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._head = 0
+        super().on_message_complete()
+
+    def _too_large(self) -> None:
+        log.warning("refused a request whose headers passed %d bytes (431), from %s", MAX_HEAD,
+                    self.client[0] if self.client else "?")
+        self._refused = True
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.transport.close()  # a response is still being sent: all that can be done is cut the connection
+            return
+        self.transport.write(_RESPONSE)
+        self.transport.write_eof()
+        asyncio.get_running_loop().call_later(LINGER, self.transport.close)
