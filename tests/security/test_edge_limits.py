@@ -67,6 +67,10 @@ def _serve(tmp_path, upstream, *args: str) -> Server:
 def test_serve_answers_431_while_a_huge_header_is_still_arriving(tmp_path, upstream):
     server = _serve(tmp_path, upstream)
     try:
+        # a large body is no large head: served
+        r = httpx.post(f"{server.url}/v1/chat/completions", headers={"Authorization": f"Bearer {MASTER}"},
+                       json={"model": "alpha", "messages": [{"role": "user", "content": "x" * 1_000_000}]})
+        assert r.status_code == 200, r.text
         with socket.create_connection(("127.0.0.1", server.port), timeout=DEADLINE) as s:
             # 2 MB of one header that never ends: answered once the limit is passed, without waiting for the rest
             s.sendall(b"GET /health/liveliness HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ")

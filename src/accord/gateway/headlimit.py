@@ -3,7 +3,7 @@
 httptools (llhttp) sets no limit of its own: it gathers a header of any size in memory before the app sees
 the request, so a single 100 MB header costs 100 MB however early the app refuses it. This counts the bytes
 fed to the parser while a head is being read and answers 431, closing the connection, once they pass the
-limit: memory per connection stays under the limit plus one read (256 KB). RequestContext checks the same
+limit: memory per connection stays under the limit plus two reads (256 KB each). RequestContext checks the same
 limit on complete heads, for servers run without this protocol.
 
 After the 431 the connection is half-closed and what the client still sends is read and dropped for a few
@@ -40,26 +40,31 @@ _RESPONSE = _response()
 
 
 class BoundedHttpTools(HttpToolsProtocol):
-    _head: int | None = 0  # bytes of the current head seen so far; None while a body is read
+    _in_head = False  # between a request's first byte and the end of its headers
+    _began = False  # a request began during the current read
+    _head = 0  # bytes of the current head counted so far
     _refused = False
 
     def data_received(self, data: bytes) -> None:
-        if self._refused or self.transport.is_closing():
-            return  # dropped
-        if self._head is not None:
+        if self._refused:
+            return  # the rest of a refused request: dropped
+        counting = self._in_head
+        self._began = False
+        super().data_received(data)
+        # Only reads that were head from end to end are counted (a read in which a request began may hold the
+        # end of the one before, body and all): the head may pass the limit by a read or two, never more.
+        if counting and self._in_head and not self._began and not self.transport.is_closing():
             self._head += len(data)
             if self._head > MAX_HEAD:
                 self._too_large()
-                return
-        super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        self._in_head, self._began, self._head = True, True, 0
+        super().on_message_begin()
 
     def on_headers_complete(self) -> None:
-        self._head = None
+        self._in_head = False
         super().on_headers_complete()
-
-    def on_message_complete(self) -> None:
-        self._head = 0
-        super().on_message_complete()
 
     def _too_large(self) -> None:
         log.warning("refused a request whose headers passed %d bytes (431), from %s", MAX_HEAD,
