@@ -34,6 +34,15 @@ def _own_csrf(path: str) -> bool:
     return path.startswith(_OWN_CSRF) and (len(path) == len(_OWN_CSRF) or path[len(_OWN_CSRF)] == "/")
 
 
+def _is_local_address(host: bytes, scope) -> bool:
+    """The Host is the very address the client connected to (`http://192.168.1.5:4000`, as `accord reload`,
+    `doctor` or a colleague's browser address a server listening beyond loopback): no name was resolved, so
+    nothing was rebound. Asked only of a Host the allow-list refused."""
+    server = scope.get("server")
+    name = host_name(host.decode("latin-1"))
+    return bool(server and name) and name == str(server[0]).lower()
+
+
 def _is_json(content_type: bytes) -> bool:
     return content_type.split(b";", 1)[0].strip().lower() == b"application/json"
 
@@ -86,7 +95,7 @@ class RequestContext:
         for k, v in scope["headers"]:  # one pass for every check (a request without Host is no browser's: it passes)
             length += len(k) + len(v)
             if k == b"host":
-                if not allows(v):
+                if not allows(v) and not _is_local_address(v, scope):
                     bad_host = v
             elif k == b"content-type":
                 content_type = v
