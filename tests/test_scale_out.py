@@ -18,6 +18,7 @@ import pytest
 
 from fakes import free_port
 from test_cli import ACCORD
+from waiting import wait_for
 
 MASTER = "sk-scale-master"
 MSG = [{"role": "user", "content": "hi"}]
@@ -138,7 +139,8 @@ def test_sigterm_finishes_in_flight_requests_and_loses_no_usage(tmp_path, upstre
 
     with ThreadPoolExecutor(20) as pool:
         futures = [pool.submit(call, i) for i in range(20)]
-        time.sleep(0.3)  # all in flight
+        # all 20 have reached the upstream (which holds each 0.6 s): in flight, not still connecting
+        wait_for(lambda: len(upstream.requests) >= 20, "all 20 requests in flight")
         inst.proc.send_signal(signal.SIGTERM)
         statuses = [f.result() for f in futures]
     inst.stop()

@@ -109,8 +109,9 @@ def _http_target(config_path: str | None, url: str | None) -> tuple[str, str, st
     url = url or f"http://{local_host(s.host)}:{s.port}/mcp"
     if not s.master_key:
         return url, bearer("ACCORD_MASTER_KEY"), (
-            "no master key is set (the server answers on loopback without auth); the header reads "
-            "${ACCORD_MASTER_KEY} from Claude Code's environment for when you set one")
+            "no master key is set, and a server without one keeps /mcp off: set ACCORD_MASTER_KEY in Accord's env "
+            "file and restart `accord serve` (the header reads ${ACCORD_MASTER_KEY} from Claude Code's environment), "
+            "or register with --transport stdio, which needs no key")
     if cfg.master_key_env:
         var = cfg.master_key_env
         return url, bearer(var), (f"the header reads ${{{var}}} from Claude Code's environment: export {var} in "
