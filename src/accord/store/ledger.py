@@ -7,15 +7,16 @@ and, since each counts at least its real cost while in flight, never by more req
 
 Spent so far, in this process: the database's `virtual_keys.spend` (`base`, as last read) plus what the usage
 recorder charged and the batch writer has not written yet (`pending`). The writer hands amounts from pending to
-base the moment its transaction commits (`flushed`), so nothing is in both or in neither -- the old race, where a
-key cached for a second kept the old spend while the pending spend was already cleared, let 9 requests through
-where 3 fit.
+base the moment its transaction commits (`flushed`, with the total the database now holds), so nothing is ever
+in neither -- the old race, where a key cached for a second kept the old spend while the pending spend was
+already cleared, let 9 requests through where 3 fit.
 
 With Redis, one hash per key holds the running total (`spent`) and the reservations of every instance, changed
 only by one Lua script, so check-and-reserve is atomic across instances. A flush does not touch it: the total
 is not "not yet in the database" but everything, and the database only seeds it. Each call raises the total to
-at least this process's own view (base + pending, never more than the truth), so a lost or expired hash, or
-charges made while Redis was away, heal on the next call without counting anything twice. A reservation in
+at least the database's figure as last read (never more than the truth), so a lost or expired hash, or charges
+made while Redis was away, heal without counting anything twice: a charge is sent to Redis once, or -- if
+Redis was away until it was written -- reaches it through the database figure instead. A reservation in
 Redis lives for LEASE seconds, so one whose instance died frees itself. When Redis is away, decisions are made
 on the process's own view (as the rate limits do).
 """
@@ -112,10 +113,13 @@ class Ledger:
             if self.redis.url:
                 self._unsent[key_id] = self._unsent.get(key_id, 0.0) + cost
 
-    def flushed(self, spend: dict[str, float]) -> None:
-        """The batch writer, right after its transaction committed `spend` to `virtual_keys.spend`."""
+    def flushed(self, spend: dict[str, float], totals: dict[str, float]) -> None:
+        """The batch writer, right after its transaction added `spend` to `virtual_keys.spend`, making it
+        `totals`. The total is what base becomes (not base + spend: a read that overlapped the commit may have
+        seen the new figure already, and would be counted twice)."""
         for key_id, amount in spend.items():
-            self._base[key_id] = self._base.get(key_id, 0.0) + amount
+            if key_id in totals:
+                self.observe(key_id, totals[key_id])
             left = self._pending.get(key_id, 0.0) - amount
             if left <= EPSILON:
                 self._pending.pop(key_id, None)
@@ -179,7 +183,7 @@ class Ledger:
         try:
             ok, spent, reserved = await self._script(
                 keys=[f"accord:budget:{{{k}}}", f"accord:budget:{{{k}}}:leases"],
-                args=[mode, repr(self.spent(k)), repr(unsent), res.id, repr(res.amount), repr(budget), repr(now),
+                args=[mode, repr(self._base.get(k, 0.0)), repr(unsent), res.id, repr(res.amount), repr(budget), repr(now),
                       repr(now + LEASE), TTL], client=client)
         except Exception as e:  # any redis failure: decide here, never fail the request
             if unsent:

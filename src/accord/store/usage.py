@@ -115,8 +115,12 @@ class UsageWriter:
             for key_id, amount in spend.items():
                 await s.execute(update(VirtualKey).where(VirtualKey.id == key_id)
                                 .values(spend=VirtualKey.spend + amount))
+            totals: dict[str, float] = {}
+            if spend and self.ledger is not None:  # the rows are locked by the updates: these are the new totals
+                q = select(VirtualKey.id, VirtualKey.spend).where(VirtualKey.id.in_(list(spend)))
+                totals = {k: v for k, v in (await s.execute(q)).all()}
         if self.ledger is not None:
-            self.ledger.flushed(spend)  # in the same step as the commit: the spend is never in both or neither
+            self.ledger.flushed(spend, totals)  # until now it was pending (perhaps counted twice), never in neither
 
     async def _upsert_daily(self, s, day: str, key_id: str, model: str, acc: list) -> None:
         values = dict(day=day, key_id=key_id, model=model, requests=acc[0], errors=acc[1], prompt_tokens=acc[2],
