@@ -50,4 +50,9 @@ class ClosingStream(StreamingResponse):
         try:
             await super().__call__(scope, receive, send)
         finally:
-            await self.then()
+            try:
+                close = getattr(self.body_iterator, "aclose", None)
+                if close is not None:  # a client gone leaves it open: end it (and what it records) first
+                    await close()
+            finally:
+                await self.then()
