@@ -8,7 +8,8 @@ request is never under-reserved:
   a URL does not show;
 - output: `max_completion_tokens` or `max_tokens` if given (capped at the model's output limit), else the
   model's whole output limit (catalog);
-- priced at the catalog prices of the dearest model the call may reach (its fallbacks included).
+- priced at the catalog prices of the dearest model the call may reach (its fallbacks included; those for a
+  too-long prompt only when the bound does not fit the model's window).
 """
 
 from __future__ import annotations
@@ -38,10 +39,20 @@ def output_tokens_bound(body: dict, info: ModelInfo) -> int:
 
 
 def worst_case(router: Router, model: str, body: dict, allow: Allow | None = None) -> float:
-    """The most, in dollars, a call to `model` with `body` can cost, whichever reachable model serves it."""
+    """The most, in dollars, a call to `model` with `body` can cost, whichever reachable model serves it. A
+    model's context-window fallbacks count only if the bound can overflow its window (else the dearest larger
+    model would be reserved for every request)."""
     prompt = prompt_tokens_bound(body)
+
+    asked = body.get("max_completion_tokens") or body.get("max_tokens")
+    asked = asked if isinstance(asked, int) else 0
+
+    def overflows(name: str) -> bool:  # asked uncapped: a max_tokens over the limit may be reported as too long
+        info = router.groups[name][0].info
+        return prompt + max(asked, output_tokens_bound(body, info)) > info.context_window
+
     dearest = 0.0
-    for name in router.reachable(model, allow):
+    for name in router.reachable(model, allow, overflows):
         for dep in router.groups[name]:
             dearest = max(dearest, dep.info.cost(prompt, output_tokens_bound(body, dep.info)))
     return dearest

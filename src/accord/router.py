@@ -220,16 +220,19 @@ class Router:
                             f"{', '.join(f'`{m}`' for m in tried_models)})")
         raise last
 
-    def reachable(self, name: str, allow: Allow | None = None) -> list[str]:
-        """Every model a call to `name` may end up at (itself and its fallbacks of any kind, transitively):
-        what a budget reservation must be able to pay for."""
+    def reachable(self, name: str, allow: Allow | None = None,
+                  overflows: Callable[[str], bool] | None = None) -> list[str]:
+        """Every model a call to `name` may end up at (itself and its fallbacks, transitively): what a budget
+        reservation must be able to pay for. `overflows(model)`: whether the request can be too long for that
+        model, i.e. whether its context-window fallbacks count (None: always)."""
         out, queue = [], [self.canonical(name, allow)]
         while queue:
             m = queue.pop(0)
             if m in out:
                 continue
             out.append(m)
-            queue += [f for f in (*self._fallbacks(m, False), *self._fallbacks(m, True))
+            context = self._fallbacks(m, True) if overflows is None or overflows(m) else []
+            queue += [f for f in (*self._fallbacks(m, False), *context)
                       if f not in out and (allow is None or allow(f))]
         return out
 
