@@ -1,4 +1,5 @@
-"""Per-key rate limits (requests and tokens per minute), in fixed one-minute windows.
+"""Per-key rate limits (requests and tokens per minute), in fixed one-minute windows, and the Redis link they
+share with budgets (store/ledger.py).
 
 With `redis_url` the counters live in Redis, so a key's limit holds across every Accord instance; without it
 they live in this process (each instance counts on its own). When Redis goes away the counters fall back to
@@ -25,56 +26,75 @@ def reset_in(now: float) -> float:
     return WINDOW - (now % WINDOW)
 
 
+class RedisLink:
+    """One lazily opened Redis client shared by everything counted across instances (limits, budgets), and
+    whether to use it: after a failure it is left alone for RETRY_REDIS_AFTER seconds, and callers count in the
+    process meanwhile."""
+
+    def __init__(self, url: str | None) -> None:
+        self.url = url
+        self._redis: Any = None
+        self._down_at: float | None = None
+
+    @property
+    def backend(self) -> str:
+        if not self.url:
+            return "local"
+        return "local (redis unavailable)" if self._down_at is not None else "redis"
+
+    def client(self) -> Any:
+        if self._redis is None:
+            import redis.asyncio as aioredis
+
+            self._redis = aioredis.from_url(self.url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        return self._redis
+
+    def usable(self) -> bool:
+        if not self.url:
+            return False
+        return not (self._down_at is not None and time.monotonic() - self._down_at < RETRY_REDIS_AFTER)
+
+    def failed(self, e: Exception) -> None:
+        if self._down_at is None:
+            log.warning("limits: redis unavailable (%s); counting per process until it is back",
+                        e.__class__.__name__)
+        self._down_at = time.monotonic()
+
+    def ok(self) -> None:
+        if self._down_at is not None:
+            log.warning("limits: redis is back; limits are shared across instances again")
+            self._down_at = None
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            with contextlib.suppress(Exception):
+                await self._redis.aclose()
+            self._redis = None
+
+
 class Limits:
     def __init__(self, redis_url: str | None = None) -> None:
-        self.redis_url = redis_url
-        self._redis: Any = None
-        self._redis_down_at: float | None = None
+        self.redis = RedisLink(redis_url)
         self._local: dict[tuple[str, str, int], int] = {}
 
     @property
     def backend(self) -> str:
-        if not self.redis_url:
-            return "local"
-        return "local (redis unavailable)" if self._redis_down_at is not None else "redis"
-
-    def _client(self) -> Any:
-        if self._redis is None:
-            import redis.asyncio as aioredis
-
-            self._redis = aioredis.from_url(self.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        return self._redis
-
-    def _use_redis(self) -> bool:
-        if not self.redis_url:
-            return False
-        return not (self._redis_down_at is not None and time.monotonic() - self._redis_down_at < RETRY_REDIS_AFTER)
-
-    def _redis_failed(self, e: Exception) -> None:
-        if self._redis_down_at is None:
-            log.warning("limits: redis unavailable (%s); counting per process until it is back",
-                        e.__class__.__name__)
-        self._redis_down_at = time.monotonic()
-
-    def _redis_ok(self) -> None:
-        if self._redis_down_at is not None:
-            log.warning("limits: redis is back; limits are shared across instances again")
-            self._redis_down_at = None
+        return self.redis.backend
 
     async def _incr(self, kind: str, key_id: str, by: int) -> int:
         now = time.time()
         w = _window(now)
-        if self._use_redis():
+        if self.redis.usable():
             name = f"accord:{kind}:{key_id}:{w}"
             try:
-                pipe = self._client().pipeline()
+                pipe = self.redis.client().pipeline()
                 pipe.incrby(name, by)
                 pipe.expire(name, WINDOW * 2)
                 value, _ = await pipe.execute()
-                self._redis_ok()
+                self.redis.ok()
                 return int(value)
             except Exception as e:  # any redis failure: fall back, never fail the request
-                self._redis_failed(e)
+                self.redis.failed(e)
         k = (kind, key_id, w)
         self._local[k] = self._local.get(k, 0) + by
         if len(self._local) > 10_000:
@@ -98,6 +118,4 @@ class Limits:
             await self._incr("tpm", key_id, tokens)
 
     async def close(self) -> None:
-        if self._redis is not None:
-            with contextlib.suppress(Exception):
-                await self._redis.aclose()
+        await self.redis.close()

@@ -11,7 +11,7 @@ import difflib
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -22,6 +22,7 @@ from .providers.base import Call
 from .providers.http import Pools
 
 T = TypeVar("T")
+Allow = Callable[[str], bool]  # which (canonical) model names a caller may use; None: every one
 FAIL_WINDOW = 60.0  # seconds in which `allowed_fails` failures put a deployment in cooldown
 LIMIT_WINDOW = 60.0  # rpm/tpm are counted over this sliding window
 MAX_MODEL_NAME = 256  # characters; no real name comes close, and a longer one would be stored in usage rows
@@ -84,8 +85,8 @@ class Router:
     def names(self) -> list[str]:
         return list(self.groups)
 
-    def canonical(self, name: str) -> str:
-        """The model name `name` refers to (itself, or the model an alias points at)."""
+    def lookup(self, name: str) -> str | None:
+        """The model name `name` refers to (itself, or the model an alias points at), or None."""
         check_model_name(name)
         if name in self.groups:
             return name
@@ -98,12 +99,28 @@ class Router:
         for a, n in self.aliases.items():
             if a.lower() == low:
                 return n
-        choices = [*self.groups, *self.aliases]
+        return None
+
+    def canonical(self, name: str, allow: Allow | None = None) -> str:
+        """The model `name` refers to. A model `allow` refuses is answered exactly as an unknown one, and only
+        allowed names are suggested: a caller must not learn of models it may not use."""
+        found = self.lookup(name)
+        if found is not None and (allow is None or allow(found)):
+            return found
+        choices = [n for n in self.groups if allow is None or allow(n)]
+        choices += [a for a, n in self.aliases.items() if allow is None or allow(n)]
         close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         if not choices:
-            hint = "; no models are configured: add one to accord.yaml or set a provider key (accord init)"
+            hint = ("; no models are configured: add one to accord.yaml or set a provider key (accord init)"
+                    if allow is None else "; this caller may use none of the models served here")
         raise NotFound(f"model `{name}` is not served here{hint}", param="model")
+
+    def allow_only(self, names: Iterable[str]) -> Allow:
+        """An `allow` for an allow-list as written (model names or aliases, any case): a name that is not
+        served allows nothing."""
+        allowed = frozenset(m for m in map(self.lookup, names) if m is not None)
+        return allowed.__contains__
 
     def group(self, name: str) -> list[Deployment]:
         return self.groups[self.canonical(name)]
@@ -112,13 +129,15 @@ class Router:
         return self.group(name)[0].info
 
     # ----------------------------------------------------------------------------------------- calling
-    async def complete(self, name: str, body: dict) -> tuple[dict, Call]:
+    # A call made on someone's behalf passes `allow` (e.g. a virtual key's allow-list): every deployment
+    # actually called -- the model asked for, its fallbacks of every kind -- must be one it allows.
+    async def complete(self, name: str, body: dict, allow: Allow | None = None) -> tuple[dict, Call]:
         async def attempt(dep: Deployment, call: Call) -> dict:
             return await providers.get(dep.adapter).complete(dep, dict(body), call, self.pools)
 
-        return await self._run(name, attempt)
+        return await self._run(name, attempt, allow)
 
-    async def stream(self, name: str, body: dict) -> tuple[AsyncIterator[bytes], Call]:
+    async def stream(self, name: str, body: dict, allow: Allow | None = None) -> tuple[AsyncIterator[bytes], Call]:
         """Open a stream and wait for its first chunk, so failures up to the first byte can still be retried
         (and reported with a proper status); after that nothing is retried."""
 
@@ -142,23 +161,25 @@ class Router:
                 raise UpstreamTimeout(f"{dep.vendor.label or dep.vendor.name} ({dep.id}) sent no first token "
                                       f"within {ttft:g} s") from None
 
-        return await self._run(name, attempt)
+        return await self._run(name, attempt, allow)
 
-    async def embed(self, name: str, body: dict) -> tuple[dict, Call]:
+    async def embed(self, name: str, body: dict, allow: Allow | None = None) -> tuple[dict, Call]:
         async def attempt(dep: Deployment, call: Call) -> dict:
             return await providers.get(dep.adapter).embed(dep, dict(body), call, self.pools)
 
-        return await self._run(name, attempt)
+        return await self._run(name, attempt, allow)
 
-    async def _run(self, name: str, attempt: Callable[[Deployment, Call], Awaitable[T]]) -> tuple[T, Call]:
+    async def _run(self, name: str, attempt: Callable[[Deployment, Call], Awaitable[T]],
+                   allow: Allow | None = None) -> tuple[T, Call]:
         """Try the model's group with retries; then its fallbacks (context-window ones only for a context
-        error), each with retries of their own."""
-        primary = self.canonical(name)
-        queue, seen = [primary], {primary}
+        error), each with retries of their own. Fallbacks `allow` refuses are skipped, never called."""
+        primary = self.canonical(name, allow)
+        queue, seen, tried_models, skipped = [primary], {primary}, [], False
         attempts = 0
         last: AccordError | None = None
         while queue:
             model = queue.pop(0)
+            tried_models.append(model)
             group = self.groups[model]
             tried: set[str] = set()
             retries = group[0].max_retries if group[0].max_retries is not None else self.settings.num_retries
@@ -196,11 +217,34 @@ class Router:
             if not getattr(last, "retryable", False) and not context:
                 raise last  # the request itself is wrong: another model will not help
             for m in self._fallbacks(model, context):
-                if m not in seen:
-                    seen.add(m)
-                    queue.append(m)
+                if m in seen:
+                    continue
+                seen.add(m)
+                if allow is not None and not allow(m):
+                    skipped = True
+                    continue
+                queue.append(m)
         assert last is not None
+        if skipped:  # say so without naming what was skipped: the caller must not learn of those models
+            last.message = (f"{last.message} (every model this caller may use failed: "
+                            f"{', '.join(f'`{m}`' for m in tried_models)})")
         raise last
+
+    def reachable(self, name: str, allow: Allow | None = None,
+                  overflows: Callable[[str], bool] | None = None) -> list[str]:
+        """Every model a call to `name` may end up at (itself and its fallbacks, transitively): what a budget
+        reservation must be able to pay for. `overflows(model)`: whether the request can be too long for that
+        model, i.e. whether its context-window fallbacks count (None: always)."""
+        out, queue = [], [self.canonical(name, allow)]
+        while queue:
+            m = queue.pop(0)
+            if m in out:
+                continue
+            out.append(m)
+            context = self._fallbacks(m, True) if overflows is None or overflows(m) else []
+            queue += [f for f in (*self._fallbacks(m, False), *context)
+                      if f not in out and (allow is None or allow(f))]
+        return out
 
     def _fallbacks(self, model: str, context: bool) -> list[str]:
         s = self.settings
@@ -212,13 +256,7 @@ class Router:
                       if g[0].info.context_window > window and g[0].info.mode == "chat"]
             names = [n for _, n in sorted(larger)]
         names += list(s.default_fallbacks)
-        out = []
-        for m in names:
-            try:
-                out.append(self.canonical(m))
-            except NotFound:
-                continue
-        return out
+        return [m for m in map(self.lookup, names) if m is not None]
 
     def _pick(self, group: list[Deployment], tried: set[str]) -> Deployment | None:
         now = time.monotonic()

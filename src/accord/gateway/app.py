@@ -17,6 +17,7 @@ from .. import __version__, logs
 from ..config import Config
 from ..limits import Limits
 from ..router import Router
+from ..store.ledger import Ledger
 from ..ui import LazyUI
 from . import chat, errors, health, keys_api, models, openapi, reload, spend
 from .hosts import HostPolicy
@@ -81,8 +82,8 @@ def create_app(cfg: Config) -> Starlette:
     app.state.cfg = cfg
     app.state.router = router
     app.state.on_reload = []  # callables (cfg, router) told of every reload
-    app.state.store = Store(cfg.settings)
     app.state.limits = Limits(cfg.settings.redis_url)
+    app.state.store = Store(cfg.settings, Ledger(app.state.limits.redis))  # budgets share the limits' Redis
     app.state.master_key = cfg.settings.master_key or None
     app.state.hosts = HostPolicy(cfg.settings.allowed_hosts)
     app.state.max_body = int(cfg.settings.max_body_mb * 1024 * 1024)

@@ -13,10 +13,14 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
+from ..costs import worst_case
 from ..errors import AuthError, PermissionDenied, RateLimited
+from ..store.ledger import OverBudget
 
 if TYPE_CHECKING:
+    from ..router import Allow
     from ..store.keys import KeyInfo
+    from ..store.ledger import Reservation
 
 VIRTUAL_PREFIX = "sk-acc-"
 
@@ -91,23 +95,47 @@ async def caller(request: Request) -> KeyInfo | None:
     return info
 
 
-async def enforce(request: Request, key: KeyInfo, model: str, canonical: str) -> None:
-    """A virtual key's model allow-list, budget and rpm/tpm limits, each refused with what and until when."""
+def allowed(request: Request, key: KeyInfo | None) -> Allow | None:
+    """The models a caller may use, as the router's `allow` (None: every model)."""
+    if key is None or key.models is None:
+        return None
+    return request.app.state.router.allow_only(key.models)
+
+
+async def enforce(request: Request, key: KeyInfo, model: str, body: dict, allow: Allow | None) -> Reservation | None:
+    """A virtual key's model allow-list, budget and rpm/tpm limits, each refused with what and until when.
+
+    With a budget, the request's worst-case cost is reserved here; the caller releases the reservation when the
+    request is over (`budget_release`), however it ends."""
     label = key.name or key.prefix
-    if key.models is not None and model not in key.models and canonical not in key.models:
-        raise PermissionDenied(f"key `{label}` may not use model `{model}`; it may use: {', '.join(key.models)}",
-                               param="model", code="model_not_allowed")
+    router = request.app.state.router
+    if allow is not None:
+        found = router.lookup(model)
+        if found is None or not allow(found):  # unknown or not allowed: the same answer, naming only its own models
+            raise PermissionDenied(f"key `{label}` may not use model `{model}`; it may use: "
+                                   f"{', '.join(key.models or ())}", param="model", code="model_not_allowed")
+    res = None
     if key.max_budget is not None:
-        spent = key.spend + request.app.state.store.pending_spend(key.id)
-        if spent >= key.max_budget:
-            raise RateLimited(f"key `{label}` has spent ${spent:.4f} of its ${key.max_budget:g} budget; "
+        amount = worst_case(router, model, body, allow)
+        try:
+            res = await request.app.state.store.ledger.reserve(key.id, amount, key.max_budget)
+        except OverBudget as e:
+            held = f" (and ${e.reserved:.4f} is held by its requests in flight)" if e.reserved > 0 else ""
+            raise RateLimited(f"key `{label}` has spent ${e.spent:.4f} of its ${key.max_budget:g} budget{held}; "
                               "raise max_budget (POST /key/update or `accord keys update`) to go on",
-                              code="budget_exceeded", type="budget_exceeded")
+                              code="budget_exceeded", type="budget_exceeded") from None
     if key.rpm_limit is not None or key.tpm_limit is not None:
         over = await request.app.state.limits.hit(key.id, key.rpm_limit, key.tpm_limit)
         if over is not None:
+            await budget_release(request, res)
             which, wait = over
             limit = key.rpm_limit if which == "rpm" else key.tpm_limit
             what = "requests" if which == "rpm" else "tokens"
             raise RateLimited(f"key `{label}` reached its {which} limit of {limit} {what} per minute; "
                               f"it resets in {wait:.0f} s", retry_after=wait, code=f"{which}_limit_exceeded")
+    return res
+
+
+async def budget_release(request: Request, res: Reservation | None) -> None:
+    """The request is over (its cost recorded, or it failed): its reservation no longer holds the budget."""
+    await request.app.state.store.ledger.release(res)

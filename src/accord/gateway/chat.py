@@ -1,20 +1,22 @@
 """POST /v1/chat/completions and /v1/embeddings: the hot path.
 
 Reads `model` and `stream`, passes the rest on; the router picks the deployment and the adapter speaks to it.
-Every request that got past auth leaves one usage row, success or not.
+Every request that got past auth leaves one usage row, success or not. A key's budget reservation is released
+when the request is over, after its cost is recorded.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from functools import partial
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from ..errors import AccordError, BadRequest
-from ..providers.base import Call
+from ..providers.base import Call, Usage, estimate_tokens
 from . import auth, sse
 from .body import model_of, read_json
 from .disconnect import ClientGone, unless_disconnected
@@ -38,37 +40,49 @@ async def chat_completions(request: Request) -> Response:
     model = model_of(body)
     stream = bool(body.get("stream"))
     router = request.app.state.router
+    allow = auth.allowed(request, key)
+    res = None  # the key's budget reservation, released when the request is over
     try:
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            raise BadRequest("`messages` must be a non-empty list of {role, content}", param="messages")
-        if key is not None:
-            await auth.enforce(request, key, model, router.canonical(model))
-        if stream:
-            chunks, call = await router.stream(model, body)
-            return StreamingResponse(_recorded(request, chunks, call, model, started, key), media_type="text/event-stream",
-                                     headers={"cache-control": "no-cache", "x-accel-buffering": "no", **served_by(call)})
         try:
-            data, call = await unless_disconnected(request, router.complete(model, body))
-        except ClientGone:
-            record(request, route="chat", model=model, started=started, key=key, status=499, error_type="client_gone")
-            return Response(status_code=499)  # nobody is listening; the upstream call is cancelled
-    except AccordError as e:
-        record(request, route="chat", model=model, started=started, key=key, status=e.status, error_type=e.type,
-               stream=stream)
-        raise
-    record(request, route="chat", model=model, started=started, key=key, call=call)
-    return Response(orjson.dumps(data), media_type=_JSON, headers=served_by(call))
+            messages = body.get("messages")
+            if not isinstance(messages, list) or not messages:
+                raise BadRequest("`messages` must be a non-empty list of {role, content}", param="messages")
+            if key is not None:
+                res = await auth.enforce(request, key, model, body, allow)
+            if stream:
+                chunks, call = await router.stream(model, body, allow)
+                response = sse.ClosingStream(
+                    _recorded(request, chunks, call, model, started, key, messages),
+                    partial(auth.budget_release, request, res), media_type="text/event-stream",
+                    headers={"cache-control": "no-cache", "x-accel-buffering": "no", **served_by(call)})
+                res = None  # released by the response, once the stream is over
+                return response
+            try:
+                data, call = await unless_disconnected(request, router.complete(model, body, allow))
+            except ClientGone:
+                record(request, route="chat", model=model, started=started, key=key, status=499,
+                       error_type="client_gone")
+                return Response(status_code=499)  # nobody is listening; the upstream call is cancelled
+        except AccordError as e:
+            record(request, route="chat", model=model, started=started, key=key, status=e.status, error_type=e.type,
+                   stream=stream)
+            raise
+        record(request, route="chat", model=model, started=started, key=key, call=call)
+        return Response(orjson.dumps(data), media_type=_JSON, headers=served_by(call))
+    finally:
+        await auth.budget_release(request, res)
 
 
 async def _recorded(request: Request, chunks: AsyncIterator[bytes], call: Call, model: str, started: float,
-                    key) -> AsyncIterator[bytes]:
+                    key, messages: list) -> AsyncIterator[bytes]:
     """The SSE stream, and its usage row once it is over (finished, failed, or cut off by the client)."""
     outcome = {"status": 499, "error_type": "client_gone"}
     try:
         async for event in sse.events(chunks, outcome):
             yield event
     finally:
+        if call.usage is None and call.chunks:  # cut off before the usage chunk: what was sent still costs
+            call.usage = Usage(estimate_tokens(messages), call.chunks, estimated=True)
         record(request, route="chat", model=model, started=started, key=key, call=call, stream=True, **outcome)
 
 
@@ -78,15 +92,21 @@ async def embeddings(request: Request) -> Response:
     body = await read_json(request)
     model = model_of(body)
     router = request.app.state.router
+    allow = auth.allowed(request, key)
+    res = None
     try:
-        inp = body.get("input")
-        if not isinstance(inp, (str, list)) or not inp:
-            raise BadRequest("`input` must be a string or a non-empty list", param="input")
-        if key is not None:
-            await auth.enforce(request, key, model, router.canonical(model))
-        data, call = await router.embed(model, body)
-    except AccordError as e:
-        record(request, route="embeddings", model=model, started=started, key=key, status=e.status, error_type=e.type)
-        raise
-    record(request, route="embeddings", model=model, started=started, key=key, call=call)
-    return Response(orjson.dumps(data), media_type=_JSON, headers=served_by(call))
+        try:
+            inp = body.get("input")
+            if not isinstance(inp, (str, list)) or not inp:
+                raise BadRequest("`input` must be a string or a non-empty list", param="input")
+            if key is not None:
+                res = await auth.enforce(request, key, model, body, allow)
+            data, call = await router.embed(model, body, allow)
+        except AccordError as e:
+            record(request, route="embeddings", model=model, started=started, key=key, status=e.status,
+                   error_type=e.type)
+            raise
+        record(request, route="embeddings", model=model, started=started, key=key, call=call)
+        return Response(orjson.dumps(data), media_type=_JSON, headers=served_by(call))
+    finally:
+        await auth.budget_release(request, res)

@@ -23,19 +23,18 @@ def _entry(name: str, router, alias_of: str | None = None) -> dict:
 async def list_models(request: Request) -> Response:
     key = await auth.caller(request)
     router = request.app.state.router
-    data = [_entry(n, router) for n in router.groups]
-    data += [_entry(a, router, n) for a, n in router.aliases.items()]
-    if key is not None and key.models is not None:  # a key sees the models it may use
-        allowed = set(key.models)
-        data = [m for m in data if m["id"] in allowed or m.get("root") in allowed]
+    allow = auth.allowed(request, key)  # a key sees only the models it may use
+    data = [_entry(n, router) for n in router.groups if allow is None or allow(n)]
+    data += [_entry(a, router, n) for a, n in router.aliases.items() if allow is None or allow(n)]
     return Response(orjson.dumps({"object": "list", "data": data}), media_type="application/json")
 
 
 async def get_model(request: Request) -> Response:
-    await auth.caller(request)
+    key = await auth.caller(request)
     router = request.app.state.router
     mid = request.path_params["model_id"]
-    name = router.canonical(mid)  # raises NotFound with close matches
+    # a model the key may not use is not found, as an unknown one is; the suggestions name only its own
+    name = router.canonical(mid, auth.allowed(request, key))
     if mid not in router.groups and mid not in router.aliases:
         raise NotFound(f"model `{mid}` is not served here; did you mean {name}?", param="model")
     return Response(orjson.dumps(_entry(mid, router, None if mid == name else name)), media_type="application/json")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import orjson
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from ..errors import AccordError
 
@@ -33,3 +36,23 @@ async def events(chunks: AsyncIterator[bytes], outcome: dict | None = None) -> A
         return
     outcome.update(status=200, error_type=None)
     yield DONE
+
+
+class ClosingStream(StreamingResponse):
+    """A streaming response that runs `then` once it is over, however it ended: finished, failed, the client
+    gone, or cancelled before its body began (when a body iterator's own `finally` never runs)."""
+
+    def __init__(self, content: AsyncIterator[bytes], then: Callable[[], Awaitable[None]], **kw: Any) -> None:
+        super().__init__(content, **kw)
+        self.then = then
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            try:
+                close = getattr(self.body_iterator, "aclose", None)
+                if close is not None:  # a client gone leaves it open: end it (and what it records) first
+                    await close()
+            finally:
+                await self.then()

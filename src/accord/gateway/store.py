@@ -13,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AccordError
+from ..store.ledger import Ledger
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -33,8 +34,9 @@ class StoreUnavailable(AccordError):
 
 
 class Store:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, ledger: Ledger | None = None) -> None:
         self.settings = settings
+        self.ledger = ledger or Ledger()  # budgets: spent and reserved per key, the one place they are counted
         self.db: Database | None = None
         self.usage: UsageWriter | None = None
         self.keys: Keys | None = None
@@ -69,7 +71,7 @@ class Store:
         self.db = db
         self.keys = keys_mod.Keys(db)
         self.signed_out = signed_out_mod.SignedOutSessions(db)
-        self.usage = usage_mod.UsageWriter(db)
+        self.usage = usage_mod.UsageWriter(db, ledger=self.ledger)
         for row in self._early:
             self.usage.add(row)
         self._early.clear()
@@ -87,13 +89,13 @@ class Store:
                                    "virtual keys cannot be checked right now") from None
 
     def record(self, row: dict[str, Any]) -> None:
+        """A usage row: its cost is charged to its key at once (a budget sees it before it is written)."""
+        if row.get("key_id") and row.get("cost"):
+            self.ledger.charge(row["key_id"], row["cost"])
         if self.usage is not None:
             self.usage.add(row)
         elif len(self._early) < 100_000:
             self._early.append(row)
-
-    def pending_spend(self, key_id: str) -> float:
-        return self.usage.pending_spend.get(key_id, 0.0) if self.usage is not None else 0.0
 
     async def key(self, presented: str) -> KeyInfo | None:
         """Look a presented virtual key up, trusting an answer for KEY_TTL seconds."""
@@ -116,6 +118,8 @@ class Store:
                 return hit[0]
             raise StoreUnavailable(f"the database is not available ({e.__class__.__name__}); "
                                    "virtual keys cannot be checked right now") from None
+        if info is not None:
+            self.ledger.observe(info.id, info.spend)
         if len(self._cache) > 50_000:
             self._cache.clear()
         self._cache[h] = (info, now)

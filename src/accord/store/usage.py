@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 
 from .db import Database
+from .ledger import Ledger
 from .models import UsageDaily, UsageRecord, VirtualKey
 
 log = logging.getLogger("accord.usage")
@@ -29,12 +30,13 @@ COLUMNS = ("created_at", "request_id", "key_id", "route", "model", "deployment",
 
 
 class UsageWriter:
-    def __init__(self, db: Database, *, interval: float = 0.5, max_buffer: int = 500_000) -> None:
+    def __init__(self, db: Database, *, interval: float = 0.5, max_buffer: int = 500_000,
+                 ledger: Ledger | None = None) -> None:
         self.db = db
+        self.ledger = ledger  # told of each key's spend the moment it is committed
         self.interval = interval
         self.max_buffer = max_buffer
         self.buffer: list[dict[str, Any]] = []
-        self.pending_spend: dict[str, float] = defaultdict(float)  # per key, not yet in virtual_keys.spend
         self.dropped = 0
         self.written = 0
         self.failing_since: float | None = None
@@ -48,8 +50,6 @@ class UsageWriter:
             self.dropped += 1
             return
         self.buffer.append(row)
-        if row.get("key_id") and row.get("cost"):
-            self.pending_spend[row["key_id"]] += row["cost"]
 
     async def start(self) -> None:
         self._wake = asyncio.Event()
@@ -115,12 +115,12 @@ class UsageWriter:
             for key_id, amount in spend.items():
                 await s.execute(update(VirtualKey).where(VirtualKey.id == key_id)
                                 .values(spend=VirtualKey.spend + amount))
-        for key_id, amount in spend.items():
-            left = self.pending_spend.get(key_id, 0.0) - amount
-            if left <= 1e-12:
-                self.pending_spend.pop(key_id, None)
-            else:
-                self.pending_spend[key_id] = left
+            totals: dict[str, float] = {}
+            if spend and self.ledger is not None:  # the rows are locked by the updates: these are the new totals
+                q = select(VirtualKey.id, VirtualKey.spend).where(VirtualKey.id.in_(list(spend)))
+                totals = {k: v for k, v in (await s.execute(q)).all()}
+        if self.ledger is not None:
+            self.ledger.flushed(spend, totals)  # until now it was pending (perhaps counted twice), never in neither
 
     async def _upsert_daily(self, s, day: str, key_id: str, model: str, acc: list) -> None:
         values = dict(day=day, key_id=key_id, model=model, requests=acc[0], errors=acc[1], prompt_tokens=acc[2],

@@ -1,0 +1,58 @@
+"""What a request may cost at most, known before it is sent: the amount a key's budget reserves while it runs.
+
+A budget can only hold if every request in flight is counted before its real cost is known. The bound is
+deliberately generous -- it is released and replaced by the real cost as soon as the request ends -- so a
+request is never under-reserved:
+- prompt: one token per byte of the JSON body (byte-level BPE tokenizers never make a token of less than a
+  byte; the JSON around the text stands in for the chat template), plus IMAGE_TOKENS per image, whose tokens
+  a URL does not show;
+- output: `max_completion_tokens` or `max_tokens` if given (capped at the model's output limit), else the
+  model's whole output limit (catalog);
+- priced at the catalog prices of the dearest model the call may reach (its fallbacks included; those for a
+  too-long prompt only when the bound does not fit the model's window).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import orjson
+
+if TYPE_CHECKING:
+    from .catalog import ModelInfo
+    from .router import Allow, Router
+
+IMAGE_TOKENS = 2_000  # more than any provider bills for one image (OpenAI high detail ~1,100; Claude ~1,600)
+
+
+def prompt_tokens_bound(body: dict) -> int:
+    raw = orjson.dumps(body)
+    return len(raw) + IMAGE_TOKENS * (raw.count(b'"image_url"') + raw.count(b'"image"'))
+
+
+def output_tokens_bound(body: dict, info: ModelInfo) -> int:
+    asked = body.get("max_completion_tokens") or body.get("max_tokens")
+    limit = info.max_output_tokens
+    if isinstance(asked, int) and not isinstance(asked, bool) and asked > 0:
+        return min(asked, limit) if limit > 0 else asked
+    return limit
+
+
+def worst_case(router: Router, model: str, body: dict, allow: Allow | None = None) -> float:
+    """The most, in dollars, a call to `model` with `body` can cost, whichever reachable model serves it. A
+    model's context-window fallbacks count only if the bound can overflow its window (else the dearest larger
+    model would be reserved for every request)."""
+    prompt = prompt_tokens_bound(body)
+
+    asked = body.get("max_completion_tokens") or body.get("max_tokens")
+    asked = asked if isinstance(asked, int) else 0
+
+    def overflows(name: str) -> bool:  # asked uncapped: a max_tokens over the limit may be reported as too long
+        info = router.groups[name][0].info
+        return prompt + max(asked, output_tokens_bound(body, info)) > info.context_window
+
+    dearest = 0.0
+    for name in router.reachable(model, allow, overflows):
+        for dep in router.groups[name]:
+            dearest = max(dearest, dep.info.cost(prompt, output_tokens_bound(body, dep.info)))
+    return dearest
