@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from .. import catalog
 from ..catalog import ModelInfo
 from ..errors import AccordError, NotFound, UpstreamError, UpstreamTimeout
+from ..providers.assemble import OnText, assemble
 from .types import InputError
 
 
@@ -27,7 +28,9 @@ class ModelCaller(Protocol):
         """Request fields for a thinking level and temperature on this model, and notes on what was ignored."""
         ...
 
-    async def complete(self, name: str, body: dict) -> tuple[dict, Any]: ...
+    async def complete(self, name: str, body: dict, on_text: OnText | None = None) -> tuple[dict, Any]:
+        """One whole answer (a `chat.completion`); `on_text`, when given, receives its text as it arrives."""
+        ...
 
 
 class LocalModels:
@@ -65,8 +68,14 @@ class LocalModels:
                 body["temperature"] = temperature
         return body, notes
 
-    async def complete(self, name: str, body: dict) -> tuple[dict, Any]:
-        return await self.router.complete(name, body)
+    async def complete(self, name: str, body: dict, on_text: OnText | None = None) -> tuple[dict, Any]:
+        """Always streamed from the upstream and assembled: DashScope refuses thinking calls made without
+        streaming, and a stream brings the router's first-token and idle time-outs and live text."""
+        chunks, call = await self.stream(name, body)
+        data = await assemble(chunks, on_text)
+        if "usage" not in data and call.usage is not None:
+            data["usage"] = call.usage.as_openai()
+        return data, call
 
     async def stream(self, name: str, body: dict) -> tuple[Any, Any]:
         """Chunks (JSON bytes) as they arrive, usage at the end."""
@@ -142,7 +151,7 @@ class RemoteModels:
             body["temperature"] = temperature
         return body, notes
 
-    async def complete(self, name: str, body: dict) -> tuple[dict, Any]:
+    async def complete(self, name: str, body: dict, on_text: OnText | None = None) -> tuple[dict, Any]:
         import asyncio
 
         import orjson
