@@ -89,6 +89,7 @@ class FakeUpstream:
 
             self.strict = PROFILES[vendor]
         self.requests: list[dict] = []  # {"path", "headers", "json"}; a refused one also has "refused"
+        self.models = ["fake-model"]  # what GET /models lists
         self.script: deque[Reply] = deque()
         self.default = Reply()
         self.responder: Callable[[dict], Reply | None] | None = None
@@ -145,7 +146,7 @@ class FakeUpstream:
         rec = {"path": path, "headers": dict(request.headers), "json": body, "query": dict(request.query_params)}
         self.requests.append(rec)
         if request.method == "GET" and path.endswith("/models"):
-            return _json({"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
+            return _json({"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]})
         if self.strict is not None and path.endswith("/chat/completions"):
             broken = self.strict.check(body)
             if broken is not None:

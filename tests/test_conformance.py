@@ -188,6 +188,23 @@ async def test_mcp_chat(accepted, name: str, level: str | None):
     assert text.startswith(answer(upstream_id(name))), text
 
 
+async def test_mcp_chat_through_a_remote_endpoint(accepted):
+    """`mcp.endpoint` (a LiteLLM proxy, another Accord) in front of a stream-only model: the call streams."""
+    dashscope = accepted["dashscope"]
+    dashscope.models = ["qwen3-235b-a22b-thinking-2507"]
+    text = config(accepted, extra=f"  endpoint: {dashscope.url}/v1\n")
+    state = State.create(parse(text))
+    await state.start()
+    try:
+        async with Client(build(state)) as c:
+            r = await c.call_tool("chat", {"prompt": "What is 6 x 7?", "model": "qwen3-235b-a22b-thinking-2507"})
+    finally:
+        dashscope.models = ["fake-model"]
+        await state.close()
+    assert not r.is_error, r.content[0].text
+    assert r.content[0].text.startswith(answer("qwen3-235b-a22b-thinking-2507"))
+
+
 # ------------------------------------------------------------------------------------------ CLI × vendor
 @pytest.fixture
 def cfg_file(accepted, tmp_path: Path) -> Path:

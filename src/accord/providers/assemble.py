@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import orjson
 
+from ..errors import UpstreamError
+
 OnText = Callable[[str], Awaitable[None]]
 
 
@@ -31,6 +33,9 @@ class Assembler:
         self.id = self.id or chunk.get("id")
         self.model = self.model or chunk.get("model")
         self.created = self.created or chunk.get("created") or 0
+        if "error" in chunk and not chunk.get("choices"):  # an error sent in-band, mid-stream
+            err = chunk["error"]
+            raise UpstreamError(f"the stream ended with an error: {err.get('message') if isinstance(err, dict) else err}")
         if isinstance(chunk.get("usage"), dict):
             self.usage = chunk["usage"]
         text = ""
