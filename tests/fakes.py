@@ -147,7 +147,7 @@ class FakeUpstream:
         self.requests.append(rec)
         if request.method == "GET" and path.endswith("/models"):
             return _json({"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]})
-        if self.strict is not None and path.endswith("/chat/completions"):
+        if self.strict is not None and self.strict.applies(path):
             broken = self.strict.check(body)
             if broken is not None:
                 rec["refused"] = broken.message

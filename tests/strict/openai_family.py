@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fakes import Reply
@@ -363,7 +363,11 @@ class Profile:
     # the answer's field for reasoning: DeepSeek/DashScope/Moonshot "reasoning_content"; vLLM and Ollama
     # "reasoning" (https://docs.vllm.ai/en/latest/features/reasoning_outputs.html); OpenAI never returns it
     reasoning_field: str | None = "reasoning_content"
-    notes: dict = field(default_factory=dict)
+    # the request paths checked (Anthropic's "/v1/messages" and Gemini's ":generateContent" profiles add theirs)
+    paths: tuple[str, ...] = ("/chat/completions",)
+
+    def applies(self, path: str) -> bool:
+        return any(p in path for p in self.paths)
 
     def check(self, body: dict) -> Broken | None:
         model = str(body.get("model", ""))
