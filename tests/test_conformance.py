@@ -19,6 +19,8 @@ from accord.config import parse
 from accord.mcp.server import build
 from accord.mcp.state import State
 from conftest import MASTER_KEY, Gateway
+from fakes import Reply, count_tokens
+from strict import PROFILES
 from strict.panel import MODELS, answer, config, refused, thinking
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "The weather in a city.",
@@ -232,3 +234,10 @@ def test_cli_consensus_every_vendor(cfg_file: Path, level: str | None):
     result = json.loads(r.stdout)
     assert result["status"] == "done", [(a["model"], a.get("error")) for a in result["answers"]]
     assert {a["model"]: a["content"] for a in result["answers"]} == {n: answer(upstream_id(n)) for n in NAMES}
+    for a in result["answers"]:  # reasoning and usage assembled from the stream, as the vendor sent them
+        name = a["model"]
+        thought = PROFILES[vendor(name)].thinks(upstream_id(name), {"enable_thinking": True})
+        shows = thought and REASONING_FIELD[vendor(name)] is not None
+        assert a["reasoning"] == (thinking(upstream_id(name)) if shows else None), name
+        spent = count_tokens(a["content"]) + (count_tokens(thinking(upstream_id(name))) if thought else 0)
+        assert (a["prompt_tokens"], a["completion_tokens"]) == (Reply().prompt_tokens, spent), name
