@@ -153,3 +153,29 @@ def redis_server():
     r = Redis().start()
     yield r
     r.stop()
+
+
+# ------------------------------------------------------------------------------------ strict vendor fakes
+@pytest.fixture(scope="session")
+def strict_servers() -> Iterator[dict[str, FakeUpstream]]:
+    """One strict fake per vendor family (tests/strict), answering as that vendor; shared by the session."""
+    from strict.panel import VENDORS, responder
+
+    servers = {v: FakeUpstream(vendor=v).start() for v in VENDORS}
+    for fake in servers.values():
+        fake.responder = responder(fake)
+    yield servers
+    for fake in servers.values():
+        fake.stop()
+
+
+@pytest.fixture
+def strict(strict_servers: dict[str, FakeUpstream]) -> dict[str, FakeUpstream]:
+    """The strict fakes, with their answers reset and the requests of earlier tests forgotten."""
+    from strict.panel import responder
+
+    for fake in strict_servers.values():
+        fake.requests.clear()
+        fake.script.clear()
+        fake.responder = responder(fake)
+    return strict_servers

@@ -80,8 +80,16 @@ class ServerThread:
 class FakeUpstream:
     """Scripted provider. Queue replies with `.reply(...)`, or set `.responder` to compute one per request."""
 
-    def __init__(self) -> None:
-        self.requests: list[dict] = []  # {"path", "headers", "json"}
+    def __init__(self, vendor: str | None = None) -> None:
+        """`vendor` (e.g. "deepseek", see tests/strict): refuse what that vendor refuses, with its status and
+        error body, and shape answers with its fields; None: accept anything (the lenient fake)."""
+        self.strict = None
+        if vendor is not None:
+            from strict import PROFILES
+
+            self.strict = PROFILES[vendor]
+        self.requests: list[dict] = []  # {"path", "headers", "json"}; a refused one also has "refused"
+        self.models = ["fake-model"]  # what GET /models lists
         self.script: deque[Reply] = deque()
         self.default = Reply()
         self.responder: Callable[[dict], Reply | None] | None = None
@@ -138,7 +146,12 @@ class FakeUpstream:
         rec = {"path": path, "headers": dict(request.headers), "json": body, "query": dict(request.query_params)}
         self.requests.append(rec)
         if request.method == "GET" and path.endswith("/models"):
-            return _json({"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
+            return _json({"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]})
+        if self.strict is not None and self.strict.applies(path):
+            broken = self.strict.check(body)
+            if broken is not None:
+                rec["refused"] = broken.message
+                return _json(self.strict.error(broken), broken.status)
         reply = self._next(rec)
         if reply.delay:
             await asyncio.sleep(reply.delay)
@@ -183,11 +196,15 @@ async def openai_chat(fake: FakeUpstream, rec: dict, reply: Reply) -> Response:
              "total_tokens": reply.prompt_tokens + completion}
     if reply.reasoning:
         usage["completion_tokens_details"] = {"reasoning_tokens": count_tokens(reply.reasoning)}
+    reasoning_field = "reasoning_content"
+    if fake.strict is not None:  # the vendor's own usage fields, and its name for reasoning (or none)
+        usage = fake.strict.usage(usage, model, body)
+        reasoning_field = fake.strict.reasoning_field
     cid, created = "chatcmpl-fake", int(time.time())
     if not body.get("stream"):
         msg: dict = {"role": "assistant", "content": reply.content}
-        if reply.reasoning:
-            msg["reasoning_content"] = reply.reasoning
+        if reply.reasoning and reasoning_field:
+            msg[reasoning_field] = reply.reasoning
         if reply.tool_calls:
             msg["tool_calls"] = reply.tool_calls
         data = {"id": cid, "object": "chat.completion", "created": created, "model": model,
@@ -205,10 +222,10 @@ async def openai_chat(fake: FakeUpstream, rec: dict, reply: Reply) -> Response:
 
     async def gen():
         yield chunk({"role": "assistant", "content": ""})
-        for part in pieces(reply.reasoning or "", reply.chunk_size):
+        for part in pieces(reply.reasoning or "", reply.chunk_size) if reasoning_field else ():
             if reply.chunk_delay:
                 await asyncio.sleep(reply.chunk_delay)
-            yield chunk({"reasoning_content": part})
+            yield chunk({reasoning_field: part})
         for part in pieces(reply.content, reply.chunk_size):
             if reply.chunk_delay:
                 await asyncio.sleep(reply.chunk_delay)

@@ -1,9 +1,13 @@
-"""Strict fakes: the provider rules written from each vendor's documentation, enforced on every request.
+"""Strict vendor fakes: each vendor's documented request rules and response shapes, enforced on every request.
 
-Each vendor module holds small rule functions (one documented rule each, the page cited above it) and an
-`errors` helper that answers in that vendor's documented error shape. `StrictUpstream` is the shared
-`FakeUpstream` (tests/fakes.py) with the rules in front of its script: a request a real provider would
-refuse is refused here the same way, and recorded in `.refusals` so a test can say which rule fired.
+OpenAI-compatible families (openai_family.py): `FakeUpstream(vendor="deepseek")` checks every chat request
+against that vendor's rules and answers a refused one the way the vendor does (status, error body); successful
+answers carry the vendor's own fields.
+
+Anthropic and Gemini (anthropic.py, gemini.py): small rule functions (one documented rule each, the page cited
+above it) and an `errors` helper in that vendor's documented error shape. `StrictUpstream` is the shared
+`FakeUpstream` with those rules in front of its script: a request a real provider would refuse is refused here
+the same way, and recorded in `.refusals` so a test can say which rule fired.
 """
 
 from __future__ import annotations
@@ -11,6 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fakes import FakeUpstream, Reply
+
+from .openai_family import PROFILES, Broken, Profile, rate_limited
+
+__all__ = ["PROFILES", "Broken", "Profile", "Refused", "StrictUpstream", "rate_limited"]
 
 
 class Refused(Exception):

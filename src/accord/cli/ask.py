@@ -51,7 +51,7 @@ async def _run(cfg, model: str, body: dict, show_reasoning: bool) -> int:
             chunk = orjson.loads(raw)
             for choice in chunk.get("choices") or ():
                 delta = choice.get("delta") or {}
-                r = delta.get("reasoning_content")
+                r = delta.get("reasoning_content") or delta.get("reasoning")  # vLLM and Ollama say `reasoning`
                 if r and show_reasoning:
                     in_reasoning = True
                     click.secho(r, dim=True, nl=False, err=False)

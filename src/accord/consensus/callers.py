@@ -4,11 +4,13 @@ OpenAI-compatible endpoint (another Accord, a LiteLLM proxy) when `mcp.endpoint`
 from __future__ import annotations
 
 import difflib
+from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 from .. import catalog
 from ..catalog import ModelInfo
 from ..errors import AccordError, NotFound, UpstreamError, UpstreamTimeout
+from ..providers.assemble import OnText, assemble
 from .types import InputError
 
 
@@ -27,7 +29,9 @@ class ModelCaller(Protocol):
         """Request fields for a thinking level and temperature on this model, and notes on what was ignored."""
         ...
 
-    async def complete(self, name: str, body: dict) -> tuple[dict, Any]: ...
+    async def complete(self, name: str, body: dict, on_text: OnText | None = None) -> tuple[dict, Any]:
+        """One whole answer (a `chat.completion`); `on_text`, when given, receives its text as it arrives."""
+        ...
 
 
 class LocalModels:
@@ -65,8 +69,14 @@ class LocalModels:
                 body["temperature"] = temperature
         return body, notes
 
-    async def complete(self, name: str, body: dict) -> tuple[dict, Any]:
-        return await self.router.complete(name, body)
+    async def complete(self, name: str, body: dict, on_text: OnText | None = None) -> tuple[dict, Any]:
+        """Always streamed from the upstream and assembled: DashScope refuses thinking calls made without
+        streaming, and a stream brings the router's first-token and idle time-outs and live text."""
+        chunks, call = await self.stream(name, body)
+        data = await assemble(chunks, on_text)
+        if "usage" not in data and call.usage is not None:
+            data["usage"] = call.usage.as_openai()
+        return data, call
 
     async def stream(self, name: str, body: dict) -> tuple[Any, Any]:
         """Chunks (JSON bytes) as they arrive, usage at the end."""
@@ -142,19 +152,25 @@ class RemoteModels:
             body["temperature"] = temperature
         return body, notes
 
-    async def complete(self, name: str, body: dict) -> tuple[dict, Any]:
+    async def complete(self, name: str, body: dict, on_text: OnText | None = None) -> tuple[dict, Any]:
+        """Streamed like the local calls (a LiteLLM proxy in front of DashScope thinking models needs it too);
+        an endpoint that answers with one JSON body anyway is read as such."""
         import asyncio
 
         import orjson
 
-        payload = orjson.dumps({**body, "model": name, "stream": False})
+        payload = orjson.dumps({**body, "model": name, "stream": True, "stream_options": {"include_usage": True}})
         try:
             async with self._http().post(f"{self.endpoint}/chat/completions", data=payload,
                                          headers=self._headers()) as r:
-                raw = await r.read()
                 status = r.status
+                if status < 400 and r.content_type == "text/event-stream":
+                    return await assemble(_sse_payloads(r.content), on_text), None
+                raw = await r.read()
         except asyncio.TimeoutError:
             raise UpstreamTimeout(f"{self.endpoint} did not answer for {name} in {self.timeout:.0f} s") from None
+        except AccordError:
+            raise
         except Exception as e:
             raise UpstreamError(f"cannot reach {self.endpoint}: {e.__class__.__name__}: {e}") from None
         try:
@@ -170,3 +186,14 @@ class RemoteModels:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+async def _sse_payloads(content: Any) -> AsyncIterator[bytes]:
+    """The `data:` payloads of a server-sent-event stream, up to `[DONE]`."""
+    async for line in content:
+        if line.startswith(b"data:"):
+            data = line[5:].strip()
+            if data == b"[DONE]":
+                return
+            if data:
+                yield data

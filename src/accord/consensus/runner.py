@@ -5,6 +5,7 @@ can go at once without sharing anything but the model caller and the store."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -203,10 +204,8 @@ class Engine:
         await run.emit(event, who)  # type: ignore[arg-type]
         t0 = time.monotonic()
         try:
-            if run.on_delta is not None and hasattr(self.models, "stream"):
-                data = await asyncio.wait_for(self._streamed(run, ans.model, body, who), timeout=limit)
-            else:
-                data, _call = await asyncio.wait_for(self.models.complete(ans.model, body), timeout=limit)
+            on_text = None if run.on_delta is None else functools.partial(run.on_delta, who)
+            data, _call = await asyncio.wait_for(self.models.complete(ans.model, body, on_text), timeout=limit)
         except asyncio.TimeoutError:
             ans.status, ans.error = "timeout", f"no answer within {limit:.0f} s" + (
                 " (the run's deadline)" if limit < req.per_model_timeout else "")
@@ -223,29 +222,6 @@ class Engine:
             await run.emit("done", who, f"{ans.latency:.1f} s")
         else:
             await run.emit("failed", who, ans.error or "")
-
-    async def _streamed(self, run: Run, model: str, body: dict, who: str) -> dict:
-        """Call streaming, hand each piece of text to `on_delta`, return what `complete` would have."""
-        import orjson
-
-        chunks, _call = await self.models.stream(model, body)  # type: ignore[attr-defined]
-        content: list[str] = []
-        reasoning: list[str] = []
-        usage: dict = {}
-        finish = None
-        async for raw in chunks:
-            chunk = orjson.loads(raw)
-            usage = chunk.get("usage") or usage
-            for ch in chunk.get("choices") or ():
-                delta = ch.get("delta") or {}
-                if delta.get("reasoning_content"):
-                    reasoning.append(delta["reasoning_content"])
-                if delta.get("content"):
-                    content.append(delta["content"])
-                    await run.on_delta(who, delta["content"])  # type: ignore[misc]
-                finish = ch.get("finish_reason") or finish
-        message = {"role": "assistant", "content": "".join(content), "reasoning_content": "".join(reasoning) or None}
-        return {"choices": [{"message": message, "finish_reason": finish}], "usage": usage}
 
     async def fan_out(self, run: Run, jobs: list[Callable[[], Awaitable[Answer]]]) -> list[Answer]:
         return list(await asyncio.gather(*(j() for j in jobs)))

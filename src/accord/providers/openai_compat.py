@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from ..errors import UpstreamError
+from .assemble import assemble
 from .base import Call, Usage, bad_upstream_json, estimate_tokens, need_key, upstream_error
 from .http import Pools, post, read_json, sse_json
 
@@ -23,7 +24,10 @@ _JSON = "application/json"
 
 
 def prepare(dep: Deployment, body: dict) -> dict:
-    """Apply the deployment's defaults, model id, extra body and vendor quirks to a client body (in place)."""
+    """Apply the deployment's defaults, model id, extra body and vendor quirks to a client body (in place).
+
+    Each quirk below is one a vendor's documentation demands; tests/strict/openai_family.py enforces the rule
+    it answers and tests/test_vendor_quirks.py fails without it."""
     if dep.params:
         for k, v in dep.params.items():
             body.setdefault(k, v)
@@ -34,30 +38,55 @@ def prepare(dep: Deployment, body: dict) -> dict:
     if q:
         tmax = q.get("temperature_max")
         t = body.get("temperature")
+        # Moonshot answers 400 for a temperature above 1 (its range is [0, 1]); OpenAI clients may send up to 2
         if tmax is not None and isinstance(t, (int, float)) and t > tmax:
             body["temperature"] = tmax
+        # Moonshot refuses tool_choice "required"; "auto" still lets the model call the tools
         if q.get("no_tool_choice_required") and body.get("tool_choice") == "required":
             body["tool_choice"] = "auto"
+        # DeepSeek refuses reasoning sent back outside a tool-call turn (and needs it inside one)
         if q.get("strip_reasoning"):
             body["messages"] = _strip_old_reasoning(body.get("messages"))
-    if not dep.info.temperature and "temperature" in body:
-        del body["temperature"]
+        # DeepSeek knows only the system/user/assistant/tool roles; OpenAI's newer clients say "developer"
+        if q.get("no_developer_role"):
+            body["messages"] = _developer_as_system(body.get("messages"))
+        # OpenAI reasoning models refuse max_tokens and want max_completion_tokens
+        if q.get("max_completion_tokens") and dep.info.thinking and "max_tokens" in body:
+            body.setdefault("max_completion_tokens", body.pop("max_tokens"))
+    # models with a fixed temperature (OpenAI reasoning models) answer 400 for temperature and top_p
+    if not dep.info.temperature:
+        body.pop("temperature", None)
+        body.pop("top_p", None)
     return body
 
 
+def must_stream(dep: Deployment, body: dict) -> bool:
+    """DashScope answers 400 to a non-streaming call with thinking on, or to a thinking-only model."""
+    q = dep.vendor.quirks
+    if not q.get("thinking_needs_stream"):
+        return False
+    return body.get("enable_thinking") is True or any(tag in dep.model for tag in q.get("stream_only_models", ()))
+
+
 def _strip_old_reasoning(messages: object) -> object:
-    """DeepSeek refuses reasoning sent back in history, except within the current tool-call turn."""
+    """DeepSeek's reasoning model refuses `reasoning_content` in history (400), except on the assistant
+    messages that made tool calls, where its thinking mode requires it back (400 when missing)."""
     if not isinstance(messages, list):
         return messages
-    last_user = max((i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "user"),
-                    default=-1)
-    if not any(i < last_user and isinstance(m, dict) and "reasoning_content" in m for i, m in enumerate(messages)):
+    if not any(isinstance(m, dict) and "reasoning_content" in m and not m.get("tool_calls") for m in messages):
         return messages
     return [
         {k: v for k, v in m.items() if k != "reasoning_content"}
-        if i < last_user and isinstance(m, dict) and "reasoning_content" in m else m
-        for i, m in enumerate(messages)
+        if isinstance(m, dict) and "reasoning_content" in m and not m.get("tool_calls") else m
+        for m in messages
     ]
+
+
+def _developer_as_system(messages: object) -> object:
+    if not isinstance(messages, list) or not any(isinstance(m, dict) and m.get("role") == "developer"
+                                                 for m in messages):
+        return messages
+    return [{**m, "role": "system"} if isinstance(m, dict) and m.get("role") == "developer" else m for m in messages]
 
 
 def headers(dep: Deployment) -> dict:
@@ -79,6 +108,13 @@ class OpenAICompatible:
     async def complete(self, dep: Deployment, body: dict, call: Call, pools: Pools) -> dict:
         need_key(dep)
         prepare(dep, body)
+        if must_stream(dep, body):
+            chunks = await self.stream(dep, {**body, "stream": True, "stream_options": {"include_usage": True}},
+                                       call, pools)
+            data = await assemble(chunks)
+            if "usage" not in data and call.usage is not None:
+                data["usage"] = call.usage.as_openai()
+            return data
         body.pop("stream_options", None)
         resp = await post(pools, dep, self.url(dep, "chat/completions"), orjson.dumps(body), self.headers(dep),
                           pools.timeout(dep.timeout, stream=False))

@@ -26,16 +26,21 @@ def thinking_params(dep: Deployment, level: str | None) -> tuple[dict[str, Any],
         raise ValueError(f"thinking must be one of {', '.join(LEVELS)}, not {level!r}")
     info = dep.info
     name = dep.name
+    # a model that cannot think refuses the thinking fields (OpenAI: 400 for reasoning_effort on gpt-4o)
     if not info.thinking:
         return {}, None if level == "off" else f"{name} cannot think; thinking={level} ignored"
     budget = min(BUDGETS.get(level, 0), max(1_024, info.max_output_tokens // 2)) if level != "off" else 0
     param = dep.vendor.quirks.get("thinking_param")
-    if param == "enable_thinking":  # Qwen on DashScope
+    if param == "enable_thinking":  # Qwen on DashScope: its own switch and budget (OpenAI's fields are ignored)
         if level == "off":
             return {"enable_thinking": False}, None
         return {"enable_thinking": True, "thinking_budget": budget}, None
     if param == "reasoning_effort":  # OpenAI reasoning models
         if level == "off":
+            # gpt-5.1 and later turn reasoning off with "none" and refuse gpt-5's "minimal"
+            if dep.model.startswith("gpt-5."):
+                return {"reasoning_effort": "none"}, None
+            # gpt-5, -mini, -nano know "minimal"; the o-series refuse it (400) and go no lower than "low"
             if dep.model.startswith("gpt-5"):
                 return {"reasoning_effort": "minimal"}, None
             return {"reasoning_effort": "low"}, f"{name} cannot stop thinking; used the lowest effort"

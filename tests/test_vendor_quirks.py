@@ -1,0 +1,135 @@
+"""Each vendor quirk in accord.providers, through the openai SDK or the MCP client, against the strict fake of
+its vendor (tests/strict): the request goes through only because of the quirk (each test fails without it)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import openai
+import pytest
+from mcp import Client
+
+from accord.config import parse
+from accord.mcp.server import build
+from accord.mcp.state import State
+from conftest import MASTER_KEY, Gateway
+from strict import rate_limited
+from strict.panel import answer, config, refused, thinking
+
+USER = {"role": "user", "content": "6 x 7?"}
+WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}}}
+EXTRA = """  - {name: qwen-thinking-only, model: dashscope/qwen3-235b-a22b-thinking-2507, api_base: %s/v1, api_key: k}
+"""
+
+
+@pytest.fixture(scope="module")
+def gateway_url(strict_servers) -> Iterator[str]:
+    text = config(strict_servers, MASTER_KEY).replace("mcp:\n", EXTRA % strict_servers["dashscope"].url + "mcp:\n")
+    gw = Gateway(text)
+    yield gw.url
+    gw.stop()
+
+
+@pytest.fixture
+def client(gateway_url: str, strict) -> Iterator[openai.OpenAI]:
+    yield openai.OpenAI(base_url=f"{gateway_url}/v1", api_key=MASTER_KEY, max_retries=0)
+    bad = [r for fake in strict.values() for r in refused(fake)]
+    assert not bad, f"requests the real vendors refuse: {bad}"
+
+
+def sent(fake) -> dict:
+    return fake.requests[-1]["json"]
+
+
+# ------------------------------------------------------------------------------------------------ Moonshot
+def test_kimi_temperature_is_clamped_to_its_range(client, strict):
+    r = client.chat.completions.create(model="kimi", messages=[USER], temperature=1.6)
+    assert r.choices[0].message.content == answer("kimi-k2-0905-preview")
+    assert sent(strict["moonshot"])["temperature"] == 1.0
+
+
+def test_kimi_tool_choice_required_becomes_auto(client, strict):
+    r = client.chat.completions.create(model="kimi", messages=[USER], tools=[WEATHER], tool_choice="required")
+    assert r.choices[0].message.tool_calls[0].function.name == "get_weather"
+    assert sent(strict["moonshot"])["tool_choice"] == "auto"
+
+
+# ------------------------------------------------------------------------------------------------ DeepSeek
+def test_deepseek_reasoning_is_dropped_from_plain_turns_and_kept_on_tool_turns(client, strict):
+    call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+    history = [USER, {"role": "assistant", "content": "42", "reasoning_content": "6*7"},
+               {"role": "user", "content": "Weather?"},
+               {"role": "assistant", "content": "", "tool_calls": [call], "reasoning_content": "look it up"},
+               {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+               {"role": "assistant", "content": "Sunny.", "reasoning_content": "read the tool"},
+               {"role": "user", "content": "Thanks; and 6 x 8?"}]
+    r = client.chat.completions.create(model="deepseek-reasoner", messages=history, tools=[WEATHER])
+    assert r.choices[0].message.tool_calls  # the strict fake accepted the history
+    got = sent(strict["deepseek"])["messages"]
+    assert [m.get("reasoning_content") for m in got] == [None, None, None, "look it up", None, None, None]
+
+
+def test_deepseek_gets_developer_messages_as_system(client, strict):
+    r = client.chat.completions.create(model="deepseek-chat", messages=[{"role": "developer", "content": "Be brief."},
+                                                                       USER])
+    assert r.choices[0].message.content == answer("deepseek-chat")
+    assert sent(strict["deepseek"])["messages"][0] == {"role": "system", "content": "Be brief."}
+
+
+# -------------------------------------------------------------------------------------------------- OpenAI
+def test_openai_reasoning_models_get_max_completion_tokens_and_no_sampling(client, strict):
+    r = client.chat.completions.create(model="o3", messages=[USER], max_tokens=300, temperature=0.2, top_p=0.9)
+    assert r.choices[0].message.content == answer("o3")
+    body = sent(strict["openai"])
+    assert body["max_completion_tokens"] == 300 and not {"max_tokens", "temperature", "top_p"} & set(body)
+    client.chat.completions.create(model="gpt-4o", messages=[USER], max_tokens=300, temperature=0.2)
+    assert sent(strict["openai"])["max_tokens"] == 300  # models that take max_tokens keep it
+
+
+def test_stream_options_are_dropped_from_a_json_call(client, strict):
+    r = client.chat.completions.create(model="gpt-4o", messages=[USER],
+                                       extra_body={"stream_options": {"include_usage": True}})
+    assert r.choices[0].message.content == answer("gpt-4o")
+
+
+# ----------------------------------------------------------------------------------------------- DashScope
+@pytest.mark.parametrize("name,model", [("qwen-thinking", "qwen-plus"),
+                                        ("qwen-thinking-only", "qwen3-235b-a22b-thinking-2507")])
+def test_dashscope_thinking_is_streamed_for_a_json_client(client, strict, name: str, model: str):
+    r = client.chat.completions.create(model=name, messages=[USER])
+    msg = r.choices[0].message
+    assert msg.content == answer(model) and msg.model_extra["reasoning_content"] == thinking(model)
+    assert r.usage.completion_tokens > 0 and r.choices[0].finish_reason == "stop"
+    assert sent(strict["dashscope"])["stream"] is True
+
+
+# -------------------------------------------------------------------------------- thinking levels (MCP chat)
+@pytest.mark.parametrize("name,level,effort", [
+    ("o3", "off", "low"),  # the o-series refuse "minimal"
+    ("gpt-5", "off", "minimal"),
+    ("gpt-5.1", "off", "none"),  # gpt-5.1 refuses gpt-5's "minimal"
+    ("gpt-4o", "high", None),  # a model that cannot think refuses reasoning_effort
+])
+async def test_thinking_levels_say_what_each_openai_model_accepts(strict, name: str, level: str, effort):
+    state = State.create(parse(config(strict)))
+    await state.start()
+    try:
+        async with Client(build(state)) as c:
+            r = await c.call_tool("chat", {"prompt": "6 x 7?", "model": name, "thinking": level})
+    finally:
+        await state.close()
+    assert not r.is_error, r.content[0].text
+    assert sent(strict["openai"]).get("reasoning_effort") == effort
+    assert not refused(strict["openai"])
+
+
+# ------------------------------------------------------------------------------------------ rate limits
+def test_a_vendor_429_reaches_the_client_with_its_retry_after(strict, gateway_factory):
+    fake = strict["deepseek"]
+    fake.responder = lambda req: rate_limited("deepseek", retry_after=7)
+    gw = gateway_factory(config(strict, MASTER_KEY))
+    c = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=MASTER_KEY, max_retries=0)
+    with pytest.raises(openai.RateLimitError) as e:
+        c.chat.completions.create(model="deepseek-chat", messages=[USER])
+    assert e.value.status_code == 429 and e.value.response.headers["retry-after"] == "7"
+    assert "Rate limit reached" in e.value.message
