@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 
-from .. import __version__, logs
+from .. import __version__, logs, metering
 from ..config import Config
 from ..limits import Limits
 from ..router import Router
@@ -81,6 +81,7 @@ def create_app(cfg: Config) -> Starlette:
     app.state.router = router
     app.state.on_reload = []  # callables (cfg, router) told of every reload
     app.state.store = Store(cfg.settings)
+    metering.attach(router, app.state.store.record)  # every model call, from /v1, /mcp or the dashboard
     app.state.limits = Limits(cfg.settings.redis_url)
     app.state.master_key = cfg.settings.master_key or None
     app.state.max_body = int(cfg.settings.max_body_mb * 1024 * 1024)

@@ -1,7 +1,8 @@
 """POST /v1/chat/completions and /v1/embeddings: the hot path.
 
 Reads `model` and `stream`, passes the rest on; the router picks the deployment and the adapter speaks to it.
-Every request that got past auth leaves one usage row, success or not.
+Every upstream attempt leaves a usage row (recorded by the router's recorder, tagged with this request's
+origin); a request refused before reaching an upstream leaves one row of its own.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from ..providers.base import Call
 from . import auth, sse
 from .body import model_of, read_json
 from .disconnect import ClientGone, unless_disconnected
-from .usage import record
+from .usage import count_tokens, origin, refused
 
 _JSON = "application/json"
 
@@ -38,38 +39,37 @@ async def chat_completions(request: Request) -> Response:
     model = model_of(body)
     stream = bool(body.get("stream"))
     router = request.app.state.router
-    try:
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            raise BadRequest("`messages` must be a non-empty list of {role, content}", param="messages")
-        if key is not None:
-            await auth.enforce(request, key, model, router.canonical(model))
-        if stream:
-            chunks, call = await router.stream(model, body)
-            return StreamingResponse(_recorded(request, chunks, call, model, started, key), media_type="text/event-stream",
-                                     headers={"cache-control": "no-cache", "x-accel-buffering": "no", **served_by(call)})
+    with origin(request, "chat", key) as o:
         try:
-            data, call = await unless_disconnected(request, router.complete(model, body))
-        except ClientGone:
-            record(request, route="chat", model=model, started=started, key=key, status=499, error_type="client_gone")
-            return Response(status_code=499)  # nobody is listening; the upstream call is cancelled
-    except AccordError as e:
-        record(request, route="chat", model=model, started=started, key=key, status=e.status, error_type=e.type,
-               stream=stream)
-        raise
-    record(request, route="chat", model=model, started=started, key=key, call=call)
+            messages = body.get("messages")
+            if not isinstance(messages, list) or not messages:
+                raise BadRequest("`messages` must be a non-empty list of {role, content}", param="messages")
+            if key is not None:
+                await auth.enforce(request, key, model, router.canonical(model))
+            if stream:
+                chunks, call = await router.stream(model, body)
+                return StreamingResponse(_counted(request, chunks, call, key), media_type="text/event-stream",
+                                         headers={"cache-control": "no-cache", "x-accel-buffering": "no",
+                                                  **served_by(call)})
+            try:
+                data, call = await unless_disconnected(request, router.complete(model, body))
+            except ClientGone:
+                refused(request, o, model=model, started=started, status=499, error_type="client_gone")
+                return Response(status_code=499)  # nobody is listening; the upstream call is cancelled
+        except AccordError as e:
+            refused(request, o, model=model, started=started, status=e.status, error_type=e.type, stream=stream)
+            raise
+    count_tokens(request, key, call)
     return Response(orjson.dumps(data), media_type=_JSON, headers=served_by(call))
 
 
-async def _recorded(request: Request, chunks: AsyncIterator[bytes], call: Call, model: str, started: float,
-                    key) -> AsyncIterator[bytes]:
-    """The SSE stream, and its usage row once it is over (finished, failed, or cut off by the client)."""
-    outcome = {"status": 499, "error_type": "client_gone"}
+async def _counted(request: Request, chunks: AsyncIterator[bytes], call: Call, key) -> AsyncIterator[bytes]:
+    """The SSE stream; once it is over, the key's tokens are counted (its usage row is the router's)."""
     try:
-        async for event in sse.events(chunks, outcome):
+        async for event in sse.events(chunks):
             yield event
     finally:
-        record(request, route="chat", model=model, started=started, key=key, call=call, stream=True, **outcome)
+        count_tokens(request, key, call)
 
 
 async def embeddings(request: Request) -> Response:
@@ -78,15 +78,16 @@ async def embeddings(request: Request) -> Response:
     body = await read_json(request)
     model = model_of(body)
     router = request.app.state.router
-    try:
-        inp = body.get("input")
-        if not isinstance(inp, (str, list)) or not inp:
-            raise BadRequest("`input` must be a string or a non-empty list", param="input")
-        if key is not None:
-            await auth.enforce(request, key, model, router.canonical(model))
-        data, call = await router.embed(model, body)
-    except AccordError as e:
-        record(request, route="embeddings", model=model, started=started, key=key, status=e.status, error_type=e.type)
-        raise
-    record(request, route="embeddings", model=model, started=started, key=key, call=call)
+    with origin(request, "embeddings", key) as o:
+        try:
+            inp = body.get("input")
+            if not isinstance(inp, (str, list)) or not inp:
+                raise BadRequest("`input` must be a string or a non-empty list", param="input")
+            if key is not None:
+                await auth.enforce(request, key, model, router.canonical(model))
+            data, call = await router.embed(model, body)
+        except AccordError as e:
+            refused(request, o, model=model, started=started, status=e.status, error_type=e.type)
+            raise
+    count_tokens(request, key, call)
     return Response(orjson.dumps(data), media_type=_JSON, headers=served_by(call))

@@ -30,6 +30,7 @@ async def apply(app) -> dict:
     logs.redact_config(new_cfg)
     old_router: Router = app.state.router
     app.state.router = Router(new_cfg)
+    app.state.router.listeners = old_router.listeners  # the usage recorder (shared: in-flight calls keep it)
     app.state.cfg = new_cfg
     app.state.master_key = new_cfg.settings.master_key or None
     app.state.max_body = int(new_cfg.settings.max_body_mb * 1024 * 1024)
