@@ -80,6 +80,8 @@ def test_cli_consensus_and_ask_are_in_usage(upstream, gateway_factory, tmp_path)
     calls = thread_usage(cfg, tid)["calls"]
     assert len(calls) == 3
     check_rows(cfg, tid, "cli", ["deepseek", "qwen", "kimi"])
+    line = next(x for x in accord("threads", "-c", str(cfg)).stdout.splitlines() if x.startswith(tid))
+    assert f"${stored_thread(cfg, tid)['cost']:.4f}" in line  # the list shows what each thread cost
 
     # `accord serve` on the same config reads the same rows
     gw = gateway_factory(cfg.read_text())
