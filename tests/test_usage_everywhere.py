@@ -34,9 +34,12 @@ def accord(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run([ACCORD, *args], capture_output=True, text=True, timeout=timeout, env=dict(os.environ))
 
 
-def config_file(upstream, tmp_path: Path) -> Path:
+def config_file(upstream, tmp_path: Path, database_url: str | None = None) -> Path:
     cfg = tmp_path / "accord.yaml"
-    cfg.write_text(panel_config(upstream.url, master_key=MASTER_KEY))
+    text = panel_config(upstream.url, master_key=MASTER_KEY)
+    if database_url:
+        text = text.replace("settings:\n", f"settings:\n  database_url: \"{database_url}\"\n", 1)
+    cfg.write_text(text)
     return cfg
 
 
@@ -68,10 +71,10 @@ def check_rows(cfg: Path, tid: str, route: str, models: list[str], failed: tuple
     return calls
 
 
-def test_cli_consensus_and_ask_are_in_usage(upstream, gateway_factory, tmp_path):
+def test_cli_consensus_and_ask_are_in_usage(upstream, gateway_factory, tmp_path, database_url):
     upstream.responder = responder(lambda m, r: Reply(content=f"{m}: yes"),
                                    chair=Reply(content=chair_json(["deepseek"])))
-    cfg = config_file(upstream, tmp_path)
+    cfg = config_file(upstream, tmp_path, database_url)
     r = accord("consensus", "-c", str(cfg), "--json", "-m", "deepseek", "-m", "qwen:against", "--chair", "kimi",
                "Ship on Friday?")
     assert r.returncode == 0, r.stderr
