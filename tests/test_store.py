@@ -85,3 +85,46 @@ async def test_concurrent_writers_keep_their_threads_apart(tmp_path: Path):
         assert [m["content"] for m in t["messages"]] == [f"{i}-{j}" for j in range(5)]
         assert [m["seq"] for m in t["messages"]] == list(range(5))
     await db.close()
+
+
+async def test_only_runs_of_dead_processes_are_marked_interrupted(database_url: str):
+    """Several instances share one database: a start marks the runs whose process is known dead (on this host)
+    or whose lease ran out (any host), never a live run of another process or host."""
+    import os
+    import subprocess
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import update
+
+    from accord.store import runs
+    from accord.store.models import Thread
+
+    dead_pid = subprocess.Popen(["true"])
+    dead_pid.wait()
+    now = datetime.now(timezone.utc)
+    owners = {
+        "dead pid here": (f"{runs.HOST}:{dead_pid.pid}:0000", None),
+        "our pid, an earlier process": (f"{runs.HOST}:{os.getpid()}:not-ours", None),
+        "live pid here": (f"{runs.HOST}:{os.getppid()}:0000", None),
+        "this process": (runs.owner(), None),
+        "other host, lease running": ("elsewhere:1:abcd", now + timedelta(minutes=5)),
+        "other host, lease over": ("elsewhere:1:abcd", now - timedelta(seconds=1)),
+    }
+    db = Database.from_settings(Settings(database_url=database_url))
+    store = ThreadStore(db)
+    ids = {}
+    for what, (owner, lease) in owners.items():
+        ids[what] = await store.open("consensus", what)
+        async with db.session.begin() as s:
+            await s.execute(update(Thread).where(Thread.id == ids[what]).values(owner=owner, lease_until=lease))
+    await db.close()
+
+    restarted = Database.from_settings(Settings(database_url=database_url))
+    try:
+        store = ThreadStore(restarted)
+        status = {what: (await store.get(tid))["status"] for what, tid in ids.items()}
+    finally:
+        await restarted.close()
+    assert status == {"dead pid here": "interrupted", "our pid, an earlier process": "interrupted",
+                      "live pid here": "running", "this process": "running",
+                      "other host, lease running": "running", "other host, lease over": "interrupted"}

@@ -152,3 +152,61 @@ def test_overview_windows(upstream, gateway_factory, tmp_path, window):
     g = gateway_factory(config(upstream.url, tmp_path))
     r = signed_in(g).get(f"/ui/?window={window}")
     assert r.status_code == 200 and r.text.count('<svg class="chart"') == 4
+
+
+async def test_every_kind_of_thread_renders(upstream, tmp_path):
+    """chat, thinkdeep, challenge, consensus in each mode, failed and cancelled threads, stored by the real
+    tools, on the threads page, the playground's recent list and each thread's own page."""
+    import asyncio
+
+    from mcp import Client
+
+    from accord.config import parse
+    from accord.mcp.server import build
+    from accord.mcp.state import State
+    from fakes import Reply
+    from panelkit import chair_json, responder
+
+    upstream.responder = responder(lambda m, r: Reply(content=f"{m} says 7. ANSWER: 7"),
+                                   chair=Reply(content=chair_json(["deepseek"])))
+    text = config(upstream.url, tmp_path)
+    state = State.create(parse(text))
+    await state.start()
+    try:
+        async with Client(build(state)) as c:
+            for tool, args in (("chat", {"prompt": "hi", "model": "gpt"}),
+                               ("thinkdeep", {"problem": "why?", "model": "deepseek"}),
+                               ("challenge", {"statement": "2+2=5", "model": "kimi"}),
+                               *(("consensus", {"question": f"q {mode}", "mode": mode, "answer_format": "number"})
+                                 for mode in ("synthesize", "vote", "review", "debate"))):
+                r = await c.call_tool(tool, args)
+                assert not r.is_error, r.content[0].text
+            upstream.responder = lambda req: Reply(status=500)
+            assert (await c.call_tool("consensus", {"question": "all fail"})).is_error
+            assert (await c.call_tool("chat", {"prompt": "fails", "model": "gpt"})).is_error
+        cancelled = await state.store.open("consensus", "given up", mode="synthesize", panel=["deepseek"])  # as a cancel leaves it
+        await state.store.finish(cancelled, status="cancelled")
+        kinds = {(t["tool"], t["mode"], t["status"]) for t in await state.store.recent(50)}
+    finally:
+        await state.close()
+    assert {("chat", None, "done"), ("thinkdeep", None, "done"), ("challenge", None, "done"),
+            ("consensus", "vote", "done"), ("consensus", "synthesize", "failed"), ("chat", None, "failed"),
+            ("consensus", "synthesize", "cancelled")} <= kinds, kinds
+    assert {m for tool, m, _ in kinds if tool == "consensus"} == {"synthesize", "vote", "review", "debate"}
+
+    def pages() -> None:
+        g = Gateway(text)
+        try:
+            c = signed_in(g)
+            for path in ("/ui/threads", "/ui/playground"):
+                r = c.get(path)
+                assert r.status_code == 200, (path, r.text[:500])
+            ids = re.findall(r'href="/ui/threads/([0-9a-f-]{36})"', c.get("/ui/threads").text)
+            assert len(set(ids)) == 10
+            for tid in set(ids):
+                r = c.get(f"/ui/threads/{tid}")
+                assert r.status_code == 200 and "Threads" in r.text, (tid, r.text[:500])
+        finally:
+            g.stop()
+
+    await asyncio.to_thread(pages)

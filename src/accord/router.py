@@ -15,10 +15,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from . import providers
+from . import metering, providers
 from .config import Config, Deployment
 from .errors import AccordError, BadRequest, NotFound, RateLimited, UpstreamError, UpstreamTimeout
-from .providers.base import Call
+from .providers.base import Call, Usage, estimate_tokens
 from .providers.http import Pools
 
 T = TypeVar("T")
@@ -143,6 +143,7 @@ class Router:
 
         async def attempt(dep: Deployment, call: Call) -> AsyncIterator[bytes]:
             ttft = dep.stream_timeout or self.settings.first_token_timeout
+            call.stream = True  # finished (and recorded) when the stream ends, not when it opens
 
             async def first_chunk() -> AsyncIterator[bytes]:
                 it = await providers.get(dep.adapter).stream(dep, dict(body), call, self.pools)
@@ -153,7 +154,7 @@ class Router:
                 except BaseException:
                     await it.aclose()  # type: ignore[attr-defined]
                     raise
-                return _prepend(first, it, lambda: self._finished(call))
+                return _prepend(first, it, call, self._finished, body)
 
             try:
                 return await asyncio.wait_for(first_chunk(), ttft)
@@ -190,7 +191,7 @@ class Router:
                     break
                 tried.add(dep.id)
                 attempts += 1
-                call = Call(dep)
+                call = Call(dep, origin=metering.current.get())
                 st = self.state[dep.id]
                 st.in_flight += 1
                 if dep.rpm is not None:
@@ -199,17 +200,24 @@ class Router:
                     result = await attempt(dep, call)
                 except AccordError as e:
                     self._failed(dep, e)
+                    call.status, call.error_type = e.status, e.type
+                    self._finished(call)
                     last = e
                     if not getattr(e, "retryable", False):
                         break
                     if n < retries and not await self._backoff(e, n, group, tried):
                         break  # the provider asked for a longer wait than we allow
                     continue
+                except BaseException as e:  # cancelled (the caller's timeout, a client gone) or an adapter bug
+                    cancelled = isinstance(e, asyncio.CancelledError)
+                    call.status, call.error_type = (499, "cancelled") if cancelled else (500, "internal_error")
+                    self._finished(call)
+                    raise
                 finally:
                     st.in_flight -= 1
                 self._succeeded(dep, call)
                 call.attempts = attempts
-                if call.usage is not None:  # a stream's usage is known only when it ends
+                if not call.stream:  # a stream's usage is known only when it ends
                     self._finished(call)
                 return result, call
             assert last is not None
@@ -339,7 +347,8 @@ class Router:
         st.latency = took if st.latency is None else 0.8 * st.latency + 0.2 * took
 
     def _finished(self, call: Call) -> None:
-        """A call is over (a stream at its end, or cut off): count its tokens, tell the listeners."""
+        """An attempt is over (answered, failed, cancelled; a stream at its end or cut off): count its tokens,
+        tell the listeners (the usage recorder among them)."""
         if call.deployment.tpm is not None and call.usage is not None:
             self.state[call.deployment.id].tokens.append((time.monotonic(), call.usage.total_tokens))
         for listener in self.listeners:
@@ -359,13 +368,25 @@ def _least(items: list[Deployment], key: Callable[[Deployment], float]) -> Deplo
     return random.choice([d for d in items if key(d) == low])
 
 
-async def _prepend(first: bytes, rest: AsyncIterator[bytes], done: Callable[[], None]) -> AsyncIterator[bytes]:
+async def _prepend(first: bytes, rest: AsyncIterator[bytes], call: Call,
+                   done: Callable[[Call], None], body: dict) -> AsyncIterator[bytes]:
+    """The stream with its first chunk put back; `done(call)` when it ends, with how it ended on the call."""
+    call.status, call.error_type = 499, "client_gone"  # unless it runs to its end or fails
     try:
         yield first
         async for item in rest:
             yield item
+        call.status, call.error_type = 200, None
+    except AccordError as e:
+        call.status, call.error_type = e.status, e.type
+        raise
+    except Exception:
+        call.status, call.error_type = 500, "internal_error"
+        raise
     finally:
         try:
             await rest.aclose()  # type: ignore[attr-defined]  # a client gone mid-stream closes the upstream now
         finally:
-            done()
+            if call.usage is None and call.chunks:  # cut off before the usage chunk: what was sent still costs
+                call.usage = Usage(estimate_tokens(body.get("messages")), call.chunks, estimated=True)
+            done(call)

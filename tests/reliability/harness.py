@@ -154,14 +154,18 @@ class Accord(Proc):
                 "sockets": len(self.ps.net_connections(kind="inet")), "tasks": self.tasks()}
 
 
-def usage_rows(db: Path) -> int:
+def usage_rows(db: Path, route: str | None = None) -> int:
+    """Usage rows, of one route (chat: the /v1 API; mcp: the tools' model calls) or all."""
     with sqlite3.connect(db) as c:
-        return int(c.execute("SELECT count(*) FROM usage").fetchone()[0])
+        if route is None:
+            return int(c.execute("SELECT count(*) FROM usage").fetchone()[0])
+        return int(c.execute("SELECT count(*) FROM usage WHERE route = ?", (route,)).fetchone()[0])
 
 
-def usage_rows_by_status(db: Path) -> dict[int, int]:
+def usage_rows_by_status(db: Path, route: str = "chat") -> dict[int, int]:
     with sqlite3.connect(db) as c:
-        return dict(c.execute("SELECT status, count(*) FROM usage GROUP BY status").fetchall())
+        return dict(c.execute("SELECT status, count(*) FROM usage WHERE route = ? GROUP BY status",
+                              (route,)).fetchall())
 
 
 # ------------------------------------------------------------------------------------ streaming load

@@ -85,13 +85,14 @@ def run(clients: int, seconds: float, mcp_calls: int, *, chunks: int = 20, pace_
         code = server.stop(signal.SIGTERM)  # flushes every usage row
         up.stop()
     requests = res.ok + res.truncated + res.errors
-    rows = usage_rows(db)
+    rows = usage_rows(db, "chat")
     by_status = usage_rows_by_status(db)
+    mcp_rows = usage_rows(db, "mcp")
     stream = res.figures()
     figures = {
         "machine": machine(), "nofile": nofile, "load_procs": procs,
         "stream": {**stream, "chunks_per_stream": chunks, "pace_ms": pace_ms},
-        "usage": {"requests": requests, "rows": rows, "rows_200": by_status.get(200, 0)},
+        "usage": {"requests": requests, "rows": rows, "rows_200": by_status.get(200, 0), "mcp_rows": mcp_rows},
         "server": {"idle": idle, "after_load": after_load, "settled": settled, "peak": peak, "exit_code": code},
         "mcp": mcp,
     }
@@ -102,6 +103,8 @@ def run(clients: int, seconds: float, mcp_calls: int, *, chunks: int = 20, pace_
         failed.append(f"usage rows {rows} (200: {by_status.get(200, 0)}) for {requests} requests ({res.ok} ok)")
     if mcp is not None and mcp["ok"] != mcp_calls:
         failed.append(f"MCP consensus: {mcp['ok']} of {mcp_calls} ok: {mcp['failure_samples']}")
+    if mcp is not None and mcp_rows != 4 * mcp_calls:  # three panelists and the chair each
+        failed.append(f"usage rows {mcp_rows} for {mcp_calls} MCP consensus calls of 4 model calls each")
     if code not in (0, -signal.SIGTERM):  # uvicorn ends by re-raising the signal after its graceful shutdown
         failed.append(f"accord serve exited with {code} on SIGTERM")
     figures["failed"] = failed

@@ -36,38 +36,39 @@ def ask(config_path, env_file, model, system, temperature, max_tokens, no_reason
 
 
 async def _run(cfg, model: str, body: dict, show_reasoning: bool) -> int:
+    import contextlib
+
     import orjson
 
     from ..errors import AccordError
-    from ..router import Router
+    from .recording import recorded_router
 
-    router = Router(cfg)
     out = click.get_text_stream("stdout")
     in_reasoning = started = False
-    try:
-        chunks, _call = await router.stream(model, body)
-        started = True
-        async for raw in chunks:
-            chunk = orjson.loads(raw)
-            for choice in chunk.get("choices") or ():
-                delta = choice.get("delta") or {}
-                r = delta.get("reasoning_content") or delta.get("reasoning")  # vLLM and Ollama say `reasoning`
-                if r and show_reasoning:
-                    in_reasoning = True
-                    click.secho(r, dim=True, nl=False, err=False)
-                c = delta.get("content")
-                if c:
-                    if in_reasoning:
-                        out.write("\n\n")
-                        in_reasoning = False
-                    out.write(c)
-                    out.flush()
-        out.write("\n")
-        return 0
-    except AccordError as e:
-        if started:
+    async with recorded_router(cfg) as router:
+        try:
+            chunks, _call = await router.stream(model, body)
+            started = True
+            async with contextlib.aclosing(chunks):  # a Ctrl-C closes the upstream and still records the call
+                async for raw in chunks:
+                    chunk = orjson.loads(raw)
+                    for choice in chunk.get("choices") or ():
+                        delta = choice.get("delta") or {}
+                        r = delta.get("reasoning_content") or delta.get("reasoning")  # vLLM and Ollama say `reasoning`
+                        if r and show_reasoning:
+                            in_reasoning = True
+                            click.secho(r, dim=True, nl=False, err=False)
+                        c = delta.get("content")
+                        if c:
+                            if in_reasoning:
+                                out.write("\n\n")
+                                in_reasoning = False
+                            out.write(c)
+                            out.flush()
             out.write("\n")
-        click.secho(f"error: {e.message}", fg="red", err=True)
-        return 1
-    finally:
-        await router.close()
+            return 0
+        except AccordError as e:
+            if started:
+                out.write("\n")
+            click.secho(f"error: {e.message}", fg="red", err=True)
+            return 1

@@ -45,48 +45,22 @@ async def _run(cfg, question: str, o: dict, as_json: bool) -> int:
     import orjson
 
     from ..consensus.callers import LocalModels
-    from ..consensus.choose import top
-    from ..consensus.files import Rules, read_inputs
     from ..consensus.runner import Engine
-    from ..consensus.types import InputError, Member, Request
-    from ..router import Router
+    from ..consensus.types import InputError
     from ..store.db import Database
     from ..store.threads import ThreadNotFound, ThreadStore
+    from .recording import recorded_router
 
-    c = cfg.consensus
-    router = Router(cfg)
     db = Database.from_settings(cfg.settings)
     store = ThreadStore(db)
-    engine = Engine(LocalModels(router), store)
     try:
-        seats = [Member.parse(m) for m in (o["models"] or c.panel)]
-        context, images, notes = await read_inputs(list(o["files"]), list(o["images"]), cfg.mcp.file_tokens,
-                                                   Rules.from_config(cfg))
-        if not seats:
-            models = engine.models
-            seats = [Member(n) for n in top([(n, models.info(n)) for n in models.names()])]
-            notes.append(f"no panel given or configured: asked the top models ({', '.join(m.model for m in seats)})")
-        req = Request(
-            question=question, panel=seats, mode=o["mode"] or c.mode, context=context,
-            images=images,
-            history=await store.history(o["continuation_id"]) if o["continuation_id"] else [],
-            chair=o["chair"] or c.chair, thinking=o["thinking"], temperature=o["temperature"],
-            concurrency=1 if o["sequential"] else c.concurrency, per_model_timeout=c.per_model_timeout,
-            timeout=c.timeout, max_tokens=c.max_tokens, token_budget=c.token_budget, cost_budget=c.cost_budget,
-            rounds=o["rounds"] or c.rounds, answer_format=o["answer_format"],
-        )
-        engine.check(req)
-        labels = engine.labels(req.panel)
-        if as_json:
-            result = await engine.run(req, thread_id=o["continuation_id"])
-        else:
-            result = await _live(engine, req, labels, o["continuation_id"])
+        async with recorded_router(cfg, db) as router:
+            result, notes, labels = await _ask(cfg, question, o, as_json, Engine(LocalModels(router), store), store)
     except ThreadNotFound as e:
         fail(f"no thread {e}; see `accord threads`", 2)
     except InputError as e:
         fail(str(e), 2)
     finally:
-        await router.close()
         await db.close()
     result.notes[:0] = notes
     if as_json:
@@ -94,6 +68,38 @@ async def _run(cfg, question: str, o: dict, as_json: bool) -> int:
     else:
         _show(result, labels)
     return 0 if result.status != "failed" else 1
+
+
+async def _ask(cfg, question: str, o: dict, as_json: bool, engine, store) -> tuple:
+    """Build the request from the options and run it; (result, notes, labels)."""
+    from ..consensus.choose import top
+    from ..consensus.files import Rules, read_inputs
+    from ..consensus.types import Member, Request
+
+    c = cfg.consensus
+    seats = [Member.parse(m) for m in (o["models"] or c.panel)]
+    context, images, notes = await read_inputs(list(o["files"]), list(o["images"]), cfg.mcp.file_tokens,
+                                               Rules.from_config(cfg))
+    if not seats:
+        models = engine.models
+        seats = [Member(n) for n in top([(n, models.info(n)) for n in models.names()])]
+        notes.append(f"no panel given or configured: asked the top models ({', '.join(m.model for m in seats)})")
+    req = Request(
+        question=question, panel=seats, mode=o["mode"] or c.mode, context=context,
+        images=images,
+        history=await store.history(o["continuation_id"]) if o["continuation_id"] else [],
+        chair=o["chair"] or c.chair, thinking=o["thinking"], temperature=o["temperature"],
+        concurrency=1 if o["sequential"] else c.concurrency, per_model_timeout=c.per_model_timeout,
+        timeout=c.timeout, max_tokens=c.max_tokens, token_budget=c.token_budget, cost_budget=c.cost_budget,
+        rounds=o["rounds"] or c.rounds, answer_format=o["answer_format"],
+    )
+    engine.check(req)
+    labels = engine.labels(req.panel)
+    if as_json:
+        result = await engine.run(req, thread_id=o["continuation_id"])
+    else:
+        result = await _live(engine, req, labels, o["continuation_id"])
+    return result, notes, labels
 
 
 async def _live(engine, req, labels: list[str], thread_id: str | None):
@@ -125,9 +131,14 @@ async def _live(engine, req, labels: list[str], thread_id: str | None):
 
     with Live(table(), console=Console(stderr=True), refresh_per_second=4) as live:
         task = asyncio.ensure_future(engine.run(req, on_event, thread_id=thread_id))
-        while not task.done():
-            live.update(table())
-            await asyncio.sleep(0.25)
+        try:
+            while not task.done():
+                live.update(table())
+                await asyncio.sleep(0.25)
+        except BaseException:  # Ctrl-C: the run stops now (its thread marked cancelled), not at interpreter exit
+            task.cancel()
+            await asyncio.wait({task})
+            raise
         return task.result()
 
 

@@ -180,9 +180,13 @@ def update_(config_path, env_file, ref, models, budget, rpm, tpm) -> None:
 @click.option("--by", "group_by", type=click.Choice(["day", "model", "key"]), default="day", show_default=True)
 @click.option("--since", help="First day, YYYY-MM-DD.")
 @click.option("--until", help="Day after the last, YYYY-MM-DD.")
+@click.option("--thread", "thread_id", metavar="THREAD", help="Every model call of one thread (what it cost).")
 @click.option("--json", "as_json", is_flag=True)
-def usage(config_path, env_file, group_by, since, until, as_json) -> None:
-    """Requests, tokens and spend, per day, model or key."""
+def usage(config_path, env_file, group_by, since, until, thread_id, as_json) -> None:
+    """Requests, tokens and spend, per day, model or key; or each call of one thread (--thread)."""
+    if thread_id:
+        _thread_usage(config_path, env_file, thread_id, as_json)
+        return
 
     async def work(db):
         from ..store.usage import summary
@@ -205,6 +209,39 @@ def usage(config_path, env_file, group_by, since, until, as_json) -> None:
     for r in rows:
         t.add_row(str(r[group_by] or "-"), str(r["requests"]), str(r["errors"]), str(r["prompt_tokens"]),
                   str(r["completion_tokens"]), f"{r['cost']:.4f}", f"{r['avg_latency_ms']:.0f}")
+    Console().print(t)
+
+
+def _thread_usage(config_path: str | None, env_file: str | None, thread_id: str, as_json: bool) -> None:
+    async def work(db):
+        from ..store.usage import list_usage
+
+        calls, _ = await list_usage(db, limit=10_000, thread_id=thread_id)
+        return calls[::-1]  # oldest first
+
+    calls = _run(config_path, env_file, work)
+    total = {"requests": len(calls), "errors": sum(1 for c in calls if c["status"] >= 400),
+             "prompt_tokens": sum(c["prompt_tokens"] for c in calls),
+             "completion_tokens": sum(c["completion_tokens"] for c in calls),
+             "cost": round(sum(c["spend"] for c in calls), 6)}
+    if as_json:
+        _emit({"thread_id": thread_id, "calls": calls, "total": total})
+        return
+    if not calls:
+        click.echo(f"No usage recorded for thread {thread_id}.")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"thread {thread_id}")
+    for col in ("time (UTC)", "route", "model", "status", "tokens in", "tokens out", "cost $", "latency ms"):
+        t.add_column(col, justify="right" if col.startswith(("tokens", "cost", "latency")) else "left")
+    for c in calls:
+        status = str(c["status"]) + (f" {c['error_type']}" if c["error_type"] else "")
+        t.add_row(c["startTime"][:19].replace("T", " "), c["route"], c["model"], status, str(c["prompt_tokens"]),
+                  str(c["completion_tokens"]), f"{c['spend']:.6f}", f"{c['latency_ms']:.0f}")
+    t.add_row("total", "", "", f"{total['errors']} errors", str(total["prompt_tokens"]),
+              str(total["completion_tokens"]), f"{total['cost']:.6f}", "")
     Console().print(t)
 
 

@@ -43,7 +43,8 @@ async def _run(cfg, thread_id: str | None, limit: int, as_json: bool) -> None:
             click.echo("no threads yet")
         for t in data:  # type: ignore[union-attr]
             kind = t["tool"] + (f"/{t['mode']}" if t["mode"] else "")
-            click.echo(f"{t['id']}  {t['updated_at'][:19]}  {kind:<20} {t['status']:<8} {t['title'][:60]}")
+            click.echo(f"{t['id']}  {t['updated_at'][:19]}  {kind:<20} {t['status']:<11} ${t['cost']:<9.4f} "
+                       f"{t['title'][:60]}")
         return
     t = data
     click.secho(f"{t['id']}  {t['tool']}  {t['status']}  {t['prompt_tokens'] + t['completion_tokens']} tokens  "

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .. import metering
 from ..errors import AccordError
 from . import prompts
 from .types import MODES, STANCES, Answer, Event, InputError, Member, Request, Result
@@ -112,11 +113,16 @@ class Engine:
 
             try:
                 tid = await self.store.open(tool, req.question, thread_id=thread_id, mode=req.mode,
-                                            panel=[m.label for m in req.panel])
+                                            panel=[m.label for m in req.panel], timeout=req.timeout)
             except ThreadNotFound:
                 raise InputError(f"no thread {thread_id}: start without continuation_id, or see `threads`") from None
             await self.store.add(tid, [{"role": "user", "content": req.question}])
-        result = await modes.MODES[req.mode](self, run)
+        with metering.tagged(thread_id=tid):  # every model call of the run is counted against its thread
+            try:
+                result = await modes.MODES[req.mode](self, run)
+            except asyncio.CancelledError:
+                await self.cancelled(tid, run)
+                raise
         result.wall_time = round(run.elapsed(), 3)
         result.thread_id = tid
         ok = [a for a in result.answers if a.ok]
@@ -127,6 +133,12 @@ class Engine:
         if self.store is not None and tid is not None:
             await self._record(tid, result)
         return result
+
+    async def cancelled(self, tid: str | None, run: Run) -> None:
+        """The caller gave up on the run (client gone, task cancelled, Ctrl-C): its thread says so, and what it
+        spent. Shielded: a second cancel must not leave the thread `running`."""
+        if self.store is not None and tid is not None:
+            await asyncio.shield(self.store.cancel(tid, completion_tokens=run.tokens_spent, cost=run.cost_spent))
 
     async def _record(self, tid: str, r: Result) -> None:
         assert self.store is not None

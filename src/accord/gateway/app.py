@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 
-from .. import __version__, logs
+from .. import __version__, logs, metering
 from ..config import Config
 from ..limits import Limits
 from ..router import Router
@@ -84,6 +84,7 @@ def create_app(cfg: Config) -> Starlette:
     app.state.on_reload = []  # callables (cfg, router) told of every reload
     app.state.limits = Limits(cfg.settings.redis_url)
     app.state.store = Store(cfg.settings, Ledger(app.state.limits.redis))  # budgets share the limits' Redis
+    metering.attach(router, app.state.store.record)  # every model call, from /v1, /mcp or the dashboard
     app.state.master_key = cfg.settings.master_key or None
     app.state.hosts = HostPolicy(cfg.settings.allowed_hosts)
     app.state.max_body = int(cfg.settings.max_body_mb * 1024 * 1024)

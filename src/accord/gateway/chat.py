@@ -1,8 +1,9 @@
 """POST /v1/chat/completions and /v1/embeddings: the hot path.
 
 Reads `model` and `stream`, passes the rest on; the router picks the deployment and the adapter speaks to it.
-Every request that got past auth leaves one usage row, success or not. A key's budget reservation is released
-when the request is over, after its cost is recorded.
+Every upstream attempt leaves a usage row (recorded by the router's recorder, tagged with this request's
+origin); a request refused before reaching an upstream leaves one row of its own. A key's budget reservation is
+released when the request is over, after its cost is recorded.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import AccordError, BadRequest
-from ..providers.base import Call, Usage, estimate_tokens
+from ..providers.base import Call
 from . import auth, sse
 from .body import model_of, read_json
 from .disconnect import ClientGone, unless_disconnected
-from .usage import record
+from .usage import count_tokens, origin, refused
 
 _JSON = "application/json"
 
@@ -42,48 +43,44 @@ async def chat_completions(request: Request) -> Response:
     router = request.app.state.router
     allow = auth.allowed(request, key)
     res = None  # the key's budget reservation, released when the request is over
-    try:
+    with origin(request, "chat", key) as o:
         try:
-            messages = body.get("messages")
-            if not isinstance(messages, list) or not messages:
-                raise BadRequest("`messages` must be a non-empty list of {role, content}", param="messages")
-            if key is not None:
-                res = await auth.enforce(request, key, model, body, allow)
-            if stream:
-                chunks, call = await router.stream(model, body, allow)
-                response = sse.ClosingStream(
-                    _recorded(request, chunks, call, model, started, key, messages),
-                    partial(auth.budget_release, request, res), media_type="text/event-stream",
-                    headers={"cache-control": "no-cache", "x-accel-buffering": "no", **served_by(call)})
-                res = None  # released by the response, once the stream is over
-                return response
             try:
-                data, call = await unless_disconnected(request, router.complete(model, body, allow))
-            except ClientGone:
-                record(request, route="chat", model=model, started=started, key=key, status=499,
-                       error_type="client_gone")
-                return Response(status_code=499)  # nobody is listening; the upstream call is cancelled
-        except AccordError as e:
-            record(request, route="chat", model=model, started=started, key=key, status=e.status, error_type=e.type,
-                   stream=stream)
-            raise
-        record(request, route="chat", model=model, started=started, key=key, call=call)
-        return Response(orjson.dumps(data), media_type=_JSON, headers=served_by(call))
-    finally:
-        await auth.budget_release(request, res)
+                messages = body.get("messages")
+                if not isinstance(messages, list) or not messages:
+                    raise BadRequest("`messages` must be a non-empty list of {role, content}", param="messages")
+                if key is not None:
+                    res = await auth.enforce(request, key, model, body, allow)
+                if stream:
+                    chunks, call = await router.stream(model, body, allow)
+                    response = sse.ClosingStream(
+                        _counted(request, chunks, call, key), partial(auth.budget_release, request, res),
+                        media_type="text/event-stream",
+                        headers={"cache-control": "no-cache", "x-accel-buffering": "no", **served_by(call)})
+                    res = None  # released by the response, once the stream is over
+                    return response
+                try:
+                    data, call = await unless_disconnected(request, router.complete(model, body, allow))
+                except ClientGone:
+                    refused(request, o, model=model, started=started, status=499, error_type="client_gone")
+                    return Response(status_code=499)  # nobody is listening; the upstream call is cancelled
+            except AccordError as e:
+                refused(request, o, model=model, started=started, status=e.status, error_type=e.type, stream=stream)
+                raise
+            count_tokens(request, key, call)
+            return Response(orjson.dumps(data), media_type=_JSON, headers=served_by(call))
+        finally:
+            await auth.budget_release(request, res)
 
 
-async def _recorded(request: Request, chunks: AsyncIterator[bytes], call: Call, model: str, started: float,
-                    key, messages: list) -> AsyncIterator[bytes]:
-    """The SSE stream, and its usage row once it is over (finished, failed, or cut off by the client)."""
-    outcome = {"status": 499, "error_type": "client_gone"}
+async def _counted(request: Request, chunks: AsyncIterator[bytes], call: Call, key) -> AsyncIterator[bytes]:
+    """The SSE stream; once it is over, the key's tokens are counted (its usage row is the router's)."""
     try:
-        async for event in sse.events(chunks, outcome):
+        async for event in sse.events(chunks):
             yield event
     finally:
-        if call.usage is None and call.chunks:  # cut off before the usage chunk: what was sent still costs
-            call.usage = Usage(estimate_tokens(messages), call.chunks, estimated=True)
-        record(request, route="chat", model=model, started=started, key=key, call=call, stream=True, **outcome)
+        await chunks.aclose()  # type: ignore[attr-defined]  # ends the router's stream: its row is recorded now
+        count_tokens(request, key, call)
 
 
 async def embeddings(request: Request) -> Response:
@@ -94,19 +91,19 @@ async def embeddings(request: Request) -> Response:
     router = request.app.state.router
     allow = auth.allowed(request, key)
     res = None
-    try:
+    with origin(request, "embeddings", key) as o:
         try:
-            inp = body.get("input")
-            if not isinstance(inp, (str, list)) or not inp:
-                raise BadRequest("`input` must be a string or a non-empty list", param="input")
-            if key is not None:
-                res = await auth.enforce(request, key, model, body, allow)
-            data, call = await router.embed(model, body, allow)
-        except AccordError as e:
-            record(request, route="embeddings", model=model, started=started, key=key, status=e.status,
-                   error_type=e.type)
-            raise
-        record(request, route="embeddings", model=model, started=started, key=key, call=call)
-        return Response(orjson.dumps(data), media_type=_JSON, headers=served_by(call))
-    finally:
-        await auth.budget_release(request, res)
+            try:
+                inp = body.get("input")
+                if not isinstance(inp, (str, list)) or not inp:
+                    raise BadRequest("`input` must be a string or a non-empty list", param="input")
+                if key is not None:
+                    res = await auth.enforce(request, key, model, body, allow)
+                data, call = await router.embed(model, body, allow)
+            except AccordError as e:
+                refused(request, o, model=model, started=started, status=e.status, error_type=e.type)
+                raise
+            count_tokens(request, key, call)
+            return Response(orjson.dumps(data), media_type=_JSON, headers=served_by(call))
+        finally:
+            await auth.budget_release(request, res)

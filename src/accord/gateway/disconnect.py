@@ -36,4 +36,5 @@ async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
     if task.done():
         return task.result()
     task.cancel()
+    await asyncio.wait({task})  # let it unwind, so its cancelled upstream attempt is recorded before we answer
     raise ClientGone

@@ -31,6 +31,7 @@ async def apply(app) -> dict:
     logs.redact_config(new_cfg)
     old_router: Router = app.state.router
     app.state.router = Router(new_cfg)
+    app.state.router.listeners = old_router.listeners  # the usage recorder (shared: in-flight calls keep it)
     app.state.cfg = new_cfg
     app.state.master_key = new_cfg.settings.master_key or None
     app.state.hosts = HostPolicy(new_cfg.settings.allowed_hosts)

@@ -1,4 +1,5 @@
-"""Usage out: /spend/logs (keyset-paginated, filtered) and /usage/summary (per day, model or key)."""
+"""Usage out: /spend/logs (keyset-paginated, filtered; by thread or route too) and /usage/summary (per day,
+model or key; or one thread's calls)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ async def logs(request: Request) -> Response:
         before_id=_int(before, "before", 0, 2**62) if before else None,
         key_id=q.get("key_id") or None, model=q.get("model") or None, status=q.get("status") or None,
         start=_date(q.get("start_date"), "start_date"), end=_date(q.get("end_date"), "end_date"),
+        thread_id=q.get("thread_id") or None, route=q.get("route") or None,
     )
     headers = {"x-accord-next-before": str(next_before)} if next_before else None
     return Response(orjson.dumps(rows), media_type="application/json", headers=headers)
@@ -53,8 +55,9 @@ async def summary(request: Request) -> Response:
     auth.admin(request)
     q = request.query_params
     group_by = q.get("group_by", "day")
-    if group_by not in ("day", "model", "key"):
-        raise BadRequest("`group_by` must be day, model or key", param="group_by")
+    thread_id = q.get("thread_id") or None
+    if group_by not in ("day", "model", "key") and not (thread_id and group_by == "route"):
+        raise BadRequest("`group_by` must be day, model or key (or route, with thread_id)", param="group_by")
     for name in ("start", "end"):
         _date(q.get(name), name)
     store = request.app.state.store
@@ -62,5 +65,8 @@ async def summary(request: Request) -> Response:
     from ..store.usage import summary as usage_summary
 
     data = await usage_summary(store.db, group_by=group_by, start=q.get("start") or None, end=q.get("end") or None,
-                               key_id=q.get("key_id"), model=q.get("model") or None)
-    return Response(orjson.dumps({"group_by": group_by, "data": data}), media_type="application/json")
+                               key_id=q.get("key_id"), model=q.get("model") or None, thread_id=thread_id)
+    out = {"group_by": group_by, "data": data}
+    if thread_id:
+        out["thread_id"] = thread_id
+    return Response(orjson.dumps(out), media_type="application/json")

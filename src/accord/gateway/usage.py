@@ -1,45 +1,48 @@
-"""One usage row per request, handed to the store's batch writer (no I/O on the request path)."""
+"""The gateway's part in usage: the calls that reach the router are recorded by the shared recorder
+(accord.metering); the gateway records only requests refused before any upstream call (bad body, key
+limits, unknown model), and counts a key's tokens for its tpm limit. No I/O on the request path."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from datetime import datetime, timezone
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
+
+from .. import metering
 
 if TYPE_CHECKING:
     from ..providers.base import Call
     from ..store.keys import KeyInfo
 
 
-def record(request: Request, *, route: str, model: str, started: float, key: KeyInfo | None,
-           call: Call | None = None, status: int = 200, error_type: str | None = None, stream: bool = False) -> None:
-    row: dict = {
-        "created_at": datetime.now(timezone.utc), "request_id": request.scope.get("accord.request_id", ""),
-        "key_id": key.id if key else None, "route": route, "model": model, "status": status,
-        "error_type": error_type, "stream": stream, "latency_ms": round((time.perf_counter() - started) * 1000, 2),
-    }
-    if call is not None:
-        dep = call.deployment
-        row["model"] = dep.name
-        row["deployment"] = dep.id
-        row["provider"] = dep.vendor.name
-        u = call.usage
-        if u is not None:
-            row["prompt_tokens"] = u.prompt_tokens
-            row["completion_tokens"] = u.completion_tokens
-            row["reasoning_tokens"] = u.reasoning_tokens
-            row["cost"] = dep.info.cost(u.prompt_tokens, u.completion_tokens)
-        if call.first_byte is not None:
-            row["ttft_ms"] = round((call.first_byte - call.started) * 1000, 2)
-    state = request.app.state
-    state.store.record(row)
-    if key is not None and key.tpm_limit is not None and call is not None and call.usage is not None:
-        task = asyncio.ensure_future(state.limits.add_tokens(key.id, call.usage.total_tokens))
-        _background.add(task)
-        task.add_done_callback(_background.discard)
+@contextlib.contextmanager
+def origin(request: Request, route: str, key: KeyInfo | None) -> Iterator[metering.Origin]:
+    """The model calls this request makes are recorded under its route, key and request id."""
+    with metering.tagged(route, key_id=key.id if key else None,
+                         request_id=request.scope.get("accord.request_id", "")) as o:
+        yield o
+
+
+def refused(request: Request, o: metering.Origin, *, model: str, started: float, status: int,
+            error_type: str | None, stream: bool = False) -> None:
+    """A request that failed: one row, unless its upstream attempts were recorded already."""
+    if o.calls:
+        return
+    request.app.state.store.record(metering.row(o, model=model, status=status, error_type=error_type, stream=stream,
+                                                latency_ms=round((time.perf_counter() - started) * 1000, 2)))
+
+
+def count_tokens(request: Request, key: KeyInfo | None, call: Call) -> None:
+    """A key with a tpm limit: its tokens go to the shared limiter (in the background)."""
+    if key is None or key.tpm_limit is None or call.usage is None:
+        return
+    task = asyncio.ensure_future(request.app.state.limits.add_tokens(key.id, call.usage.total_tokens))
+    _background.add(task)
+    task.add_done_callback(_background.discard)
 
 
 _background: set[asyncio.Task] = set()  # fire-and-forget tasks, referenced until done

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 from mcp.server.mcpserver import Context
 from pydantic import AliasChoices, BaseModel, BeforeValidator, Field
 
+from .. import metering
 from ..consensus.choose import top
 from ..consensus.report import markdown
 from ..consensus.types import InputError, Member, Request
@@ -73,7 +74,8 @@ def make(state: State):
             state.engine.check(req)
             async with Progress(ctx, state.cfg.mcp.heartbeat) as progress:
                 await progress.send(f"asking {len(req.panel)} models ({req.mode})")
-                result = await state.engine.run(req, progress.on_event, thread_id=continuation_id)
+                with metering.tagged("mcp"):
+                    result = await state.engine.run(req, progress.on_event, thread_id=continuation_id)
             result.notes[:0] = notes
             labels = state.engine.labels(req.panel)
             if result.status == "failed":

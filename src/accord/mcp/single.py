@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from .. import tokens
+from .. import metering, tokens
 from ..consensus import prompts
 from ..consensus.report import trim
 from ..consensus.runner import Run
@@ -28,16 +29,22 @@ async def ask_one(state: State, ctx: Any, *, tool: str, prompt: str, system: str
         if imgs and not state.models.info(name).vision:
             notes.append(f"{name} cannot see images; they were left out")
             imgs = []
-        tid = await state.store.open(tool, prompt, thread_id=continuation_id)
+        c = state.cfg.consensus
+        tid = await state.store.open(tool, prompt, thread_id=continuation_id, timeout=c.timeout)
         await state.store.add(tid, [{"role": "user", "content": prompt}])
         msgs = ([{"role": "system", "content": system}] if system else []) + past + [
             {"role": "user", "content": prompts.user_content(prompt, context, imgs)}]
-        c = state.cfg.consensus
         req = Request(question=prompt, panel=[], thinking=thinking, temperature=temperature,
                       per_model_timeout=c.per_model_timeout, timeout=c.timeout, max_tokens=c.max_tokens)
-        async with Progress(ctx, state.cfg.mcp.heartbeat) as progress:
-            run = Run(req, on_event=progress.on_event)
-            a = await state.engine.ask(run, name, msgs, notes=notes)
+        run = Run(req)
+        try:
+            async with Progress(ctx, state.cfg.mcp.heartbeat) as progress:
+                run.on_event = progress.on_event
+                with metering.tagged("mcp", thread_id=tid):
+                    a = await state.engine.ask(run, name, msgs, notes=notes)
+        except asyncio.CancelledError:
+            await state.engine.cancelled(tid, run)
+            raise
         [part] = await state.store.add(tid, [{
             "role": "assistant", "model": a.model, "content": a.content, "reasoning": a.reasoning,
             "status": a.status, "error": a.error, "prompt_tokens": a.prompt_tokens,

@@ -6,11 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import metering
 from ..config import Config
 from ..consensus.callers import LocalModels, ModelCaller, RemoteModels
 from ..consensus.runner import Engine
 from ..store.db import Database
 from ..store.threads import ThreadStore
+from ..store.usage import UsageWriter
 
 
 @dataclass
@@ -28,19 +30,23 @@ class State:
     def create(cls, cfg: Config, router: Any = None, db: Database | None = None) -> State:
         """The in-process router (given, or made here), or the remote endpoint when `mcp.endpoint` is set."""
         owned: list[Any] = []
-        if cfg.mcp.endpoint:
+        own_db = db is None
+        db = db or Database.from_settings(cfg.settings)
+        if cfg.mcp.endpoint:  # the endpoint records its own usage
             models: ModelCaller = RemoteModels(cfg.mcp.endpoint, cfg.mcp.endpoint_key, cfg.consensus.timeout)
             owned.append(models)
         else:
-            if router is None:
+            if router is None:  # `accord mcp`: its own router, recorded into the same store as `accord serve`'s
                 from ..router import Router
 
                 router = Router(cfg)
                 owned.append(router)
+                writer = UsageWriter(db)
+                metering.attach(router, writer.add)
+                owned.append(writer)  # closed after the router: flushes every row
             models = LocalModels(router)
-        if db is None:
-            db = Database.from_settings(cfg.settings)
-            owned.append(db)
+        if own_db:
+            owned.append(db)  # last: the usage writer flushes into it
         return cls(cfg, models, ThreadStore(db), _owned=owned)
 
     def retarget(self, cfg: Config, router: Any) -> None:
@@ -53,6 +59,9 @@ class State:
         """Load a remote endpoint's model list; the store migrates on first use, so starts stay fast."""
         if isinstance(self.models, RemoteModels):
             await self.models.load()
+        for obj in self._owned:
+            if isinstance(obj, UsageWriter):
+                await obj.start()
         return self
 
     async def close(self) -> None:

@@ -71,6 +71,9 @@ class Call:
     finish_reason: str | None = None
     status: int = 200
     attempts: int = 1  # upstream attempts it took, retries and fallbacks included
+    error_type: str | None = None  # why it failed (an AccordError's type), for its usage row
+    stream: bool = False
+    origin: Any = None  # metering.Origin: who asked (route, key, thread), captured when the attempt starts
 
     @property
     def ttft(self) -> float | None:

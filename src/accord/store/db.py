@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from . import runs
 from .migrations import HEAD
 
 if TYPE_CHECKING:
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from ..config import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger("accord.store")
 
 
 def data_dir(settings: Settings | None = None) -> Path:
@@ -108,6 +111,7 @@ class Database:
                     async with _migration_lock(self.url), self.engine.begin() as conn:
                         await conn.run_sync(_upgrade_if_behind)
                     self._started = True
+                    await self._reap()
                 except Exception:
                     # another process (a worker, another instance) may be migrating the same database right
                     # now (PostgreSQL rolls its attempt back): wait for it, then find the schema up to date
@@ -115,6 +119,14 @@ class Database:
                         raise
                     await asyncio.sleep(0.1 * (attempt + 1))
         return self
+
+    async def _reap(self) -> None:
+        """Runs left `running` by a process that died are `interrupted` (runs.py says how it is decided)."""
+        try:
+            async with self.session.begin() as s:
+                await runs.reap(s)
+        except Exception as e:  # never a reason not to start
+            log.warning("threads: could not look for interrupted runs (%s)", e.__class__.__name__)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -25,7 +25,8 @@ class Thread(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     tool: Mapped[str] = mapped_column(String(32))  # consensus | chat | thinkdeep | challenge
     title: Mapped[str] = mapped_column(String(200), default="")
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running | done | partial | failed
+    # running | done | partial | failed | cancelled | interrupted
+    status: Mapped[str] = mapped_column(String(16), default="running")
     mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
     panel: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
@@ -34,12 +35,14 @@ class Thread(Base):
     cost: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    owner: Mapped[str | None] = mapped_column(String(120), nullable=True)  # host:pid:instance running it
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # run's deadline
 
     messages: Mapped[list[ThreadMessage]] = relationship(
         back_populates="thread", order_by="ThreadMessage.seq", cascade="all, delete-orphan", lazy="raise"
     )
 
-    __table_args__ = (Index("ix_threads_updated_at", "updated_at"),)
+    __table_args__ = (Index("ix_threads_updated_at", "updated_at"), Index("ix_threads_status", "status"))
 
 
 class ThreadMessage(Base):
@@ -93,7 +96,8 @@ class VirtualKey(Base):
 
 
 class UsageRecord(Base):
-    """One request: who, which model and deployment, tokens, cost, timing, outcome. Written in batches."""
+    """One upstream call (or a request refused before any): who and from where (route: chat, embeddings, mcp,
+    cli, ui; thread), which model and deployment, tokens, cost, timing, outcome. Written in batches."""
 
     __tablename__ = "usage"
 
@@ -114,8 +118,10 @@ class UsageRecord(Base):
     status: Mapped[int] = mapped_column(Integer, default=200)
     error_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
     stream: Mapped[bool] = mapped_column(Boolean, default=False)
+    thread_id: Mapped[str | None] = mapped_column(String(36), nullable=True)  # the MCP/CLI/UI thread it served
 
     __table_args__ = (
+        Index("ix_usage_thread_id", "thread_id"),
         Index("ix_usage_created_at", "created_at"),
         Index("ix_usage_key_id", "key_id", "id"),
         Index("ix_usage_model_id", "model", "id"),

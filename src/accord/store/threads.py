@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from . import runs
 from .db import Database
 from .models import Thread, ThreadMessage, utcnow
 
@@ -26,21 +27,24 @@ class ThreadStore:
         self.db = db
 
     async def open(self, tool: str, title: str, *, thread_id: str | None = None, mode: str | None = None,
-                   panel: list | None = None) -> str:
-        """Start a thread, or reopen `thread_id` to continue it (ThreadNotFound when it does not exist)."""
+                   panel: list | None = None, timeout: float | None = None) -> str:
+        """Start a thread, or reopen `thread_id` to continue it (ThreadNotFound when it does not exist).
+        `timeout`: the run's own, after which it is over for sure (see runs.py)."""
         await self.db.start()
+        owner, lease = runs.owner(), runs.lease(timeout)
         async with self.db.session.begin() as s:
             if thread_id:
                 t = await s.get(Thread, thread_id)
                 if t is None:
                     raise ThreadNotFound(thread_id)
-                t.status, t.tool, t.mode = "running", tool, mode
+                t.status, t.tool, t.mode, t.owner, t.lease_until = "running", tool, mode, owner, lease
                 if panel is not None:
                     t.panel = panel
                 t.updated_at = utcnow()
                 return t.id
             tid = str(uuid.uuid4())
-            s.add(Thread(id=tid, tool=tool, title=title[:200], mode=mode, panel=panel))
+            s.add(Thread(id=tid, tool=tool, title=title[:200], mode=mode, panel=panel, owner=owner,
+                         lease_until=lease))
             return tid
 
     async def add(self, thread_id: str, messages: list[dict[str, Any]]) -> list[int]:
@@ -68,6 +72,12 @@ class ThreadStore:
                     cost=Thread.cost + cost,
                 )
             )
+
+    async def cancel(self, thread_id: str, *, prompt_tokens: int = 0, completion_tokens: int = 0,
+                     cost: float = 0.0) -> None:
+        """The run was cancelled (its caller gave up): `cancelled`, with what it spent until then."""
+        await self.finish(thread_id, status="cancelled", prompt_tokens=prompt_tokens,
+                          completion_tokens=completion_tokens, cost=cost)
 
     async def get(self, thread_id: str) -> dict[str, Any]:
         await self.db.start()

@@ -26,7 +26,7 @@ SLICE = 100  # rows per INSERT statement
 
 COLUMNS = ("created_at", "request_id", "key_id", "route", "model", "deployment", "provider", "prompt_tokens",
            "completion_tokens", "reasoning_tokens", "cost", "latency_ms", "ttft_ms", "status", "error_type",
-           "stream")
+           "stream", "thread_id")
 
 
 class UsageWriter:
@@ -90,6 +90,7 @@ class UsageWriter:
         loop for tens of milliseconds (SQLAlchemy's per-row work runs on the loop's thread), stalling requests."""
         daily: dict[tuple[Any, str, str], list[float]] = {}
         spend: dict[str, float] = defaultdict(float)
+        await self.db.start()  # one check once started; a CLI or `accord mcp` opens the database only when needed
         async with self.db.session() as s, s.begin():
             for i in range(0, len(rows), SLICE):
                 part = rows[i:i + SLICE]
@@ -157,6 +158,8 @@ class UsageWriter:
         if self.buffer:
             log.error("usage: %d rows could not be written before shutdown", len(self.buffer))
 
+    close = stop
+
 
 # ----------------------------------------------------------------------------------------------- queries
 def _row(r: UsageRecord) -> dict[str, Any]:
@@ -167,15 +170,20 @@ def _row(r: UsageRecord) -> dict[str, Any]:
         "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,
         "reasoning_tokens": r.reasoning_tokens, "total_tokens": r.prompt_tokens + r.completion_tokens,
         "spend": r.cost, "latency_ms": r.latency_ms, "ttft_ms": r.ttft_ms, "status": r.status,
-        "error_type": r.error_type, "stream": r.stream,
+        "error_type": r.error_type, "stream": r.stream, "thread_id": r.thread_id,
     }
 
 
 async def list_usage(db: Database, *, limit: int = 100, before_id: int | None = None, key_id: str | None = None,
                      model: str | None = None, status: str | None = None, start: datetime | None = None,
-                     end: datetime | None = None) -> tuple[list[dict], int | None]:
+                     end: datetime | None = None, thread_id: str | None = None,
+                     route: str | None = None) -> tuple[list[dict], int | None]:
     """Newest first, keyset-paginated by id: page N costs the same as page 1 at any table size."""
     q = select(UsageRecord).order_by(UsageRecord.id.desc()).limit(limit + 1)
+    if thread_id:
+        q = q.where(UsageRecord.thread_id == thread_id)
+    if route:
+        q = q.where(UsageRecord.route == route)
     if before_id is not None:
         q = q.where(UsageRecord.id < before_id)
     if key_id:
@@ -226,8 +234,12 @@ GROUPS = {"day": UsageDaily.day, "model": UsageDaily.model, "key": UsageDaily.ke
 
 
 async def summary(db: Database, *, group_by: str = "day", start: str | None = None, end: str | None = None,
-                  key_id: str | None = None, model: str | None = None) -> list[dict[str, Any]]:
-    """Totals per day, model or key from the rollup (dates as YYYY-MM-DD, end exclusive)."""
+                  key_id: str | None = None, model: str | None = None,
+                  thread_id: str | None = None) -> list[dict[str, Any]]:
+    """Totals per day, model or key from the rollup (dates as YYYY-MM-DD, end exclusive); for one thread
+    (what a consensus cost), from its own rows, also per route."""
+    if thread_id:
+        return await _thread_summary(db, thread_id, group_by)
     col = GROUPS[group_by]
     t = UsageDaily
     q = select(col.label("group"), func.sum(t.requests), func.sum(t.errors), func.sum(t.prompt_tokens),
@@ -250,6 +262,28 @@ async def summary(db: Database, *, group_by: str = "day", start: str | None = No
                     "completion_tokens": int(ct or 0), "reasoning_tokens": int(rt or 0),
                     "cost": round(float(cost or 0), 6), "avg_latency_ms": round(float(lat or 0) / req, 1) if req else 0})
     return out
+
+
+async def _thread_summary(db: Database, thread_id: str, group_by: str) -> list[dict[str, Any]]:
+    t = UsageRecord
+    q = select(t.created_at, t.key_id, t.model, t.route, t.status, t.prompt_tokens, t.completion_tokens,
+               t.reasoning_tokens, t.cost, t.latency_ms).where(t.thread_id == thread_id)
+    async with db.session() as s:
+        rows = (await s.execute(q)).all()
+    groups: dict[Any, list] = {}
+    for created, key_id, model, route, status, pt, ct, rt, cost, lat in rows:
+        g = {"day": created.date().isoformat(), "model": model, "key": key_id, "route": route}[group_by]
+        acc = groups.setdefault(g, [0, 0, 0, 0, 0, 0.0, 0.0])
+        acc[0] += 1
+        acc[1] += 1 if status >= 400 else 0
+        acc[2] += pt
+        acc[3] += ct
+        acc[4] += rt
+        acc[5] += cost
+        acc[6] += lat
+    return [{group_by: g, "requests": a[0], "errors": a[1], "prompt_tokens": a[2], "completion_tokens": a[3],
+             "reasoning_tokens": a[4], "cost": round(a[5], 6), "avg_latency_ms": round(a[6] / a[0], 1)}
+            for g, a in sorted(groups.items(), key=lambda kv: str(kv[0]))]
 
 
 def now() -> datetime:

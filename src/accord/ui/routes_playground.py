@@ -15,6 +15,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from .. import metering
 from ..consensus.callers import LocalModels
 from . import auth
 from .app import render
@@ -88,7 +89,8 @@ async def _stream(engine: Any, ask: Any, labels: list[str]) -> AsyncIterator[byt
 
     async def go() -> None:
         try:
-            result = await engine.run(ask, on_event, tool="consensus", on_delta=on_delta)
+            with metering.tagged("ui"):
+                result = await engine.run(ask, on_event, tool="consensus", on_delta=on_delta)
         except Exception as e:  # reported to the page, never a broken stream
             await queue.put({"type": "error", "error": f"{e.__class__.__name__}: {e}"})
         else:

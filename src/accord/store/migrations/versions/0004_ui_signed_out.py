@@ -1,7 +1,7 @@
 """dashboard sessions ended by signing out
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"  # one line of revisions: 0003 (usage threads) came first
 branch_labels = None
 depends_on = None
 
