@@ -333,6 +333,7 @@ async def test_agreement_by_embeddings_when_an_embedding_model_is_configured(ups
     assert len(calls) == 1 and calls[0]["json"]["input"] == list(PAPERS.values())
     assert r.clusters["method"] == "embeddings (emb)"  # the fake's vectors are all alike: one group
     assert r.clusters["groups"] == [{"members": ["deepseek", "qwen", "kimi"], "size": 3}] and r.agreement == 1.0
+    assert r.clusters["usage"]["model"] == "emb" and r.clusters["usage"]["prompt_tokens"] > 0  # a metered call
 
 
 async def test_degraded_results_say_so_in_the_text_and_as_data(engine, upstream):

@@ -39,7 +39,10 @@ async def groups(engine: Engine, run: Run, result: Result, ok: list[tuple[str, A
     lexical method; an embedding failure falls back to lexical, with a note."""
     texts = {lab: a.content for lab, a in ok}
     name = run.req.embedding_model
-    if name and len(ok) > 1 and hasattr(engine.models, "embed"):
+    if name and not hasattr(engine.models, "embed"):
+        result.notes.append(f"the model endpoint cannot embed, so {name} was not used; answers were grouped by "
+                            "their words")
+    elif name and len(ok) > 1:
         try:
             data, _call = await engine.models.embed(name, {"input": list(texts.values())})  # type: ignore[attr-defined]
             rows = sorted(data.get("data") or (), key=lambda d: d.get("index", 0))
@@ -48,10 +51,12 @@ async def groups(engine: Engine, run: Run, result: Result, ok: list[tuple[str, A
             result.notes.append(f"the embedding model {name} failed ({getattr(e, 'message', e)}); answers were "
                                 "grouped by their words instead")
         else:
-            usage = data.get("usage") or {}
-            cost = engine.models.info(name).cost(int(usage.get("prompt_tokens") or 0), 0)
+            used = int((data.get("usage") or {}).get("prompt_tokens") or 0)
+            cost = engine.models.info(name).cost(used, 0)
             run.cost_spent += cost
-            return cluster.summary(cluster.by_vectors(vectors), f"embeddings ({name})")
+            out = cluster.summary(cluster.by_vectors(vectors), f"embeddings ({name})")
+            out["usage"] = {"model": name, "prompt_tokens": used, "cost": round(cost, 6)}
+            return out
     return cluster.summary(cluster.lexical(texts), "lexical")
 
 
