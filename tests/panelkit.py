@@ -37,6 +37,8 @@ def kind(req: dict) -> str:
     last = last if isinstance(last, str) else json.dumps(last)
     if last.startswith("You chair a panel"):
         return "chair"
+    if last.startswith("You judge anonymous answers"):
+        return "select"
     if "anonymous responses" in last:
         return "review"
     if "round" in last and "panel discussion" in last:
@@ -59,15 +61,26 @@ def chair_json(supporters: list[str], recommendation: str = "Do it.") -> str:
         "risks": ["lock-in"], "supporters": supporters}) + "\n```"
 
 
+def pick(req: dict, needle: str, reason: str = "It is the only one that is right.") -> Reply:
+    """A select-mode chair that picks the shown answer containing `needle`, whatever letter it got."""
+    text = req["json"]["messages"][-1]["content"]
+    blocks = {b.split(":\n", 1)[0].strip(): b for b in text.split("Response ")[1:] if ":\n" in b}
+    letter = next(lab for lab, b in blocks.items() if needle in b)
+    return Reply(content="```json\n" + json.dumps({"choice": letter, "reason": reason}) + "\n```")
+
+
 def responder(panel: Callable[[str, dict], Reply], chair: Reply | None = None,
-              review: Callable[[str, dict], Reply] | None = None) -> Callable[[dict], Reply]:
-    """Route each request by its kind; `panel` and `review` get (upstream model id, request)."""
+              review: Callable[[str, dict], Reply] | None = None,
+              select: Callable[[str, dict], Reply] | None = None) -> Callable[[dict], Reply]:
+    """Route each request by its kind; `panel`, `review` and `select` get (upstream model id, request)."""
 
     def respond(req: dict) -> Reply:
         k = kind(req)
         model = req["json"].get("model", "")
         if k == "chair":
             return chair or Reply(content=chair_json(["deepseek", "kimi"]))
+        if k == "select":
+            return select(model, req) if select is not None else chair or Reply(status=500)
         if k == "review" and review is not None:
             return review(model, req)
         return panel(model, req)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from fakes import Reply
-from panelkit import chair_json, panel_config, responder
+from panelkit import chair_json, panel_config, pick, responder
 
 ACCORD = str(Path(sys.executable).parent / "accord")
 
@@ -41,7 +41,9 @@ def test_consensus_json_then_threads(upstream, tmp_path: Path):
 
 
 def test_consensus_live_view_and_synthesis(upstream, tmp_path: Path):
-    upstream.responder = responder(lambda m, r: Reply(content=f"{m}: go", delay=0.1),
+    said = {"deepseek-chat": "Go: the tests pass.", "qwen3-max": "Wait for the audit first.",
+            "kimi-k2-0905-preview": "Go, the tests pass."}
+    upstream.responder = responder(lambda m, r: Reply(content=said[m], delay=0.1),
                                    chair=Reply(content=chair_json(["deepseek", "kimi"], "Go ahead.")))
     cfg = tmp_path / "accord.yaml"
     cfg.write_text(panel_config(upstream.url))
@@ -58,3 +60,23 @@ def test_consensus_bad_input_is_a_clear_error(upstream, tmp_path: Path):
     assert r.returncode == 2 and "model `nope` is not served here" in r.stderr and "Traceback" not in r.stderr
     r = run("consensus", "-c", str(cfg), "-f", "/etc/passwd", "q")
     assert r.returncode == 2 and "system folder /etc" in r.stderr
+
+
+def test_consensus_select_json_names_the_pick_the_chair_and_the_status(upstream, tmp_path: Path):
+    said = {"deepseek-chat": "Use PostgreSQL for the store because it handles concurrent writers.",
+            "deepseek-reasoner": "SQLite is enough here; keep it embedded and simple.",
+            "gpt-4o-mini": "x"}
+    upstream.responder = responder(lambda m, r: Reply(status=500) if m == "gpt-4o-mini" else Reply(content=said[m]),
+                                   select=lambda m, r: pick(r, "SQLite", "Simple and enough."))
+    cfg = tmp_path / "accord.yaml"
+    cfg.write_text(panel_config(upstream.url))
+    r = run("consensus", "-c", str(cfg), "--json", "--mode", "select", "-m", "deepseek", "-m", "r1", "-m", "gpt",
+            "Which store?")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["mode"] == "select" and data["recommendation"] == said["deepseek-reasoner"]
+    assert data["selected"] == {"label": "r1", "model": "r1", "reason": "Simple and enough.", "by": "chair qwen"}
+    assert data["chair_choice"]["model"] == "qwen" and data["chair_choice"]["family"] == "dashscope"
+    assert data["status"] == "partial" and data["reasons"] == [{"code": "panel_partial",
+                                                                "text": "2 of 3 models answered"}]
+    assert [g["size"] for g in data["clusters"]["groups"]] == [1, 1] and data["agreement"] == 0.5

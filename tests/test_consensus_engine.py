@@ -16,7 +16,7 @@ from accord.router import Router
 from accord.store.db import Database
 from accord.store.threads import ThreadStore
 from fakes import Reply
-from panelkit import chair_json, kind, panel_config, question, responder
+from panelkit import chair_json, kind, panel_config, pick, question, responder
 
 
 @pytest.fixture
@@ -48,7 +48,9 @@ async def test_five_model_panel_runs_in_parallel(engine, upstream):
     assert r.status == "done" and all(a.ok for a in r.answers)
     assert wall < sum(delays.values()) * 0.7, wall  # parallel: about the slowest plus the chair
     assert r.chair is not None and r.chair.model == "qwen"  # highest score (17; r1 ties, qwen sits first)
-    assert r.agreement == pytest.approx(0.4)  # 2 supporters of 5 asked
+    assert r.chair_agreement == pytest.approx(0.4)  # the chair names 2 supporters of 5 asked
+    assert r.clusters["groups"][0] == {"members": ["deepseek", "r1"], "size": 2}  # "deepseek-… answer" twice
+    assert r.agreement == pytest.approx(0.4) and len(r.clusters["groups"]) == 4
     assert r.recommendation == "Do it." and "## Disagreement" in r.synthesis and r.risks == ["lock-in"]
     starts = [m for k, m in events if k == "start"]
     dones = [m for k, m in events if k == "done"]
@@ -79,7 +81,8 @@ async def test_failed_and_slow_models_give_a_partial_result(engine, upstream):
     assert by["kimi"].status == "failed" and "fake error 500" in by["kimi"].error
     assert by["gpt"].status == "timeout" and "0 s" in by["gpt"].error
     assert by["deepseek"].ok and by["qwen"].ok and r.synthesis
-    assert r.agreement == 1.0  # both who answered support it; the failures show in the status
+    assert r.chair_agreement == 1.0  # both who answered support it; the failures show in the status
+    assert r.reasons == [{"code": "panel_partial", "text": "2 of 4 models answered"}]
     stored = await engine.store.get(r.thread_id)
     assert stored["status"] == "partial"
     assert {m["model"]: m["status"] for m in stored["messages"] if m["role"] == "panel"} == {
@@ -89,7 +92,7 @@ async def test_failed_and_slow_models_give_a_partial_result(engine, upstream):
 async def test_chair_failure_still_returns_the_answers(engine, upstream):
     upstream.responder = responder(lambda m, r: Reply(content="fine"), chair=Reply(status=503))
     r = await engine.run(Request("q", seats("deepseek", "kimi"), chair="gpt"))
-    assert r.status == "partial" and r.chair is not None and not r.chair.ok
+    assert r.status == "degraded" and r.chair is not None and not r.chair.ok
     assert any("the chair (gpt) failed" in n and "503" in n for n in r.notes)
     assert all(a.ok for a in r.answers)
 
@@ -264,3 +267,112 @@ async def test_answers_stream_in_to_on_delta_before_each_model_is_done(engine, u
     by = {a.label: a for a in r.answers}
     assert by["deepseek"].content == "deepseek-chat thinks this is a fine idea"
     assert by["deepseek"].completion_tokens > 0  # usage still known from the stream
+
+
+# ------------------------------------------------------------------------------- aggregating as the evidence says
+PAPERS = {"deepseek-chat": "Use PostgreSQL for the store because it handles concurrent writers.",
+          "qwen3-max": "The store should use PostgreSQL: concurrent writers are handled well.",
+          "kimi-k2-0905-preview": "SQLite is enough here; keep it embedded and simple."}
+PAPERS_ZH = {"deepseek-chat": "应该使用PostgreSQL作为存储，因为它能处理并发写入。",
+             "qwen3-max": "存储应该用PostgreSQL，并发写入处理得很好。",
+             "kimi-k2-0905-preview": "SQLite就够了，保持嵌入式和简单。"}
+
+
+async def test_select_mode_picks_the_best_answer_anonymously_and_says_why(engine, upstream):
+    upstream.responder = responder(lambda m, r: Reply(content=PAPERS[m]),
+                                   select=lambda m, r: pick(r, "SQLite", "Simplest and enough for one process."))
+    r = await engine.run(Request("Which store?", seats("deepseek", "qwen", "kimi"), mode="select", seed=5))
+    assert r.status == "done" and r.mode == "select"
+    assert r.selected == {"label": "kimi", "model": "kimi", "reason": "Simplest and enough for one process.",
+                          "by": "chair qwen"}
+    assert r.recommendation == PAPERS["kimi-k2-0905-preview"]  # the answer itself, not a new one
+    assert r.synthesis.startswith("**Selected: the answer of kimi** (chair qwen: Simplest")
+    shown = next(x for x in upstream.requests if kind(x) == "select")["json"]["messages"][-1]["content"]
+    assert all(p in shown for p in PAPERS.values())
+    assert not any(name in shown for name in ("deepseek", "qwen", "kimi"))  # anonymous: letters only
+    assert not any(kind(x) == "chair" for x in upstream.requests)  # no synthesis written
+
+
+async def test_the_chair_comes_from_another_family_than_the_panel_majority(engine, upstream):
+    upstream.responder = responder(lambda m, r: Reply(content=f"{m} thinks so"))
+    r = await engine.run(Request("q", seats("deepseek", "r1")))  # both DeepSeek: r1 would chair itself
+    assert r.chair is not None and r.chair.model == "qwen"  # the best served model of another family
+    assert r.chair_choice["model"] == "qwen" and r.chair_choice["family"] == "dashscope"
+    assert "panel majority (deepseek, 2 of 2 seats)" in r.chair_choice["reason"]
+    from accord.consensus.report import markdown
+
+    text = markdown(r, engine.labels(seats("deepseek", "r1")), 10_000)
+    assert "chaired by qwen (dashscope): from another model family" in text
+    named = await engine.run(Request("q", seats("deepseek", "r1"), chair="r1"))
+    assert named.chair.model == "r1" and "named by the caller" in named.chair_choice["reason"]
+
+
+@pytest.mark.parametrize("answers", [PAPERS, PAPERS_ZH], ids=["english", "chinese"])
+async def test_agreement_is_the_largest_group_of_like_answers(engine, upstream, answers):
+    upstream.responder = responder(lambda m, r: Reply(content=answers[m]),
+                                   chair=Reply(content=chair_json(["deepseek", "qwen", "kimi"])))
+    r = await engine.run(Request("Which store?", seats("deepseek", "qwen", "kimi")))
+    assert r.clusters["method"] == "lexical"
+    assert r.clusters["groups"] == [{"members": ["deepseek", "qwen"], "size": 2}, {"members": ["kimi"], "size": 1}]
+    assert r.agreement == pytest.approx(0.667, abs=1e-3)  # the paraphrases agree, the third does not
+    assert r.chair_agreement == 1.0  # the chair's own judgement, reported beside it
+
+
+async def test_agreement_by_embeddings_when_an_embedding_model_is_configured(upstream, tmp_path):
+    extra = f"  - {{name: emb, model: openai/text-embedding-3-small, api_base: {upstream.url}/v1, api_key: k6}}\n"
+    cfg = panel_config(upstream.url).replace("consensus:", extra + "consensus:", 1)
+    router = Router(parse(cfg))
+    try:
+        eng = Engine(LocalModels(router))
+        upstream.responder = responder(lambda m, r: Reply(content=PAPERS.get(m, "")))
+        r = await eng.run(Request("Which store?", seats("deepseek", "qwen", "kimi"), embedding_model="emb"))
+    finally:
+        await router.close()
+    calls = [x for x in upstream.requests if x["path"].endswith("/embeddings")]
+    assert not r.notes, r.notes
+    assert len(calls) == 1 and calls[0]["json"]["input"] == list(PAPERS.values())
+    assert r.clusters["method"] == "embeddings (emb)"  # the fake's vectors are all alike: one group
+    assert r.clusters["groups"] == [{"members": ["deepseek", "qwen", "kimi"], "size": 3}] and r.agreement == 1.0
+    assert r.clusters["usage"]["model"] == "emb" and r.clusters["usage"]["prompt_tokens"] > 0  # a metered call
+
+
+async def test_degraded_results_say_so_in_the_text_and_as_data(engine, upstream):
+    from accord.consensus.report import markdown
+
+    def panel(m, r):
+        return Reply(status=500) if m == "gpt-4o-mini" else Reply(content=PAPERS.get(m, "fine"))
+
+    # a panelist failed: partial
+    upstream.responder = responder(panel, chair=Reply(content=chair_json(["deepseek"])))
+    r = await engine.run(Request("q", seats("deepseek", "qwen", "gpt")))
+    assert r.status == "partial" and r.reasons == [{"code": "panel_partial", "text": "2 of 3 models answered"}]
+    assert "**2 of 3 models answered**" in markdown(r, engine.labels(seats("deepseek", "qwen", "gpt")), 10_000)
+    # review with too few answers: no peer review
+    r = await engine.run(Request("q", seats("deepseek", "qwen", "gpt"), mode="review"))
+    assert r.status == "degraded" and r.ranking is None
+    assert [x["text"] for x in r.reasons] == ["2 of 3 models answered", "no peer review (too few answers)"]
+    # the chair failed after a peer review: the best-ranked answer is shown
+    def review(model, req):
+        text = req["json"]["messages"][-1]["content"]
+        blocks = {b.split(":\n", 1)[0].strip(): b for b in text.split("Response ")[1:] if ":\n" in b}
+        order = sorted(blocks, key=lambda lab: "SQLite" not in blocks[lab])
+        return Reply(content="FINAL RANKING:\n" + "\n".join(f"{i + 1}. Response {x}" for i, x in enumerate(order)))
+
+    upstream.responder = responder(panel, chair=Reply(status=503), review=review)
+    r = await engine.run(Request("q", seats("deepseek", "qwen", "kimi"), mode="review", seed=1))
+    assert r.status == "degraded" and r.ranking[0]["model"] == "kimi"
+    assert r.reasons == [{"code": "chair_failed", "text": "chair failed — showing the best-ranked answer"}]
+    assert r.recommendation == PAPERS["kimi-k2-0905-preview"] and r.selected["by"] == "peer ranking"
+    # select (and synthesize): the chair failed, the answer from the largest group of like answers is shown
+    for mode in ("select", "synthesize"):
+        r = await engine.run(Request("q", seats("kimi", "deepseek", "qwen"), mode=mode))
+        assert r.status == "degraded", mode
+        assert [x["text"] for x in r.reasons] == ["chair failed — showing the answer from the largest cluster"]
+        assert r.selected["label"] == "deepseek" and r.recommendation == PAPERS["deepseek-chat"]
+        assert "chair failed — showing the answer from the largest cluster" in markdown(
+            r, engine.labels(seats("kimi", "deepseek", "qwen")), 10_000)
+    # nobody answered
+    upstream.responder = responder(lambda m, r: Reply(status=500))
+    r = await engine.run(Request("q", seats("deepseek", "qwen", "kimi")))
+    assert r.status == "failed" and r.reasons[0] == {"code": "no_answers", "text": "none of 3 models answered"}
+    assert r.to_dict()["reasons"][0]["code"] == "no_answers"

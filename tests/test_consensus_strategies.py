@@ -167,3 +167,47 @@ def test_choose_by_capability_then_score():
     assert choose(items, vision=True) == "eye"
     assert choose(items, context_tokens=120_000) == "eye"
     assert choose(items, vision=True, context_tokens=2_000_000) is None
+
+
+# ----------------------------------------------------------------------------------------------- aggregation
+@pytest.mark.parametrize(("texts", "want"), [
+    ({"a": "Use PostgreSQL for the store because it handles concurrent writers.",
+      "b": "The store should use PostgreSQL: concurrent writers are handled well.",
+      "c": "SQLite is enough here; keep it embedded and simple."}, [["a", "b"], ["c"]]),
+    ({"a": "应该使用PostgreSQL作为存储，因为它能处理并发写入。", "b": "存储应该用PostgreSQL，并发写入处理得很好。",
+      "c": "SQLite就够了，保持嵌入式和简单。"}, [["a", "b"], ["c"]]),
+    ({"a": "缓存失效是问题的根源。", "b": "根源在于缓存失效。", "c": "数据库连接池太小了。"}, [["a", "b"], ["c"]]),
+    ({"a": "Ship it.", "b": "Roll back the release.", "c": "Wait for the audit."}, [["a"], ["b"], ["c"]]),
+])
+def test_lexical_clusters_group_paraphrases_in_english_and_chinese(texts, want):
+    from accord.consensus import cluster
+
+    assert cluster.lexical(texts) == want
+    s = cluster.summary(cluster.lexical(texts), "lexical")
+    assert s["agreement"] == pytest.approx(len(want[0]) / 3, abs=1e-3)
+    assert [g["size"] for g in s["groups"]] == [len(g) for g in want]
+
+
+def test_the_chair_is_chosen_outside_the_panel_majoritys_family():
+    from accord.consensus.choose import chair
+
+    ds, r1 = ModelInfo("deepseek-chat", "deepseek", intelligence=15), ModelInfo("r1", "deepseek", intelligence=17)
+    qw, gpt = ModelInfo("qwen3-max", "dashscope", intelligence=17), ModelInfo("gpt", "openai", intelligence=16)
+    served = [("deepseek", ds), ("r1", r1), ("gpt", gpt), ("qwen", qw)]
+    name, why = chair([("deepseek", ds), ("r1", r1), ("gpt", gpt)], served)
+    assert name == "qwen" and "(dashscope)" in why and "(deepseek, 2 of 3 seats)" in why
+    assert chair([("deepseek", ds), ("gpt", gpt)], served)[0] == "gpt"  # no majority: the best who answered
+    assert chair([("deepseek", ds), ("r1", r1)], served[:2])[0] == "r1"  # no other family served
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ('```json\n{"choice": "B", "reason": "right"}\n```', ("B", "right")),
+    ('{"choice": "Response c", "reason": "x"}', ("C", "x")),
+    ("I prefer the second.\nCHOICE: A", ("A", "")),
+    ('{"choice": "Z", "reason": "?"}', (None, "?")),
+    ("no idea", (None, "")),
+])
+def test_select_reads_the_chairs_choice(text, want):
+    from accord.consensus.select import parse_choice
+
+    assert parse_choice(text, ["A", "B", "C"]) == want

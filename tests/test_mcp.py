@@ -15,7 +15,7 @@ from accord.config import parse
 from accord.mcp.server import build
 from accord.mcp.state import State
 from fakes import Reply
-from panelkit import chair_json, kind, panel_config, responder
+from panelkit import chair_json, kind, panel_config, pick, responder
 
 LATENCY = {"deepseek-chat": 0.1, "qwen3-max": 0.3, "kimi-k2-0905-preview": 0.7, "gpt-4o-mini": 0.05,
            "deepseek-reasoner": 0.05}
@@ -71,7 +71,8 @@ async def test_consensus_in_one_call_with_progress_in_order(upstream):
         r = await c.call_tool("consensus", {"question": "Adopt SQLite?"}, progress_callback=progress)
         assert not r.is_error, text(r)
         out = text(r)
-        assert out.startswith("# Consensus (synthesize): done, agreement 0.67")  # deepseek, kimi of 3
+        assert out.startswith("# Consensus (synthesize): done, agreement 1.00")  # all three say yes
+        assert "the chair counted 0.67 as supporting it" in out  # its supporters: deepseek, kimi of 3
         assert "## Recommendation\nDo it." in out and "### qwen:against" in out and "thread: " in out
         steps = [p for p, _ in seen]
         assert steps == sorted(steps) and len(set(steps)) == len(steps)  # strictly increasing
@@ -196,3 +197,18 @@ async def test_without_a_configured_panel_the_top_models_sit(upstream):
             assert not r.is_error and "asked the top models by score (r1, qwen, kimi)" in text(r)
     finally:
         await state.close()
+
+
+async def test_select_mode_through_mcp_names_the_pick_and_the_chair(upstream):
+    said = {"deepseek-chat": "Use PostgreSQL for the store.", "deepseek-reasoner": "SQLite is enough here.",
+            "gpt-4o-mini": "Use PostgreSQL for the store, it scales."}
+    upstream.responder = responder(lambda m, r: Reply(content=said[m]), select=lambda m, r: pick(r, "SQLite", "Simple."))
+    async with connect(upstream) as c:
+        r = await c.call_tool("consensus", {"question": "Which store?", "mode": "select",
+                                            "models": ["deepseek", "r1", "gpt"]})
+        assert not r.is_error, text(r)
+        out = text(r)
+        assert out.startswith("# Consensus (select): done, agreement 0.67")  # the two PostgreSQL answers
+        assert "**Selected: the answer of r1** (chair qwen: Simple.)\n\nSQLite is enough here." in out
+        assert "- chaired by qwen (dashscope): from another model family" in out
+        assert "largest group of like answers: share 0.67 (lexical); groups: 2: deepseek, gpt; 1: r1" in out

@@ -109,7 +109,8 @@ class Settings(_Strict):
 class ConsensusSettings(_Strict):
     panel: list[str] = []  # default panel; entries may be "model" or "model:stance"
     chair: str | None = None
-    mode: Literal["synthesize", "vote", "review", "debate"] = "synthesize"
+    mode: Literal["synthesize", "vote", "review", "debate", "select"] = "synthesize"
+    embedding_model: str | None = None  # groups free-text answers by meaning; unset: by their words
     timeout: float = PField(default=600, gt=0)
     per_model_timeout: float = PField(default=300, gt=0)
     concurrency: int = PField(default=0, ge=0)  # 0: all at once

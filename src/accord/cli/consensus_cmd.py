@@ -16,7 +16,8 @@ from .common import config_option, env_file_option, fail, load_config
 @env_file_option
 @click.option("-m", "--model", "models", multiple=True, metavar="MODEL[:STANCE]",
               help="A panel seat; repeat. STANCE: for, against, neutral. Default: consensus.panel.")
-@click.option("--mode", type=click.Choice(["synthesize", "vote", "review", "debate"]), help="Default: synthesize.")
+@click.option("--mode", type=click.Choice(["synthesize", "vote", "review", "debate", "select"]),
+              help="Default: synthesize. select: the chair picks the best answer and says why.")
 @click.option("--chair", help="The model that writes the synthesis (default: the panel's highest score).")
 @click.option("-f", "--file", "files", multiple=True, help="Absolute path of a file or folder to include.")
 @click.option("--image", "images", multiple=True, help="Absolute path or URL of an image.")
@@ -91,7 +92,7 @@ async def _ask(cfg, question: str, o: dict, as_json: bool, engine, store) -> tup
         chair=o["chair"] or c.chair, thinking=o["thinking"], temperature=o["temperature"],
         concurrency=1 if o["sequential"] else c.concurrency, per_model_timeout=c.per_model_timeout,
         timeout=c.timeout, max_tokens=c.max_tokens, token_budget=c.token_budget, cost_budget=c.cost_budget,
-        rounds=o["rounds"] or c.rounds, answer_format=o["answer_format"],
+        rounds=o["rounds"] or c.rounds, answer_format=o["answer_format"], embedding_model=c.embedding_model,
     )
     engine.check(req)
     labels = engine.labels(req.panel)

@@ -78,6 +78,10 @@ class LocalModels:
             data["usage"] = call.usage.as_openai()
         return data, call
 
+    async def embed(self, name: str, body: dict) -> tuple[dict, Any]:
+        """Embeddings through the router (so the call is balanced, retried and metered like any other)."""
+        return await self.router.embed(name, body)
+
     async def stream(self, name: str, body: dict) -> tuple[Any, Any]:
         """Chunks (JSON bytes) as they arrive, usage at the end."""
         return await self.router.stream(name, {**body, "stream": True, "stream_options": {"include_usage": True}})

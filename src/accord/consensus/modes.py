@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from . import extract, prompts, rank, synthesis, vote
+from .select import select
 from .types import Answer, Result
 
 if TYPE_CHECKING:
@@ -152,4 +153,4 @@ async def debate(engine: Engine, run: Run) -> Result:
     return result
 
 
-MODES = {"synthesize": synthesize, "vote": vote_mode, "review": review, "debate": debate}
+MODES = {"synthesize": synthesize, "vote": vote_mode, "review": review, "debate": debate, "select": select}

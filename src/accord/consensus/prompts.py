@@ -50,6 +50,18 @@ QUESTION:
 PANEL ANSWERS:
 {answers}"""
 
+SELECT = """You judge anonymous answers to the question below, given in random order. Pick the single best \
+answer — the most correct, complete and useful — as it stands; do not write a new one, and do not prefer an \
+answer for its length or its position. Say briefly why it beats the others.
+
+Reply with one JSON object in a ```json block, then nothing else:
+{{"choice": "<the letter of the best answer>", "reason": "why it is the best, in one or two sentences"}}
+
+QUESTION:
+{question}
+
+{responses}"""
+
 REVIEW = """Below is a question and several anonymous responses to it. Evaluate each response for accuracy, \
 insight and usefulness: say briefly what each does well and badly. Then end with your ranking, best first, \
 in exactly this form and nothing after it:

@@ -42,6 +42,8 @@ def markdown(r: Result, labels: list[str], budget: int) -> str:
     head = [f"# Consensus ({r.mode}): {r.status}"]
     if r.agreement is not None:
         head[0] += f", agreement {r.agreement:.2f}"
+    if r.reasons:
+        head.append("**" + " · ".join(x["text"] for x in r.reasons) + "**")
     if r.synthesis:
         head.append(r.synthesis)
     elif r.recommendation:
@@ -51,12 +53,20 @@ def markdown(r: Result, labels: list[str], budget: int) -> str:
         counts = ", ".join(f"{k}: {n}" for k, n in v["counts"].items()) or "none"
         head.append(f"## Vote\nwinner: {v['winner'] or ('tie ' + ' / '.join(v['tie']) if v['tie'] else 'none')}"
                     f" (share {v['share']:.2f}); counts: {counts}")
+    if r.clusters:
+        c = r.clusters
+        groups = "; ".join(f"{g['size']}: {', '.join(g['members'])}" for g in c["groups"])
+        chair = f"; the chair counted {r.chair_agreement:.2f} as supporting it" if r.chair_agreement is not None else ""
+        head.append(f"## Agreement\nlargest group of like answers: share {c['agreement']:.2f} ({c['method']}); "
+                    f"groups: {groups}{chair}")
     if r.ranking:
         head.append("## Peer ranking (anonymous, self-votes excluded)\n" + "\n".join(
             f"{i + 1}. {x['model']}: Borda {x['score']}, mean rank {x['mean_rank']}" for i, x in enumerate(r.ranking)))
     panel = [status_line(a, labels[i]) for i, a in enumerate(r.answers)]
     if r.chair is not None:
         panel.append(status_line(r.chair, f"chair {r.chair.model}"))
+        if r.chair_choice:
+            panel.append(f"- chaired by {r.chair.model} ({r.chair_choice['family']}): {r.chair_choice['reason']}")
     head.append("## Panel\n" + "\n".join(panel))
     notes = [*r.notes, *(f"{a.model}: {n}" for a in r.answers for n in a.notes)]
     foot = []

@@ -89,17 +89,24 @@ class Engine:
         return out
 
     def pick_chair(self, req: Request, answers: list[Answer]) -> str:
+        return self.chair_choice(req, answers)[0]
+
+    def chair_choice(self, req: Request, answers: list[Answer]) -> tuple[str, str]:
+        """The chair and why (choose.chair: another family than the panel majority's, when one is served)."""
         if req.chair:
-            return req.chair
+            return req.chair, "named by the caller (or consensus.chair)"
+        from .choose import chair
+
         answered = [a.model for a in answers if a.ok] or [m.model for m in req.panel]
-        return max(dict.fromkeys(answered), key=lambda n: self.models.info(n).intelligence)
+        return chair([(n, self.models.info(n)) for n in answered],
+                     [(n, self.models.info(n)) for n in self.models.names()])
 
     # ------------------------------------------------------------------------------------------ running
     async def run(self, req: Request, on_event: OnEvent | None = None, *, thread_id: str | None = None,
                   tool: str = "consensus", on_delta: OnDelta | None = None) -> Result:
         """`on_delta`, when given, receives each answer's text as it streams in (the models are then called
         streaming, where the caller can)."""
-        from . import modes
+        from . import aggregate, modes
 
         self.check(req)
         run = Run(req, on_event=on_event, on_delta=on_delta,
@@ -123,12 +130,9 @@ class Engine:
             except asyncio.CancelledError:
                 await self.cancelled(tid, run)
                 raise
+            await aggregate.finish(self, run, result)  # clusters, the chair's fallback, the honest status
         result.wall_time = round(run.elapsed(), 3)
         result.thread_id = tid
-        ok = [a for a in result.answers if a.ok]
-        chair_failed = result.vote is None and (result.chair is None or not result.chair.ok)
-        failed_any = len(ok) < len(result.answers) or chair_failed
-        result.status = "failed" if not ok else "partial" if failed_any else "done"
         await run.emit("finished", None, result.status)
         if self.store is not None and tid is not None:
             await self._record(tid, result)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Mode = Literal["synthesize", "vote", "review", "debate"]
-MODES: tuple[str, ...] = ("synthesize", "vote", "review", "debate")
+Mode = Literal["synthesize", "vote", "review", "debate", "select"]
+MODES: tuple[str, ...] = ("synthesize", "vote", "review", "debate", "select")
 STANCES: tuple[str, ...] = ("for", "against", "neutral")
 
 
@@ -55,6 +55,7 @@ class Request:
     rounds: int = 1  # debate: rounds after the first answers
     answer_format: str | None = None  # vote: number | choice | yesno | json:<field> | None (auto)
     seed: int | None = None  # review label shuffling
+    embedding_model: str | None = None  # groups free-text answers by meaning; None: by their words
 
 
 @dataclass
@@ -95,11 +96,12 @@ class Event:
 class Result:
     question: str
     mode: str
-    status: str  # done | partial | failed
+    status: str  # done | partial (some panelists failed) | degraded (a stage fell back) | failed; see `reasons`
     answers: list[Answer]
     synthesis: str = ""  # the chair's text (synthesize, review, debate)
     chair: Answer | None = None
-    agreement: float | None = None  # 0..1 over those who answered: vote share, or the chair's supporters
+    agreement: float | None = None  # 0..1 over those who answered: vote share, or the largest cluster's share
+    chair_agreement: float | None = None  # the chair's judgement: the share it names as supporting its answer
     recommendation: str = ""
     points_of_agreement: list[str] = field(default_factory=list)
     disagreements: list[dict[str, Any]] = field(default_factory=list)  # {"point", "positions": {label: view}}
@@ -109,6 +111,10 @@ class Result:
     reviews: list[Answer] = field(default_factory=list)
     rounds: list[list[Answer]] = field(default_factory=list)  # debate: earlier rounds
     notes: list[str] = field(default_factory=list)
+    chair_choice: dict[str, Any] | None = None  # {"model", "family", "reason"}: who chaired and why
+    selected: dict[str, Any] | None = None  # select: {"label", "model", "reason", "by"}: the answer picked
+    clusters: dict[str, Any] | None = None  # {"method", "groups": [{"members", "size"}], "agreement"}
+    reasons: list[dict[str, str]] = field(default_factory=list)  # [{"code", "text"}]: why not `done`
     thread_id: str | None = None
     wall_time: float = 0.0
 

@@ -16,7 +16,8 @@ from .state import State
 DESCRIPTION = (
     "Ask a panel of models at once (in parallel) and get one result. Modes: synthesize (default; a chair "
     "weighs the answers: agreement, disagreement, recommendation, risks), vote (plurality on an extracted "
-    "answer), review (anonymous peer ranking, then synthesis), debate (models see each other's answers). "
+    "answer), review (anonymous peer ranking, then synthesis), debate (models see each other's answers), select "
+    "(the chair picks the best single answer and says why). "
     "Stances: for, against, neutral, or stance_prompt."
 )
 
@@ -41,7 +42,7 @@ def make(state: State):
         ctx: Context,
         models: Annotated[list[Annotated[Seat, BeforeValidator(_seat)]] | None,
                           Field(description="panel; default: the configured one")] = None,
-        mode: Literal["synthesize", "vote", "review", "debate"] | None = None,
+        mode: Literal["synthesize", "vote", "review", "debate", "select"] | None = None,
         answer_format: Annotated[str | None, Field(description="vote: number|choice|yesno|json:<field>")] = None,
         chair: inputs.Model = None,
         files: inputs.Files = None,
@@ -70,6 +71,7 @@ def make(state: State):
                 temperature=temperature, concurrency=c.concurrency, per_model_timeout=c.per_model_timeout,
                 timeout=c.timeout, max_tokens=c.max_tokens, token_budget=c.token_budget,
                 cost_budget=c.cost_budget, rounds=c.rounds, answer_format=answer_format,
+                embedding_model=c.embedding_model,
             )
             state.engine.check(req)
             async with Progress(ctx, state.cfg.mcp.heartbeat) as progress:

@@ -27,7 +27,7 @@ STANCES = ("neutral", "for", "against")
 @auth.guarded
 async def page(request: Request) -> Response:
     state = request.app.state
-    from ..consensus.types import Member
+    from ..consensus.types import MODES, Member
 
     models = LocalModels(state.router)
     names = models.names()
@@ -38,7 +38,7 @@ async def page(request: Request) -> Response:
     await state.store.wait()
     recent = await ThreadStore(state.store.db).recent(10)
     return render(request, "playground.html", page="playground", models=names, panel=panel, stances=STANCES,
-                  modes=("synthesize", "vote", "review", "debate"), mode=state.cfg.consensus.mode, recent=recent)
+                  modes=MODES, mode=state.cfg.consensus.mode, recent=recent)
 
 
 def _line(obj: dict) -> bytes:
@@ -67,7 +67,8 @@ async def run(request: Request) -> Response:
              for p in body.get("panel") or [] if isinstance(p, dict)]
     ask = Ask(question=str(body.get("question") or ""), panel=seats, mode=str(body.get("mode") or c.mode),
               chair=c.chair, per_model_timeout=c.per_model_timeout, timeout=c.timeout, max_tokens=c.max_tokens,
-              token_budget=c.token_budget, cost_budget=c.cost_budget, rounds=c.rounds, concurrency=c.concurrency)
+              token_budget=c.token_budget, cost_budget=c.cost_budget, rounds=c.rounds, concurrency=c.concurrency,
+              embedding_model=c.embedding_model)
     try:
         engine.check(ask)
     except InputError as e:
@@ -120,6 +121,7 @@ def _result(r: Any, labels: list[str]) -> dict:
         "status": r.status, "agreement": r.agreement, "synthesis": r.synthesis, "recommendation": r.recommendation,
         "vote": r.vote, "notes": r.notes, "thread_id": r.thread_id, "wall_time": r.wall_time,
         "cost": round(r.cost, 6), "chair": r.chair.model if r.chair else None,
+        "reasons": r.reasons, "chair_choice": r.chair_choice, "selected": r.selected, "clusters": r.clusters,
         "answers": [{"label": lab, "status": a.status, "content": a.content, "error": a.error,
                      "latency": a.latency} for lab, a in zip(labels, r.answers, strict=False)],
     }

@@ -151,7 +151,9 @@ if (form) form.addEventListener("submit", async (ev) => {
         const a = el("a", "", "Open the stored thread"); a.href = `${base}/threads/${m.thread_id}`;
         link.append(a, ` · ${m.wall_time.toFixed(1)} s · $${m.cost.toFixed(4)}`);
       }
-      status.textContent = `Finished: ${m.status}`;
+      const why = (m.reasons || []).map((x) => x.text).join(" · ");
+      const chaired = m.chair_choice ? ` · chaired by ${m.chair_choice.model}: ${m.chair_choice.reason}` : "";
+      status.textContent = `Finished: ${m.status}${why ? ` (${why})` : ""}${chaired}`;
     }
   }
 });
