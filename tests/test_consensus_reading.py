@@ -174,8 +174,8 @@ def test_review_ties_are_reported_not_broken_by_seat():
 
 
 def test_a_tie_does_not_favour_the_first_seat():
-    # x and z each win one reviewer's vote, y abstains
-    rows = rank.aggregate({"y": ["z", "x"], "w": ["x", "z", "y"], "x": ["z", "y", "w"], "z": ["x", "w", "y"]},
-                          ["w", "x", "y", "z"])
+    # z and x earn the same points and mean rank; z sits first on the panel
+    rows = rank.aggregate({"w": ["x", "z", "y"], "y": ["z", "x", "w"], "x": ["z", "y", "w"], "z": ["x", "y", "w"]},
+                          ["z", "y", "x", "w"])
     assert rank.leaders(rows) == ["x", "z"]
     assert rows[0]["tied"] and rows[1]["tied"] and rows[0]["place"] == rows[1]["place"] == 1
