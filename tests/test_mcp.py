@@ -196,3 +196,15 @@ async def test_without_a_configured_panel_the_top_models_sit(upstream):
             assert not r.is_error and "asked the top models by score (r1, qwen, kimi)" in text(r)
     finally:
         await state.close()
+
+
+async def test_consensus_debate_takes_rounds(upstream):
+    upstream.responder = responder(lambda m, r: Reply(content=f"{m}: yes.\nANSWER: yes"))
+    async with connect(upstream) as c:
+        schema = next(t for t in (await c.list_tools()).tools if t.name == "consensus").input_schema
+        assert schema["properties"]["rounds"]["maximum"] == 5
+        r = await c.call_tool("consensus", {"question": "q", "mode": "debate", "rounds": 2, "answer_format": "yesno"})
+        assert not r.is_error and "agreement 1.00" in text(r), text(r)
+        assert len([x for x in upstream.requests if kind(x) == "debate"]) == 6  # 3 panelists, 2 rounds
+        r = await c.call_tool("consensus", {"question": "q", "mode": "debate", "rounds": 9})
+        assert r.is_error and "rounds" in text(r) and "Traceback" not in text(r)
