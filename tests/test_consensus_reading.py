@@ -103,6 +103,7 @@ SHAPES = [
     ('{"n": 0.1}', "json:n", "0.1"),
     ('{"ok": true}', "json:ok", "true"),
     ('{"note": "a } brace", "v": "x"}', "json:v", "x"),
+    ('{"note": "say \\"}\\" {", "v": "y"}', "json:v", "y"),
     ('ANSWER: {"v": 3}\nearlier draft {"v": 4}', "json:v", "3"),
     ('{"other": 1}', "json:v", U),
     ("no json at all", "json:v", U),

@@ -281,8 +281,11 @@ def _json_blobs(text: str) -> list[str]:
     out, depth, start, in_str, esc = [], 0, -1, False, False
     for i, ch in enumerate(text):
         if in_str:
-            esc = not esc and ch == "\\"
-            if ch == '"' and not esc:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
                 in_str = False
             continue
         if ch == '"' and depth:
