@@ -37,11 +37,12 @@ _CURRENCY = r"[$€£¥₹]|US\$|USD\s|EUR\s|GBP\s"
 # one value: sign, currency, number, then optionally a power, a ×10^n, a /denominator, a percent sign
 VALUE = re.compile(
     rf"(?<![\w.])(?P<sign>[-+]?)\s?(?:{_CURRENCY})?\s?(?P<num>{_NUM})"
-    rf"(?:\s*(?:\^|\*\*)\s*\{{?(?P<pow>[-+]?\d{{1,4}})\}}?|(?P<sup>[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+)"
-    rf"|\s*[x×·*]\s*10\s*(?:\^|\*\*)\s*\{{?(?P<sci>[-+]?\d{{1,4}})\}}?"
+    rf"(?:\s*(?:\^|\*\*)\s*\{{?(?P<pow>[-+]?\d+)\}}?|(?P<sup>[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+)"
+    rf"|\s*[x×·*]\s*10\s*(?:\^|\*\*)\s*\{{?(?P<sci>[-+]?\d+)\}}?"
     rf"|\s*(?:/|⁄)\s*(?P<den>\d+)(?![\d.]))?"
     rf"(?P<pct>\s*%|\s+percent\b)?(?!\w)")
 ALTERNATIVE = re.compile(r"(?i)^\s*(?:or|either|and/or|/|或者?|还是)\s*$")
+MAX_EXPONENT = 10000  # beyond this a "number" is not an answer anyone can compare (nor cheap to compute)
 _EXPR = re.compile(r"^[\d\s.+\-*/^×÷()⁄]+$")
 
 
@@ -57,13 +58,24 @@ def _clean(text: str) -> str:
     return (text or "").translate(_FULLWIDTH)
 
 
+def exact(d: Decimal | int) -> Fraction:
+    """A decimal as an exact Fraction; ValueError past MAX_EXPONENT ("1e999999999" would take forever)."""
+    if isinstance(d, Decimal) and (not d.is_finite() or abs(d.as_tuple().exponent) > MAX_EXPONENT):  # type: ignore[arg-type]
+        raise ValueError(str(d))
+    return Fraction(d)
+
+
 def _value(m: re.Match) -> Fraction:
     digits = re.sub(_GROUP, "", m["num"])
-    v = Fraction(Decimal(digits))
+    v = exact(Decimal(digits))
     if m["pow"] is not None or m["sup"]:
         e = int(m["pow"] if m["pow"] is not None else m["sup"].translate(_SUP))
-        v = v ** e if v or e >= 0 else v
+        if abs(e) > MAX_EXPONENT or (not v and e < 0):
+            raise ValueError(m.group(0).strip())
+        v = v ** e
     if m["sci"] is not None:
+        if abs(int(m["sci"])) > MAX_EXPONENT:
+            raise ValueError(m.group(0).strip())
         v *= Fraction(10) ** int(m["sci"])
     if m["den"] is not None and int(m["den"]):
         v /= int(m["den"])
@@ -126,7 +138,7 @@ def _evaluate(expr: str) -> Fraction | None:
         if peek() in ("^", "**"):
             take()
             e = power()
-            if e.denominator != 1 or abs(e) > 10000:
+            if e.denominator != 1 or abs(e) > MAX_EXPONENT or (not base and e < 0):
                 raise ValueError
             return base ** int(e)
         return base
@@ -171,7 +183,10 @@ def stated_number(text: str) -> Reading:
     first = found[0]
     if len(found) > 1 and ALTERNATIVE.match(text[first.end():found[1].start()]):
         return Reading(None, f"ambiguous: {first.group(0).strip()} or {found[1].group(0).strip()}")
-    return Reading(canonical(_value(first), bool(first["pct"])))
+    try:
+        return Reading(canonical(_value(first), bool(first["pct"])))
+    except (ValueError, ArithmeticError):
+        return Reading(None, f"not a value that can be compared: {first.group(0).strip()}")
 
 
 def number(text: str) -> str | None:
@@ -269,7 +284,10 @@ def json_field(text: str, path: str) -> Reading:
         if isinstance(value, bool):
             return Reading("true" if value else "false")
         if isinstance(value, int | Decimal):
-            return Reading(canonical(Fraction(value)))
+            try:
+                return Reading(canonical(exact(value)))
+            except ValueError:
+                return Reading(None, f"`{path}` is not a value that can be compared")
         if isinstance(value, str):
             return Reading(normalize(value))
         return Reading(json.dumps(value, sort_keys=True, default=str))
