@@ -212,3 +212,15 @@ async def test_select_mode_through_mcp_names_the_pick_and_the_chair(upstream):
         assert "**Selected: the answer of r1** (chair qwen: Simple.)\n\nSQLite is enough here." in out
         assert "- chaired by qwen (dashscope): from another model family" in out
         assert "largest group of like answers: share 0.67 (lexical); groups: 2: deepseek, gpt; 1: r1" in out
+
+
+async def test_consensus_debate_takes_rounds(upstream):
+    upstream.responder = responder(lambda m, r: Reply(content=f"{m}: yes.\nANSWER: yes"))
+    async with connect(upstream) as c:
+        schema = next(t for t in (await c.list_tools()).tools if t.name == "consensus").input_schema
+        assert schema["properties"]["rounds"]["maximum"] == 5
+        r = await c.call_tool("consensus", {"question": "q", "mode": "debate", "rounds": 2, "answer_format": "yesno"})
+        assert not r.is_error and "agreement 1.00" in text(r), text(r)
+        assert len([x for x in upstream.requests if kind(x) == "debate"]) == 6  # 3 panelists, 2 rounds
+        r = await c.call_tool("consensus", {"question": "q", "mode": "debate", "rounds": 9})
+        assert r.is_error and "rounds" in text(r) and "Traceback" not in text(r)

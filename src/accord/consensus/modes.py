@@ -8,10 +8,30 @@ from typing import TYPE_CHECKING
 
 from . import extract, prompts, rank, synthesis, vote
 from .select import select
-from .types import Answer, Result
+from .types import Answer, Member, Result
 
 if TYPE_CHECKING:
     from .runner import Engine, Run
+
+
+EMPTY = "the model returned an empty answer"
+
+
+def said(a: Answer) -> Answer:
+    """A thinking model that put its whole answer in `reasoning_content` answered: its reasoning is read as
+    the answer instead of the call counting as empty."""
+    if not a.ok and (a.error or "").startswith(EMPTY) and (a.reasoning or "").strip():
+        a.status, a.error, a.content = "ok", None, a.reasoning.strip()
+        a.notes.append("answered only in its reasoning; that text is read as its answer")
+    return a
+
+
+def messages(engine: Engine, run: Run, m: Member) -> tuple[list[dict], list[str]]:
+    """The panelist's messages; a debate with an answer format asks for the ANSWER line, as a vote does."""
+    msgs, notes = engine.member_messages(run, m)
+    if run.req.mode == "debate" and run.req.answer_format and msgs and msgs[0]["role"] == "system":
+        msgs[0] = {"role": "system", "content": prompts.panel_system(m, run.req.answer_format, voting=True)}
+    return msgs, notes
 
 
 async def first_answers(engine: Engine, run: Run) -> list[Answer]:
@@ -19,10 +39,10 @@ async def first_answers(engine: Engine, run: Run) -> list[Answer]:
 
     def job(i: int):
         m = run.req.panel[i]
-        msgs, notes = engine.member_messages(run, m)
+        msgs, notes = messages(engine, run, m)
         return lambda: engine.ask(run, m.model, msgs, stance=m.stance, label=labels[i], notes=notes)
 
-    return await engine.fan_out(run, [job(i) for i in range(len(labels))])
+    return [said(a) for a in await engine.fan_out(run, [job(i) for i in range(len(labels))])]
 
 
 async def chair(engine: Engine, run: Run, result: Result, extra: str = "") -> None:
@@ -60,23 +80,38 @@ async def synthesize(engine: Engine, run: Run) -> Result:
 
 
 def tally(engine: Engine, run: Run, answers: list[Answer]) -> dict:
+    """The vote over what each answer states; `unreadable` says, per panelist, why none could be read."""
     labels = engine.labels(run.req.panel)
-    picked = {labels[i]: extract.extract(a.content, run.req.answer_format) for i, a in enumerate(answers) if a.ok}
+    reads = {labels[i]: extract.read(a.content or a.reasoning or "", run.req.answer_format)
+             for i, a in enumerate(answers) if a.ok}
+    picked = {lab: r.value for lab, r in reads.items()}
     out = vote.plurality(picked)
     return {"winner": out.winner, "counts": out.counts, "share": round(out.share, 3), "tie": out.tie,
-            "answers": picked, "unreadable": out.unreadable}
+            "answers": picked, "unreadable": out.unreadable,
+            "why_unreadable": {lab: r.why for lab, r in reads.items() if r.value is None}}
 
 
-async def vote_mode(engine: Engine, run: Run) -> Result:
-    result = Result(run.req.question, "vote", "", await first_answers(engine, run))
-    result.vote = v = tally(engine, run, result.answers)
-    result.agreement = v["share"] if any(a.ok for a in result.answers) else None
+def settle(result: Result, v: dict) -> None:
+    """Agreement, recommendation and notes from a vote, one rule for every mode: agreement is unknown (None)
+    when no panelist answered, or none stated a readable answer, and a note says why."""
+    answered = any(a.ok for a in result.answers)
+    result.agreement = v["share"] if answered and v["counts"] else None
+    if not answered:
+        result.notes.append("every panelist failed, so agreement is unknown")
+    elif not v["counts"]:
+        result.notes.append("no answer stated a readable value, so agreement is unknown")
     if v["tie"]:
         result.recommendation = f"tie between {', '.join(v['tie'])}"
     elif v["winner"] is not None:
         result.recommendation = v["winner"]
-    if v["unreadable"]:
-        result.notes.append(f"no answer could be read from {', '.join(v['unreadable'])}")
+    for lab, why in v["why_unreadable"].items():
+        result.notes.append(f"no answer could be read from {lab}: {why}")
+
+
+async def vote_mode(engine: Engine, run: Run) -> Result:
+    result = Result(run.req.question, "vote", "", await first_answers(engine, run))
+    result.vote = tally(engine, run, result.answers)
+    settle(result, result.vote)
     return result
 
 
@@ -98,7 +133,7 @@ async def review(engine: Engine, run: Run) -> Result:
         msgs = [{"role": "user", "content": prompts.REVIEW.format(question=run.req.question, responses=body)}]
         return lambda: engine.ask(run, ok[reviewer].model, msgs, label=f"review by {reviewer}", event="review")
 
-    result.reviews = await engine.fan_out(run, [job(r) for r in candidates])
+    result.reviews = [said(a) for a in await engine.fan_out(run, [job(r) for r in candidates])]
     rankings = {}
     for reviewer, a in zip(candidates, result.reviews, strict=True):
         if a.ok:
@@ -112,8 +147,11 @@ async def review(engine: Engine, run: Run) -> Result:
         await chair(engine, run, result)
         return result
     result.ranking = rank.aggregate(rankings, candidates)
-    table = "\n".join(f"{i + 1}. {r['model']} (Borda {r['score']}, mean rank {r['mean_rank']})"
-                      for i, r in enumerate(result.ranking))
+    top = rank.leaders(result.ranking)
+    if len(top) > 1:
+        result.notes.append(f"the peer review tied for first place between {', '.join(top)}: it picks none")
+    table = "\n".join(f"{'=' if r['tied'] else ''}{r['place']}. {r['model']} (Borda {r['score']}, "
+                      f"mean rank {r['mean_rank']})" for r in result.ranking)
     await chair(engine, run, result, extra=f"\nANONYMOUS PEER RANKING (self-votes excluded):\n{table}\n")
     return result
 
@@ -130,14 +168,15 @@ async def debate(engine: Engine, run: Run) -> Result:
 
         def job(i: int, current: list[Answer] = answers, rnd: int = rnd, live: list[int] = live):
             m = run.req.panel[i]
-            msgs, notes = engine.member_messages(run, m)
+            msgs, notes = messages(engine, run, m)
             others = prompts.labelled([(labels[j], current[j].content) for j in live if j != i])
-            msgs += [{"role": "assistant", "content": current[i].content},
-                     {"role": "user", "content": prompts.DEBATE.format(round=rnd, own=current[i].content,
-                                                                         others=others)}]
+            ask = prompts.DEBATE.format(round=rnd, own=current[i].content, others=others)
+            if run.req.answer_format:
+                ask += "\n\n" + prompts.answer_line(run.req.answer_format)
+            msgs += [{"role": "assistant", "content": current[i].content}, {"role": "user", "content": ask}]
             return lambda: engine.ask(run, m.model, msgs, stance=m.stance, label=f"{labels[i]} r{rnd}", notes=notes)
 
-        new = await engine.fan_out(run, [job(i) for i in live])
+        new = [said(a) for a in await engine.fan_out(run, [job(i) for i in live])]
         rounds.append([answers[i] for i in live])
         nxt = list(answers)
         for i, a in zip(live, new, strict=True):
@@ -145,9 +184,8 @@ async def debate(engine: Engine, run: Run) -> Result:
         answers = nxt
     result = Result(run.req.question, "debate", "", answers, rounds=rounds)
     if run.req.answer_format:
-        result.vote = v = tally(engine, run, answers)
-        result.agreement = v["share"]
-        result.recommendation = v["winner"] or (f"tie between {', '.join(v['tie'])}" if v["tie"] else "")
+        result.vote = tally(engine, run, answers)
+        settle(result, result.vote)
     else:
         await chair(engine, run, result)
     return result

@@ -106,13 +106,19 @@ def stance_text(m: Member) -> str:
     return STANCES.get(m.stance, STANCES["neutral"])
 
 
+def answer_line(vote_format: str | None) -> str:
+    """The request for a final `ANSWER:` line, the one place the extraction reads first."""
+    shape = VOTE_FORMATS.get(vote_format or "", "the answer alone, as short as possible")
+    if vote_format and vote_format.startswith("json:"):
+        shape = f"a JSON object containing the field `{vote_format[5:]}`"
+    return (f"Reason as needed, then end with a final line `ANSWER: ...` giving {shape}: your own answer, one "
+            "value, stated first on that line.")
+
+
 def panel_system(m: Member, vote_format: str | None, voting: bool) -> str:
     parts = [PANEL, stance_text(m)]
     if voting:
-        shape = VOTE_FORMATS.get(vote_format or "", "the answer alone, as short as possible")
-        if vote_format and vote_format.startswith("json:"):
-            shape = f"a JSON object containing the field `{vote_format[5:]}`"
-        parts.append(f"Reason as needed, then end with a final line `ANSWER: ...` giving {shape}.")
+        parts.append(answer_line(vote_format))
     return "\n\n".join(parts)
 
 

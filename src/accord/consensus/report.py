@@ -61,7 +61,8 @@ def markdown(r: Result, labels: list[str], budget: int) -> str:
                     f"groups: {groups}{chair}")
     if r.ranking:
         head.append("## Peer ranking (anonymous, self-votes excluded)\n" + "\n".join(
-            f"{i + 1}. {x['model']}: Borda {x['score']}, mean rank {x['mean_rank']}" for i, x in enumerate(r.ranking)))
+            f"{'=' if x.get('tied') else ''}{x.get('place', i + 1)}. {x['model']}: Borda {x['score']}, "
+            f"mean rank {x['mean_rank']}" for i, x in enumerate(r.ranking)))
     panel = [status_line(a, labels[i]) for i, a in enumerate(r.answers)]
     if r.chair is not None:
         panel.append(status_line(r.chair, f"chair {r.chair.model}"))

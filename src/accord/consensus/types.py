@@ -106,8 +106,10 @@ class Result:
     points_of_agreement: list[str] = field(default_factory=list)
     disagreements: list[dict[str, Any]] = field(default_factory=list)  # {"point", "positions": {label: view}}
     risks: list[str] = field(default_factory=list)
-    vote: dict[str, Any] | None = None  # {"winner", "counts", "share", "tie", "answers": {label: value}}
-    ranking: list[dict[str, Any]] | None = None  # [{"model", "score", "mean_rank"}] best first
+    # {"winner", "counts", "share", "tie", "answers": {label: value}, "unreadable", "why_unreadable": {label: why}}
+    vote: dict[str, Any] | None = None
+    # [{"model", "score", "mean_rank", "votes", "place", "tied"}] best first; tied rows share a place
+    ranking: list[dict[str, Any]] | None = None
     reviews: list[Answer] = field(default_factory=list)
     rounds: list[list[Answer]] = field(default_factory=list)  # debate: earlier rounds
     notes: list[str] = field(default_factory=list)

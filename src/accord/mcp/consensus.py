@@ -44,6 +44,7 @@ def make(state: State):
                           Field(description="panel; default: the configured one")] = None,
         mode: Literal["synthesize", "vote", "review", "debate", "select"] | None = None,
         answer_format: Annotated[str | None, Field(description="vote: number|choice|yesno|json:<field>")] = None,
+        rounds: Annotated[int | None, Field(ge=1, le=5, description="debate rounds")] = None,
         chair: inputs.Model = None,
         files: inputs.Files = None,
         images: inputs.Images = None,
@@ -70,7 +71,7 @@ def make(state: State):
                 chair=chair if chair and chair.lower() != "auto" else c.chair, thinking=thinking,
                 temperature=temperature, concurrency=c.concurrency, per_model_timeout=c.per_model_timeout,
                 timeout=c.timeout, max_tokens=c.max_tokens, token_budget=c.token_budget,
-                cost_budget=c.cost_budget, rounds=c.rounds, answer_format=answer_format,
+                cost_budget=c.cost_budget, rounds=rounds or c.rounds, answer_format=answer_format,
                 embedding_model=c.embedding_model,
             )
             state.engine.check(req)
