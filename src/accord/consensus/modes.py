@@ -14,18 +14,6 @@ if TYPE_CHECKING:
     from .runner import Engine, Run
 
 
-EMPTY = "the model returned an empty answer"
-
-
-def said(a: Answer) -> Answer:
-    """A thinking model that put its whole answer in `reasoning_content` answered: its reasoning is read as
-    the answer instead of the call counting as empty."""
-    if not a.ok and (a.error or "").startswith(EMPTY) and (a.reasoning or "").strip():
-        a.status, a.error, a.content = "ok", None, a.reasoning.strip()
-        a.notes.append("answered only in its reasoning; that text is read as its answer")
-    return a
-
-
 def messages(engine: Engine, run: Run, m: Member) -> tuple[list[dict], list[str]]:
     """The panelist's messages; a debate with an answer format asks for the ANSWER line, as a vote does."""
     msgs, notes = engine.member_messages(run, m)
@@ -42,7 +30,7 @@ async def first_answers(engine: Engine, run: Run) -> list[Answer]:
         msgs, notes = messages(engine, run, m)
         return lambda: engine.ask(run, m.model, msgs, stance=m.stance, label=labels[i], notes=notes)
 
-    return [said(a) for a in await engine.fan_out(run, [job(i) for i in range(len(labels))])]
+    return await engine.fan_out(run, [job(i) for i in range(len(labels))])
 
 
 async def chair(engine: Engine, run: Run, result: Result, extra: str = "") -> None:
@@ -133,7 +121,7 @@ async def review(engine: Engine, run: Run) -> Result:
         msgs = [{"role": "user", "content": prompts.REVIEW.format(question=run.req.question, responses=body)}]
         return lambda: engine.ask(run, ok[reviewer].model, msgs, label=f"review by {reviewer}", event="review")
 
-    result.reviews = [said(a) for a in await engine.fan_out(run, [job(r) for r in candidates])]
+    result.reviews = await engine.fan_out(run, [job(r) for r in candidates])
     rankings = {}
     for reviewer, a in zip(candidates, result.reviews, strict=True):
         if a.ok:
@@ -176,7 +164,7 @@ async def debate(engine: Engine, run: Run) -> Result:
             msgs += [{"role": "assistant", "content": current[i].content}, {"role": "user", "content": ask}]
             return lambda: engine.ask(run, m.model, msgs, stance=m.stance, label=f"{labels[i]} r{rnd}", notes=notes)
 
-        new = [said(a) for a in await engine.fan_out(run, [job(i) for i in live])]
+        new = await engine.fan_out(run, [job(i) for i in live])
         rounds.append([answers[i] for i in live])
         nxt = list(answers)
         for i, a in zip(live, new, strict=True):

@@ -260,6 +260,10 @@ def _fill(ans: Answer, data: dict, info: Any) -> None:
     ans.prompt_tokens = int(u.get("prompt_tokens") or 0)
     ans.completion_tokens = int(u.get("completion_tokens") or 0)
     ans.cost = info.cost(ans.prompt_tokens, ans.completion_tokens)
+    if not ans.content and (ans.reasoning or "").strip():
+        # a thinking model that put its whole answer in its reasoning answered: read that, don't call it empty
+        ans.content = ans.reasoning.strip()  # type: ignore[union-attr]
+        ans.notes.append("answered only in its reasoning; that text is read as its answer")
     if not ans.content:
         ans.status, ans.error = "failed", "the model returned an empty answer" + (
             f" (finish_reason {choices[0].get('finish_reason')})" if choices[0].get("finish_reason") else "")
