@@ -93,6 +93,8 @@ class Settings(_Strict):
     # names besides loopback that requests may be addressed to (Host header): "accord.example.com",
     # "*.example.com" (any subdomain), "192.168.1.5"; any port. Others get 421 (DNS rebinding).
     allowed_hosts: list[str] = []
+    # how long POST /v1/responses answers are kept for `previous_response_id` (OpenAI keeps them 30 days)
+    responses_retention_days: float = PField(default=30, gt=0)
 
     @field_validator("trusted_proxies")
     @classmethod

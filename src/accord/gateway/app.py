@@ -19,7 +19,7 @@ from ..limits import Limits
 from ..router import Router
 from ..store.ledger import Ledger
 from ..ui import LazyUI
-from . import chat, errors, health, keys_api, models, openapi, reload, spend
+from . import chat, errors, health, keys_api, models, openapi, reload, responses, spend
 from .hosts import HostPolicy
 from .mcp_mount import LazyMCP
 from .middleware import RequestContext
@@ -34,6 +34,8 @@ def routes() -> list[Route]:
         out += [
             Route(f"{prefix}/chat/completions", chat.chat_completions, methods=["POST"]),
             Route(f"{prefix}/embeddings", chat.embeddings, methods=["POST"]),
+            Route(f"{prefix}/responses", responses.create_response, methods=["POST"]),
+            Route(prefix + "/responses/{response_id}", responses.get_response, methods=["GET"]),
             Route(f"{prefix}/models", models.list_models, methods=["GET"]),
             Route(prefix + "/models/{model_id:path}", models.get_model, methods=["GET"]),
         ]

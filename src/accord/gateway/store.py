@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ..config import Settings
     from ..store.db import Database
     from ..store.keys import KeyInfo, Keys
+    from ..store.responses import Responses
     from ..store.signed_out import SignedOutSessions
     from ..store.usage import UsageWriter
 
@@ -41,6 +42,7 @@ class Store:
         self.usage: UsageWriter | None = None
         self.keys: Keys | None = None
         self.signed_out: SignedOutSessions | None = None  # dashboard sessions ended by signing out
+        self.responses: Responses | None = None  # POST /v1/responses answers, for previous_response_id
         self.ready = asyncio.Event()
         self.error: str | None = None
         self._early: list[dict[str, Any]] = []
@@ -56,6 +58,7 @@ class Store:
         usage_mod = await asyncio.to_thread(importlib.import_module, "accord.store.usage")
         keys_mod = await asyncio.to_thread(importlib.import_module, "accord.store.keys")
         signed_out_mod = await asyncio.to_thread(importlib.import_module, "accord.store.signed_out")
+        responses_mod = await asyncio.to_thread(importlib.import_module, "accord.store.responses")
         while True:
             db = db_mod.Database.from_settings(self.settings)
             try:
@@ -71,6 +74,7 @@ class Store:
         self.db = db
         self.keys = keys_mod.Keys(db)
         self.signed_out = signed_out_mod.SignedOutSessions(db)
+        self.responses = responses_mod.Responses(db)
         self.usage = usage_mod.UsageWriter(db, ledger=self.ledger)
         for row in self._early:
             self.usage.add(row)

@@ -156,3 +156,20 @@ class SignedOut(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_ui_signed_out_expires_at", "expires_at"),)
+
+
+class StoredResponse(Base):
+    """A `POST /v1/responses` answer kept for `previous_response_id`: the conversation so far in chat form (what
+    the next turn sends upstream) and the response object, until `expires_at` (settings.responses_retention_days)."""
+
+    __tablename__ = "responses"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str | None] = mapped_column(String(32), nullable=True)  # only its own key may continue it
+    model: Mapped[str] = mapped_column(String(200), default="")
+    messages: Mapped[list[Any]] = mapped_column(JSON)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_responses_expires_at", "expires_at"),)

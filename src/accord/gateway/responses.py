@@ -1,0 +1,167 @@
+"""POST /v1/responses (and GET /v1/responses/{id}): OpenAI's Responses API, for Codex CLI and Responses-only clients.
+
+Bridged to chat completions through the router (providers/translate_responses*.py), so keys, allow-lists,
+budgets, rate limits, fallbacks and usage rows are exactly those of /v1/chat/completions. Answers are kept for
+`previous_response_id` (unless `store: false`) for settings.responses_retention_days, per key.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from functools import partial
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..errors import AccordError, BadRequest, NotFound
+from ..providers.base import Call, Usage, estimate_tokens
+from ..providers.translate_responses import from_chat, input_messages, new_id, to_chat
+from ..providers.translate_responses_stream import StreamBridge
+from . import auth, sse
+from .body import model_of, read_json
+from .chat import served_by
+from .disconnect import ClientGone, unless_disconnected
+from .usage import record
+
+log = logging.getLogger("accord.gateway")
+_JSON = "application/json"
+ROUTE = "responses"
+
+
+async def create_response(request: Request) -> Response:
+    started = time.perf_counter()
+    key = await auth.caller(request)
+    body = await read_json(request)
+    model = model_of(body)
+    stream = bool(body.get("stream"))
+    router = request.app.state.router
+    allow = auth.allowed(request, key)
+    res = None  # the key's budget reservation, released when the request is over
+    try:
+        try:
+            history = await _history(request, body, key)
+            chat, conversation, bridge = to_chat(body, history)
+            if key is not None:
+                res = await auth.enforce(request, key, model, chat, allow)
+            rid = new_id("resp")
+            if stream:
+                chunks, call = await router.stream(model, chat, allow)
+                events = _streamed(request, chunks, call, StreamBridge(body, rid, bridge), model, started, key,
+                                   conversation)
+                response = sse.ClosingStream(events, partial(auth.budget_release, request, res),
+                                             media_type="text/event-stream",
+                                             headers={"cache-control": "no-cache", "x-accel-buffering": "no",
+                                                      **served_by(call)})
+                res = None  # released by the response, once the stream is over
+                return response
+            try:
+                data, call = await unless_disconnected(request, router.complete(model, chat, allow))
+            except ClientGone:
+                record(request, route=ROUTE, model=model, started=started, key=key, status=499,
+                       error_type="client_gone")
+                return Response(status_code=499)
+        except AccordError as e:
+            record(request, route=ROUTE, model=model, started=started, key=key, status=e.status, error_type=e.type,
+                   stream=stream)
+            raise
+        out = from_chat(data, body, rid, bridge, call.usage)
+        await _keep(request, body, key, out, conversation)
+        record(request, route=ROUTE, model=model, started=started, key=key, call=call)
+        return Response(orjson.dumps(out), media_type=_JSON, headers=served_by(call))
+    finally:
+        await auth.budget_release(request, res)
+
+
+async def get_response(request: Request) -> Response:
+    """A stored response object, for the key that made it."""
+    key = await auth.caller(request)
+    row = await _stored(request, request.path_params["response_id"], key)
+    if row is None:
+        raise NotFound(f"no response `{request.path_params['response_id']}`: it was never stored (store: false), "
+                       "has expired, or belongs to another key", code="response_not_found")
+    return Response(orjson.dumps(row.response), media_type=_JSON)
+
+
+async def _stored(request: Request, rid: str, key: Any) -> Any:
+    store = request.app.state.store
+    await store.wait()  # a clear 503 when the database is away
+    return await store.responses.get(rid, key.id if key is not None else None)
+
+
+async def _history(request: Request, body: dict, key: Any) -> list[dict] | None:
+    """The conversation `previous_response_id` continues (chat messages, without its instructions)."""
+    prev = body.get("previous_response_id")
+    if prev is None:
+        return None
+    if not isinstance(prev, str) or not prev:
+        raise BadRequest("`previous_response_id` must be the id of an earlier response", param="previous_response_id")
+    row = await _stored(request, prev, key)
+    if row is None:
+        days = request.app.state.cfg.settings.responses_retention_days
+        raise BadRequest(f"previous response `{prev}` was not found: it was never stored (store: false), has expired "
+                         f"(responses are kept {days:g} days: settings.responses_retention_days), or belongs to "
+                         "another key; send the whole conversation in `input` instead",
+                         param="previous_response_id", code="previous_response_not_found")
+    return list(row.messages)
+
+
+async def _keep(request: Request, body: dict, key: Any, response: dict, conversation: list[dict]) -> None:
+    """Store an answer for `previous_response_id`, before the client learns its id. A store that is away costs
+    only the continuation: the answer itself is still given."""
+    if body.get("store") is False:
+        return
+    store = request.app.state.store
+    if store.responses is None:
+        log.warning("responses: the database is not open; response %s is not kept", response["id"])
+        return
+    try:
+        await store.responses.save(response["id"], key_id=key.id if key is not None else None,
+                                   model=str(body.get("model")),
+                                   messages=[*conversation, *input_messages(response["output"])],
+                                   response=response,
+                                   retention_days=request.app.state.cfg.settings.responses_retention_days)
+    except Exception as e:
+        log.warning("responses: could not keep response %s (%s)", response["id"], e.__class__.__name__)
+
+
+def _event(ev: dict) -> bytes:
+    return b"event: " + ev["type"].encode() + b"\ndata: " + orjson.dumps(ev) + b"\n\n"
+
+
+async def _streamed(request: Request, chunks: AsyncIterator[bytes], call: Call, sb: StreamBridge, model: str,
+                    started: float, key: Any, conversation: list[dict]) -> AsyncIterator[bytes]:
+    """Chat chunks in, `response.*` events out; the usage row once it is over (finished, failed or cut off)."""
+    outcome: dict[str, Any] = {"status": 499, "error_type": "client_gone"}
+    try:
+        for ev in sb.start():
+            yield _event(ev)
+        try:
+            async for raw in chunks:
+                for ev in sb.add(orjson.loads(raw)):
+                    yield _event(ev)
+        except AccordError as e:
+            # the status line is gone already: an `error` event, then `response.failed`, say what happened
+            outcome.update(status=e.status, error_type=e.type)
+            code = "rate_limit_exceeded" if e.status == 429 else "server_error"
+            for ev in sb.fail(code, e.message, e.param):
+                yield _event(ev)
+            return
+        except Exception as e:  # never a traceback to the client, never a hang
+            log.error("stream failed: %s", e.__class__.__name__, exc_info=log.isEnabledFor(logging.DEBUG))
+            outcome.update(status=500, error_type="internal_error")
+            for ev in sb.fail("server_error", "internal error while streaming; the server log has the details"):
+                yield _event(ev)
+            return
+        final = sb.end(call.usage)
+        await _keep(request, sb.body, key, final[-1]["response"], conversation)
+        for ev in final:
+            yield _event(ev)
+        outcome.update(status=200, error_type=None)
+    finally:
+        if call.usage is None and call.chunks:  # cut off before the usage chunk: what was sent still costs
+            call.usage = Usage(estimate_tokens(conversation), call.chunks, estimated=True)
+        record(request, route=ROUTE, model=model, started=started, key=key, call=call, stream=True, **outcome)
