@@ -115,6 +115,11 @@ async def _keep(request: Request, body: dict, key: Any, response: dict, conversa
     if body.get("store") is False:
         return
     store = request.app.state.store
+    if store.responses is None and store.error is None:  # still opening (just started): worth a short wait
+        try:
+            await store.wait()
+        except AccordError:
+            pass
     if store.responses is None:
         log.warning("responses: the database is not open; response %s is not kept", response["id"])
         return
