@@ -7,6 +7,7 @@ budgets, rate limits, fallbacks and usage rows are exactly those of /v1/chat/com
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -116,10 +117,8 @@ async def _keep(request: Request, body: dict, key: Any, response: dict, conversa
         return
     store = request.app.state.store
     if store.responses is None and store.error is None:  # still opening (just started): worth a short wait
-        try:
+        with contextlib.suppress(AccordError):
             await store.wait()
-        except AccordError:
-            pass
     if store.responses is None:
         log.warning("responses: the database is not open; response %s is not kept", response["id"])
         return
