@@ -32,6 +32,14 @@ EMBED_REQUEST = {"type": "object", "required": ["model", "input"], "properties":
     "model": MODEL_NAME,
     "input": {"anyOf": [{"type": "string", "minLength": 1}, {"type": "array", "minItems": 1,
                                                              "items": {"type": "string"}}]}}}
+RESPONSES_REQUEST = {"type": "object", "required": ["model"], "properties": {
+    "model": MODEL_NAME, "input": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]},
+    "instructions": {"type": "string"}, "previous_response_id": {"type": "string"}, "stream": {"type": "boolean"},
+    "store": {"type": "boolean"}, "tools": {"type": "array", "items": {"type": "object"}},
+    "max_output_tokens": {"type": "integer", "minimum": 1}, "reasoning": {"type": "object"},
+    "temperature": {"type": "number", "minimum": 0, "maximum": 2}, "top_p": {"type": "number", "minimum": 0,
+                                                                            "maximum": 1},
+    "metadata": {"type": "object"}, "text": {"type": "object"}}}
 KEY_FIELDS = {
     "key_alias": {"type": "string"}, "models": {"type": "array", "items": {**MODEL_NAME, "minLength": 0}},
     "max_budget": {"type": ["number", "null"], "minimum": 0}, "rpm_limit": {"type": ["integer", "null"], "minimum": 1},
@@ -68,6 +76,10 @@ def spec() -> dict:
                                              400, 401, 403, 404, 413, 429, 502, 504, body=CHAT_REQUEST)},
         "/v1/embeddings": {"post": _op("Embeddings", OBJ, 400, 401, 403, 404, 413, 429, 502, 504,
                                        body=EMBED_REQUEST)},
+        "/v1/responses": {"post": _op("Responses API (JSON, or SSE response.* events with stream: true)", OBJ,
+                                      400, 401, 403, 404, 413, 429, 502, 503, 504, body=RESPONSES_REQUEST)},
+        "/v1/responses/{response_id}": {"get": {**_op("A stored response", OBJ, 401, 404, 503), "parameters": [
+            {"name": "response_id", "in": "path", "required": True, "schema": {"type": "string"}}]}},
         "/v1/models": {"get": _op("Models served (aliases included)", OBJ, 401)},
         "/v1/models/{model_id}": {"get": {**_op("One model", OBJ, 401, 404), "parameters": [
             {"name": "model_id", "in": "path", "required": True, "schema": {"type": "string"}}]}},
