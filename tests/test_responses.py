@@ -228,3 +228,23 @@ def test_structured_output_and_reasoning_effort_reach_the_upstream(gateway, upst
     sent = upstream.last["json"]
     assert sent["reasoning_effort"] == "low"
     assert sent["response_format"]["type"] == "json_schema" and sent["response_format"]["json_schema"]["name"] == "place"
+
+
+def test_fallbacks_rate_limits_and_budgets_apply_as_on_chat(upstream, gateway_factory):
+    gw = gateway_factory(basic_config(upstream.url).replace(
+        "  num_retries: 0", "  num_retries: 0\n  fallbacks: {gpt-test: [deepseek-reasoner]}"))
+    ready(gw)
+    upstream.reply(status=500).reply(content="from the fallback")
+    raw = client(gw).responses.with_raw_response.create(model="gpt-test", input="hi")
+    assert raw.parse().output_text == "from the fallback"
+    assert raw.headers["x-accord-model"] == "deepseek-reasoner" and raw.headers["x-accord-attempts"] == "2"
+    limited = httpx.post(f"{gw.url}/key/generate", json={"rpm_limit": 1}, headers=ADMIN).json()["key"]
+    assert client(gw, limited).responses.create(model="gpt-test", input="one").output_text
+    with pytest.raises(openai.RateLimitError) as e:
+        client(gw, limited).responses.create(model="gpt-test", input="two")
+    assert e.value.body["code"] == "rpm_limit_exceeded"
+    poor = httpx.post(f"{gw.url}/key/generate", json={"max_budget": 0.0000001}, headers=ADMIN).json()["key"]
+    assert client(gw, poor).responses.create(model="gpt-test", input="hi").output_text  # spends past the budget
+    with pytest.raises(openai.RateLimitError) as e:
+        client(gw, poor).responses.create(model="gpt-test", input="again", stream=True)
+    assert e.value.body["code"] == "budget_exceeded"
