@@ -9,14 +9,8 @@ from pydantic import TypeAdapter
 
 from accord.errors import BadRequest
 from accord.providers.base import Usage
-from accord.providers.translate_responses import (
-    Bridge,
-    from_chat,
-    input_messages,
-    output_items,
-    reasoning_state,
-    to_chat,
-)
+from accord.providers.translate_responses import input_messages, to_chat
+from accord.providers.translate_responses_output import Bridge, from_chat, output_items, reasoning_state
 from accord.providers.translate_responses_stream import StreamBridge
 
 EVENTS = TypeAdapter(ResponseStreamEvent)

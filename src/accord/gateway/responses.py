@@ -20,7 +20,8 @@ from starlette.responses import Response
 
 from ..errors import AccordError, BadRequest, NotFound
 from ..providers.base import Call, Usage, estimate_tokens
-from ..providers.translate_responses import from_chat, input_messages, new_id, to_chat
+from ..providers.translate_responses import input_messages, to_chat
+from ..providers.translate_responses_output import from_chat, new_id
 from ..providers.translate_responses_stream import StreamBridge
 from . import auth, sse
 from .body import model_of, read_json

@@ -11,7 +11,14 @@ import time
 from typing import Any
 
 from .base import Usage
-from .translate_responses import Bridge, call_item, new_id, output_text, reasoning_item, response_object
+from .translate_responses_output import (
+    Bridge,
+    call_item,
+    new_id,
+    output_text,
+    reasoning_item,
+    response_object,
+)
 
 
 class StreamBridge:
