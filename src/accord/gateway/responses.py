@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import AccordError, BadRequest, NotFound
-from ..providers.base import Call, Usage, estimate_tokens
+from ..providers.base import Call
 from ..providers.translate_responses import input_messages, to_chat
 from ..providers.translate_responses_output import from_chat, new_id
 from ..providers.translate_responses_stream import StreamBridge
@@ -27,7 +27,7 @@ from . import auth, sse
 from .body import model_of, read_json
 from .chat import served_by
 from .disconnect import ClientGone, unless_disconnected
-from .usage import record
+from .usage import count_tokens, origin, refused
 
 log = logging.getLogger("accord.gateway")
 _JSON = "application/json"
@@ -43,39 +43,37 @@ async def create_response(request: Request) -> Response:
     router = request.app.state.router
     allow = auth.allowed(request, key)
     res = None  # the key's budget reservation, released when the request is over
-    try:
+    with origin(request, ROUTE, key) as o:
         try:
-            history = await _history(request, body, key)
-            chat, conversation, bridge = to_chat(body, history)
-            if key is not None:
-                res = await auth.enforce(request, key, model, chat, allow)
-            rid = new_id("resp")
-            if stream:
-                chunks, call = await router.stream(model, chat, allow)
-                events = _streamed(request, chunks, call, StreamBridge(body, rid, bridge), model, started, key,
-                                   conversation)
-                response = sse.ClosingStream(events, partial(auth.budget_release, request, res),
-                                             media_type="text/event-stream",
-                                             headers={"cache-control": "no-cache", "x-accel-buffering": "no",
-                                                      **served_by(call)})
-                res = None  # released by the response, once the stream is over
-                return response
             try:
-                data, call = await unless_disconnected(request, router.complete(model, chat, allow))
-            except ClientGone:
-                record(request, route=ROUTE, model=model, started=started, key=key, status=499,
-                       error_type="client_gone")
-                return Response(status_code=499)
-        except AccordError as e:
-            record(request, route=ROUTE, model=model, started=started, key=key, status=e.status, error_type=e.type,
-                   stream=stream)
-            raise
-        out = from_chat(data, body, rid, bridge, call.usage)
-        await _keep(request, body, key, out, conversation)
-        record(request, route=ROUTE, model=model, started=started, key=key, call=call)
-        return Response(orjson.dumps(out), media_type=_JSON, headers=served_by(call))
-    finally:
-        await auth.budget_release(request, res)
+                history = await _history(request, body, key)
+                chat, conversation, bridge = to_chat(body, history)
+                if key is not None:
+                    res = await auth.enforce(request, key, model, chat, allow)
+                rid = new_id("resp")
+                if stream:
+                    chunks, call = await router.stream(model, chat, allow)
+                    events = _streamed(request, chunks, call, StreamBridge(body, rid, bridge), key, conversation)
+                    response = sse.ClosingStream(events, partial(auth.budget_release, request, res),
+                                                 media_type="text/event-stream",
+                                                 headers={"cache-control": "no-cache", "x-accel-buffering": "no",
+                                                          **served_by(call)})
+                    res = None  # released by the response, once the stream is over
+                    return response
+                try:
+                    data, call = await unless_disconnected(request, router.complete(model, chat, allow))
+                except ClientGone:
+                    refused(request, o, model=model, started=started, status=499, error_type="client_gone")
+                    return Response(status_code=499)
+            except AccordError as e:
+                refused(request, o, model=model, started=started, status=e.status, error_type=e.type, stream=stream)
+                raise
+            count_tokens(request, key, call)
+            out = from_chat(data, body, rid, bridge, call.usage)
+            await _keep(request, body, key, out, conversation)
+            return Response(orjson.dumps(out), media_type=_JSON, headers=served_by(call))
+        finally:
+            await auth.budget_release(request, res)
 
 
 async def get_response(request: Request) -> Response:
@@ -137,10 +135,10 @@ def _event(ev: dict) -> bytes:
     return b"event: " + ev["type"].encode() + b"\ndata: " + orjson.dumps(ev) + b"\n\n"
 
 
-async def _streamed(request: Request, chunks: AsyncIterator[bytes], call: Call, sb: StreamBridge, model: str,
-                    started: float, key: Any, conversation: list[dict]) -> AsyncIterator[bytes]:
-    """Chat chunks in, `response.*` events out; the usage row once it is over (finished, failed or cut off)."""
-    outcome: dict[str, Any] = {"status": 499, "error_type": "client_gone"}
+async def _streamed(request: Request, chunks: AsyncIterator[bytes], call: Call, sb: StreamBridge, key: Any,
+                    conversation: list[dict]) -> AsyncIterator[bytes]:
+    """Chat chunks in, `response.*` events out; once it is over, the key's tokens are counted (its usage row is
+    the router's)."""
     try:
         for ev in sb.start():
             yield _event(ev)
@@ -150,14 +148,12 @@ async def _streamed(request: Request, chunks: AsyncIterator[bytes], call: Call, 
                     yield _event(ev)
         except AccordError as e:
             # the status line is gone already: an `error` event, then `response.failed`, say what happened
-            outcome.update(status=e.status, error_type=e.type)
             code = "rate_limit_exceeded" if e.status == 429 else "server_error"
             for ev in sb.fail(code, e.message, e.param):
                 yield _event(ev)
             return
         except Exception as e:  # never a traceback to the client, never a hang
             log.error("stream failed: %s", e.__class__.__name__, exc_info=log.isEnabledFor(logging.DEBUG))
-            outcome.update(status=500, error_type="internal_error")
             for ev in sb.fail("server_error", "internal error while streaming; the server log has the details"):
                 yield _event(ev)
             return
@@ -165,8 +161,6 @@ async def _streamed(request: Request, chunks: AsyncIterator[bytes], call: Call, 
         await _keep(request, sb.body, key, final[-1]["response"], conversation)
         for ev in final:
             yield _event(ev)
-        outcome.update(status=200, error_type=None)
     finally:
-        if call.usage is None and call.chunks:  # cut off before the usage chunk: what was sent still costs
-            call.usage = Usage(estimate_tokens(conversation), call.chunks, estimated=True)
-        record(request, route=ROUTE, model=model, started=started, key=key, call=call, stream=True, **outcome)
+        await chunks.aclose()  # type: ignore[attr-defined]  # ends the router's stream: its row is recorded now
+        count_tokens(request, key, call)
