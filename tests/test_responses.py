@@ -248,3 +248,17 @@ def test_fallbacks_rate_limits_and_budgets_apply_as_on_chat(upstream, gateway_fa
     with pytest.raises(openai.RateLimitError) as e:
         client(gw, poor).responses.create(model="gpt-test", input="again", stream=True)
     assert e.value.body["code"] == "budget_exceeded"
+
+
+def test_stored_responses_on_sqlite_and_postgresql(upstream, gateway_factory, database_url):
+    gw = gateway_factory(basic_config(upstream.url).replace(
+        "  num_retries: 0", f'  num_retries: 0\n  database_url: "{database_url}"'))
+    ready(gw)
+    upstream.reply(content="Noted: 7 ½ apples.").reply(content="You said 7 ½.")
+    c = client(gw)
+    first = c.responses.create(model="gpt-test", input="Remember 7 ½ apples.")
+    second = c.responses.create(model="gpt-test", previous_response_id=first.id, input="How many?")
+    assert second.output_text == "You said 7 ½."
+    assert upstream.last["json"]["messages"] == [{"role": "user", "content": "Remember 7 ½ apples."},
+                                                 {"role": "assistant", "content": "Noted: 7 ½ apples."},
+                                                 {"role": "user", "content": "How many?"}]
