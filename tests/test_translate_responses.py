@@ -204,3 +204,19 @@ def test_gemini_signatures_come_after_the_reasoning_in_a_stream_and_still_go_bac
     assert back[0]["tool_calls"][0]["extra_content"] == {"google": {"thought_signature": "S"}}
     assert len(back) == 2  # the signature-only item opened no turn of its own
     assert orjson.dumps(back)  # all plain JSON, as stored
+
+
+def test_a_call_whose_name_comes_late_is_added_once_named_with_its_arguments_so_far():
+    sb = StreamBridge({"model": "m", "input": "x", "tools": [{"type": "custom", "name": "patch"}]}, "resp_5",
+                      to_chat({"model": "m", "input": "x", "tools": [{"type": "custom", "name": "patch"}]})[2])
+    events = sb.start()
+    events += sb.add(chunk({"tool_calls": [{"index": 0, "id": "c1", "function": {"arguments": '{"in'}}]}))
+    assert len(events) == 2  # nothing added yet: a function or a custom call?
+    events += sb.add(chunk({"tool_calls": [{"index": 0, "function": {"name": "patch", "arguments": 'put": "x"}'}}]}))
+    events += sb.end(None)
+    kinds = [e["type"] for e in events]
+    assert kinds[2:] == ["response.output_item.added", "response.custom_tool_call_input.done",
+                         "response.output_item.done", "response.completed"]
+    assert events[2]["item"]["type"] == "custom_tool_call" and events[-2]["item"]["input"] == "x"
+    for e in events:
+        EVENTS.validate_python(e)

@@ -135,30 +135,37 @@ class StreamBridge:
         n = int(tc.get("index") or 0)
         slot = self.calls.get(n)
         if slot is None:
-            call_id = tc.get("id") or new_id("call")
-            name = fn.get("name") or ""
-            item = call_item(call_id, name, "", self.bridge, status="in_progress")
-            index, added = self._open(item)
-            slot = self.calls[n] = {"index": index, "id": item["id"], "call_id": call_id, "name": name, "args": [],
-                                    "custom": item["type"] == "custom_tool_call"}
-            out.append(added)
-        elif fn.get("name"):
+            slot = self.calls[n] = {"index": None, "call_id": tc.get("id") or new_id("call"), "name": "", "args": []}
+        if fn.get("name"):
             slot["name"] += fn["name"]
         if tc.get("extra_content"):  # Gemini's thought signature: it must go back with this call
             slot["extra_content"] = tc["extra_content"]
         args = fn.get("arguments")
         if isinstance(args, str) and args:
             slot["args"].append(args)
-            if not slot["custom"]:  # a custom tool's input is known only once its JSON wrapper is whole
-                out.append(self.event("response.function_call_arguments.delta", item_id=slot["id"],
-                                      output_index=slot["index"], delta=args))
+        if slot["index"] is None:
+            if not slot["name"]:
+                return out  # an item is added once its name (and so its kind) is known; its arguments wait
+            out += self._open_call(slot)
+            args = "".join(slot["args"])
+        if args and not slot["custom"]:  # a custom tool's input is known only once its JSON wrapper is whole
+            out.append(self.event("response.function_call_arguments.delta", item_id=slot["id"],
+                                  output_index=slot["index"], delta=args))
         return out
+
+    def _open_call(self, slot: dict) -> list[dict]:
+        item = call_item(slot["call_id"], slot["name"], "", self.bridge, status="in_progress")
+        slot["index"], added = self._open(item)
+        slot["id"], slot["custom"] = item["id"], item["type"] == "custom_tool_call"
+        return [added]
 
     def _close_calls(self) -> list[dict]:
         out: list[dict] = []
         signed = [{"id": s["call_id"], "extra_content": s["extra_content"]} for s in self.calls.values()
                   if s.get("extra_content")]
         for slot in self.calls.values():
+            if slot["index"] is None:  # never named: still a call, added now
+                out += self._open_call(slot)
             args = "".join(slot["args"])
             item = call_item(slot["call_id"], slot["name"], args, self.bridge, slot["id"])
             self.output[slot["index"]] = item
