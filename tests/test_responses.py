@@ -262,3 +262,25 @@ def test_stored_responses_on_sqlite_and_postgresql(upstream, gateway_factory, da
     assert upstream.last["json"]["messages"] == [{"role": "user", "content": "Remember 7 ½ apples."},
                                                  {"role": "assistant", "content": "Noted: 7 ½ apples."},
                                                  {"role": "user", "content": "How many?"}]
+
+
+def test_kimi_thinking_tool_turn_gets_its_reasoning_back_through_previous_response_id(gateway_factory):
+    """Kimi's thinking models refuse a tool-call turn sent back without its reasoning_content (strict fake)."""
+    with FakeUpstream(vendor="moonshot") as kimi:
+        kimi.reply(reasoning="Weather needs the tool.", content="", tool_calls=[CALL]).reply(content="Sunny.")
+        gw = gateway_factory(f"""
+settings: {{master_key: {MASTER_KEY}, num_retries: 0}}
+models:
+  - {{name: kimi-thinking, model: moonshot/kimi-k2-thinking, api_base: "{kimi.url}/v1", api_key: sk-kimi}}
+""")
+        ready(gw)
+        c = client(gw)
+        with c.responses.stream(model="kimi-thinking", input="Weather in Paris?", tools=[WEATHER],
+                                temperature=1.5) as s:
+            first = s.get_final_response()
+        events = list(c.responses.create(model="kimi-thinking", previous_response_id=first.id, tools=[WEATHER],
+                                         stream=True, input=[{"type": "function_call_output", "call_id": "call_w1",
+                                                              "output": "clear"}]))
+        assert events[-1].type == "response.completed" and events[-1].response.output_text == "Sunny."
+        assert [r.get("refused") for r in kimi.requests] == [None, None]
+        assert kimi.last["json"]["messages"][1]["reasoning_content"] == "Weather needs the tool."
