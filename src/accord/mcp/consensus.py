@@ -45,6 +45,8 @@ def make(state: State):
         mode: Literal["synthesize", "vote", "review", "debate", "select"] | None = None,
         answer_format: Annotated[str | None, Field(description="vote: number|choice|yesno|json:<field>")] = None,
         rounds: Annotated[int | None, Field(ge=1, le=5, description="debate rounds")] = None,
+        final_vote: Annotated[bool, Field(description="debate: vote over the final answers, not the first, "
+                                                      "independent ones")] = False,
         chair: inputs.Model = None,
         files: inputs.Files = None,
         images: inputs.Images = None,
@@ -72,7 +74,7 @@ def make(state: State):
                 temperature=temperature, concurrency=c.concurrency, per_model_timeout=c.per_model_timeout,
                 timeout=c.timeout, max_tokens=c.max_tokens, token_budget=c.token_budget,
                 cost_budget=c.cost_budget, rounds=rounds or c.rounds, answer_format=answer_format,
-                embedding_model=c.embedding_model,
+                embedding_model=c.embedding_model, final_vote=final_vote,
             )
             state.engine.check(req)
             async with Progress(ctx, state.cfg.mcp.heartbeat) as progress:
