@@ -14,7 +14,7 @@ from accord.router import Router
 from accord.store.db import Database
 from accord.store.threads import ThreadStore
 from fakes import Reply
-from panelkit import kind, panel_config, responder
+from panelkit import chair_json, kind, panel_config, responder
 
 SEATS = [Member("deepseek"), Member("qwen"), Member("kimi")]
 LABELS = ["deepseek", "qwen", "kimi"]
@@ -83,3 +83,25 @@ async def test_a_change_of_mind_says_what_it_moved_toward(engine, upstream):
     r = await engine.run(Request("391*7?", SEATS, mode="debate", answer_format="number"))
     assert r.debate["changes"] == [] and not r.debate["herding"]
     assert "- no one changed their answer" in markdown(r, LABELS, 10**6)
+
+
+async def test_a_free_text_debate_measures_agreement_on_the_first_answers_and_the_chair_reads_the_last(
+        engine, upstream):
+    first = {"deepseek-chat": "Use PostgreSQL: it is durable and scales to many writers.",
+             "qwen3-max": "Use PostgreSQL, durable and it scales to many writers.",
+             "kimi-k2-0905-preview": "SQLite is enough for one process; keep it simple."}
+
+    def panel(m: str, req: dict) -> Reply:
+        if kind(req) == "debate":
+            return Reply(content="Revised: use PostgreSQL, durable and it scales to many writers.")
+        return Reply(content=first[m])
+
+    upstream.responder = responder(panel, chair=Reply(content=chair_json(["deepseek", "qwen", "kimi"])))
+    r = await engine.run(Request("Which store?", SEATS, mode="debate"))
+    assert r.agreement == pytest.approx(0.667, abs=1e-3) and r.chair_agreement == 1.0  # first answers vs chair
+    assert r.clusters["groups"][0]["members"] == ["deepseek", "qwen"]
+    chair_req = next(x for x in upstream.requests if kind(x) == "chair")
+    assert "Revised:" in chair_req["json"]["messages"][-1]["content"]
+    assert "SQLite is enough" not in chair_req["json"]["messages"][-1]["content"]
+    out = markdown(r, LABELS, 10**6)
+    assert "### kimi (first answer)\nSQLite is enough" in out and "### kimi (round 2)\nRevised:" in out
