@@ -105,3 +105,17 @@ async def test_a_free_text_debate_measures_agreement_on_the_first_answers_and_th
     assert "SQLite is enough" not in chair_req["json"]["messages"][-1]["content"]
     out = markdown(r, LABELS, 10**6)
     assert "### kimi (first answer)\nSQLite is enough" in out and "### kimi (round 2)\nRevised:" in out
+
+
+async def test_a_seat_that_failed_sits_out_the_rounds_and_is_stored_as_such(engine, upstream):
+    def panel(m: str, req: dict) -> Reply:
+        if m == "kimi-k2-0905-preview":
+            return Reply(status=500, error={"error": {"message": "down"}})
+        return Reply(content="ANSWER: 2738" if kind(req) == "debate" else f"ANSWER: {FIRST[m]}")
+
+    upstream.responder = responder(panel)
+    r = await engine.run(Request("391*7?", SEATS, mode="debate", answer_format="number"))
+    assert r.status == "partial" and [a.status for a in r.rounds[0]] == ["ok", "ok", "skipped"]
+    assert r.debate["positions"] == {"deepseek": ["2737", "2738"], "qwen": ["2737", "2738"]}
+    assert r.vote["counts"] == {"2737": 2} and r.debate["final_vote"]["counts"] == {"2738": 2}
+    assert all(a.part is not None for a in [*r.answers, *r.rounds[0]])  # every answer stored in the thread

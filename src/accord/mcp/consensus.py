@@ -16,7 +16,8 @@ from .state import State
 DESCRIPTION = (
     "Ask a panel of models at once (in parallel) and get one result. Modes: synthesize (default; a chair "
     "weighs the answers: agreement, disagreement, recommendation, risks), vote (plurality on an extracted "
-    "answer), review (anonymous peer ranking, then synthesis), debate (models see each other's answers), select "
+    "answer), review (anonymous peer ranking, then synthesis), debate (models see each other's answers; agreement and vote over the first, independent "
+    "answers unless final_vote), select "
     "(the chair picks the best single answer and says why). "
     "Stances: for, against, neutral, or stance_prompt."
 )
