@@ -80,3 +80,27 @@ def test_consensus_select_json_names_the_pick_the_chair_and_the_status(upstream,
     assert data["status"] == "partial" and data["reasons"] == [{"code": "panel_partial",
                                                                 "text": "2 of 3 models answered"}]
     assert [g["size"] for g in data["clusters"]["groups"]] == [1, 1] and data["agreement"] == 0.5
+
+
+def test_consensus_debate_json_keeps_first_answers_and_votes_final_only_when_asked(upstream, tmp_path: Path):
+    first = {"deepseek-chat": "2737", "qwen3-max": "2737", "kimi-k2-0905-preview": "2738"}
+
+    def panel(m, req):
+        said = "2738" if "panel discussion" in req["json"]["messages"][-1]["content"] else first[m]
+        return Reply(content=f"391 × 7\nANSWER: {said}")
+
+    upstream.responder = responder(panel)
+    cfg = tmp_path / "accord.yaml"
+    cfg.write_text(panel_config(upstream.url))
+    base = ("consensus", "-c", str(cfg), "--json", "-m", "deepseek", "-m", "qwen", "-m", "kimi", "--mode", "debate",
+            "--answer-format", "number")
+    r = run(*base, "391*7?")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert [a["content"][-4:] for a in data["answers"]] == ["2737", "2737", "2738"]
+    assert [a["content"][-4:] for a in data["rounds"][0]] == ["2738", "2738", "2738"]
+    assert data["vote"]["winner"] == "2737" and data["debate"]["vote_over"] == "first"
+    assert [c["model"] for c in data["debate"]["changes"]] == ["deepseek", "qwen"]
+    r = run(*base, "--vote-final", "391*7?")
+    data = json.loads(r.stdout)
+    assert data["vote"]["winner"] == "2738" and data["agreement"] == 1.0 and data["debate"]["vote_over"] == "final"

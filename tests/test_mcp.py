@@ -222,5 +222,10 @@ async def test_consensus_debate_takes_rounds(upstream):
         r = await c.call_tool("consensus", {"question": "q", "mode": "debate", "rounds": 2, "answer_format": "yesno"})
         assert not r.is_error and "agreement 1.00" in text(r), text(r)
         assert len([x for x in upstream.requests if kind(x) == "debate"]) == 6  # 3 panelists, 2 rounds
+        assert "## Debate" in text(r) and "- no one changed their answer" in text(r)
+        assert schema["properties"]["final_vote"]["type"] == "boolean"
+        r = await c.call_tool("consensus", {"question": "q", "mode": "debate", "final_vote": True,
+                                            "answer_format": "yesno"})
+        assert not r.is_error and "## Vote (final answers)" in text(r), text(r)
         r = await c.call_tool("consensus", {"question": "q", "mode": "debate", "rounds": 9})
         assert r.is_error and "rounds" in text(r) and "Traceback" not in text(r)

@@ -25,12 +25,14 @@ from .common import config_option, env_file_option, fail, load_config
 @click.option("--thinking", type=click.Choice(["off", "low", "medium", "high", "max"]))
 @click.option("-t", "--temperature", type=float)
 @click.option("--rounds", type=click.IntRange(1, 5), help="debate: rounds after the first answers.")
+@click.option("--vote-final", is_flag=True,
+              help="debate: vote over the answers after the last round (default: the first, independent ones).")
 @click.option("--sequential", is_flag=True, help="One model at a time (rate-limited free tiers).")
 @click.option("--continue", "continuation_id", metavar="THREAD", help="Continue a stored thread.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (for scripts).")
 @click.argument("question", nargs=-1)
 def consensus(config_path, env_file, models, mode, chair, files, images, answer_format, thinking, temperature,
-              rounds, sequential, continuation_id, as_json, question) -> None:
+              rounds, vote_final, sequential, continuation_id, as_json, question) -> None:
     """Ask a panel of models at once. The question is the arguments, or standard input."""
     text = " ".join(question).strip() or (sys.stdin.read().strip() if not sys.stdin.isatty() else "")
     if not text:
@@ -38,7 +40,7 @@ def consensus(config_path, env_file, models, mode, chair, files, images, answer_
     cfg = load_config(config_path, env_file)
     opts = dict(models=models, mode=mode, chair=chair, files=files, images=images, answer_format=answer_format,
                 thinking=thinking, temperature=temperature, rounds=rounds, sequential=sequential,
-                continuation_id=continuation_id)
+                continuation_id=continuation_id, final_vote=vote_final)
     sys.exit(asyncio.run(_run(cfg, text, opts, as_json)))
 
 
@@ -93,6 +95,7 @@ async def _ask(cfg, question: str, o: dict, as_json: bool, engine, store) -> tup
         concurrency=1 if o["sequential"] else c.concurrency, per_model_timeout=c.per_model_timeout,
         timeout=c.timeout, max_tokens=c.max_tokens, token_budget=c.token_budget, cost_budget=c.cost_budget,
         rounds=o["rounds"] or c.rounds, answer_format=o["answer_format"], embedding_model=c.embedding_model,
+        final_vote=o.get("final_vote", False),
     )
     engine.check(req)
     labels = engine.labels(req.panel)

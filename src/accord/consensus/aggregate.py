@@ -15,7 +15,7 @@ from .types import Answer, Result
 if TYPE_CHECKING:
     from .runner import Engine, Run
 
-CLUSTERED = ("synthesize", "review", "select")  # free-text modes; vote and debate read their own agreement
+CLUSTERED = ("synthesize", "review", "select")  # free-text modes; vote (and debate with a format) read their own
 
 
 async def finish(engine: Engine, run: Run, result: Result) -> None:
@@ -27,7 +27,8 @@ async def finish(engine: Engine, run: Run, result: Result) -> None:
             why = "chosen by the mode"
         result.chair_choice = {"model": result.chair.model, "family": family(engine.models.info(result.chair.model)),
                                "reason": why}
-    if result.mode in CLUSTERED and ok:
+    free_debate = result.mode == "debate" and result.vote is None  # grouped by its first, independent answers
+    if (result.mode in CLUSTERED or free_debate) and ok:
         result.clusters = await groups(engine, run, result, ok)
         result.chair_agreement, result.agreement = result.agreement, result.clusters["agreement"]
     fallback(engine, run, result, ok)

@@ -34,9 +34,10 @@ async def first_answers(engine: Engine, run: Run) -> list[Answer]:
 
 
 async def chair(engine: Engine, run: Run, result: Result, extra: str = "") -> None:
-    """The chair's critical synthesis of the answers (and of the ranking, in review mode)."""
+    """The chair's critical synthesis of the answers (each seat's last, after a debate; and of the ranking, in
+    review mode)."""
     labels = engine.labels(run.req.panel)
-    ok = [(labels[i], a) for i, a in enumerate(result.answers) if a.ok]
+    ok = [(labels[i], a) for i, a in enumerate(result.latest()) if a.ok]
     if not ok:
         result.notes.append("no panelist answered, so there is nothing to synthesize")
         return
@@ -145,16 +146,20 @@ async def review(engine: Engine, run: Run) -> Result:
 
 
 async def debate(engine: Engine, run: Run) -> Result:
-    answers = await first_answers(engine, run)
+    """Rounds of revision after the first, independent answers, which are kept: agreement and the vote are
+    theirs unless the caller asks for the final answers' vote (`final_vote`), since a debate can herd a panel
+    onto one answer, right or wrong, without making it more often right."""
+    first = await first_answers(engine, run)
     labels = engine.labels(run.req.panel)
+    current = list(first)
     rounds: list[list[Answer]] = []
     for rnd in range(2, run.req.rounds + 2):
-        live = [i for i, a in enumerate(answers) if a.ok]
+        live = [i for i, a in enumerate(current) if a.ok]
         if len(live) < 2:
             break
         await run.emit("round", None, f"round {rnd}")
 
-        def job(i: int, current: list[Answer] = answers, rnd: int = rnd, live: list[int] = live):
+        def job(i: int, current: list[Answer] = current, rnd: int = rnd, live: list[int] = live):
             m = run.req.panel[i]
             msgs, notes = messages(engine, run, m)
             others = prompts.labelled([(labels[j], current[j].content) for j in live if j != i])
@@ -165,18 +170,77 @@ async def debate(engine: Engine, run: Run) -> Result:
             return lambda: engine.ask(run, m.model, msgs, stance=m.stance, label=f"{labels[i]} r{rnd}", notes=notes)
 
         new = await engine.fan_out(run, [job(i) for i in live])
-        rounds.append([answers[i] for i in live])
-        nxt = list(answers)
+        revised = [Answer(m.model, m.stance, status="skipped", error="no answer to revise in this round")
+                   for m in run.req.panel]
         for i, a in zip(live, new, strict=True):
-            nxt[i] = a if a.ok else answers[i]  # a failed revision keeps the earlier answer
-        answers = nxt
-    result = Result(run.req.question, "debate", "", answers, rounds=rounds)
+            revised[i] = a
+        rounds.append(revised)
+        current = [a if a.ok else old for old, a in zip(current, revised, strict=True)]  # a failed one keeps the last
+    result = Result(run.req.question, "debate", "", first, rounds=rounds)
+    result.debate = minds(labels, run.req.answer_format, first, rounds)
     if run.req.answer_format:
-        result.vote = tally(engine, run, answers)
+        first_v, final_v = tally(engine, run, first), tally(engine, run, current)
+        result.debate.update(first_vote=first_v, final_vote=final_v,
+                             vote_over="final" if run.req.final_vote else "first")
+        result.vote = final_v if run.req.final_vote else first_v
         settle(result, result.vote)
+        result.debate["herding"] = herding(first_v, final_v, bool(rounds))
+        if result.debate["herding"]:
+            result.notes.append(result.debate["herding"])
     else:
         await chair(engine, run, result)
     return result
+
+
+def minds(labels: list[str], fmt: str | None, first: list[Answer], rounds: list[list[Answer]]) -> dict:
+    """Who held which answer after each round, and every change of mind: from what, toward what (the previous
+    round's majority, another panelist's answer, or a new one)."""
+    def value(a: Answer) -> str | None:
+        return extract.read(a.content or a.reasoning or "", fmt).value
+
+    held = {labels[i]: value(a) for i, a in enumerate(first) if a.ok}
+    positions = {lab: [v] for lab, v in held.items()}
+    changes = []
+    for n, rnd in enumerate(rounds, start=2):
+        before = dict(held)
+        lead = vote.plurality(before)
+        for i, a in enumerate(rnd):
+            lab = labels[i]
+            if lab not in held:
+                continue
+            if a.ok:
+                held[lab] = value(a)
+            old, new = before[lab], held[lab]
+            positions[lab].append(new)
+            if old == new:
+                continue
+            holders = [x for x, v in before.items() if x != lab and v == new and new is not None]
+            if new is None:
+                toward = "no readable answer"
+            elif new == lead.winner:
+                toward = "the majority" if lead.counts[new] * 2 > len(before) else "the most common answer"
+            elif holders:
+                toward = f"{', '.join(holders)}'s answer"
+            else:
+                toward = "a new answer"
+            text = f"round {n}: {lab} moved from {old or 'no readable answer'} to {new or 'no readable answer'}"
+            changes.append({"round": n, "model": lab, "from": old, "to": new, "toward": toward,
+                            "text": text + ("" if new is None else f" ({toward})")})
+    return {"vote_over": None, "positions": positions, "changes": changes, "herding": ""}
+
+
+def herding(first: dict, final: dict, debated: bool) -> str:
+    """A warning when the debate made the panel agree more than its independent answers did: agreement
+    reached by persuasion is no evidence that the answer is right."""
+    if not debated or not first["counts"] or final["share"] <= first["share"]:
+        return ""
+    was = ", ".join(f"{k}: {n}" for k, n in first["counts"].items())
+    now = final["winner"] or "a tie"
+    unanimous = len(final["counts"]) == 1 and not final["unreadable"]
+    return (f"the debate raised agreement from {first['share']:.2f} to {final['share']:.2f}"
+            + (f" (unanimous on {now})" if unanimous else f" (toward {now})")
+            + f", but the first, independent answers disagreed ({was}): agreement reached in debate is not "
+            "independent evidence")
 
 
 MODES = {"synthesize": synthesize, "vote": vote_mode, "review": review, "debate": debate, "select": select}

@@ -37,6 +37,26 @@ def status_line(a: Answer, label: str) -> str:
     return f"- {label}: {a.status}: {a.error}"
 
 
+def debate_section(r: Result) -> str:
+    """How the debate went: the first, independent answers' vote, the final one, and every change of mind."""
+    d = r.debate or {}
+    lines = []
+
+    def tally(v: dict) -> str:
+        return (", ".join(f"{k}: {n}" for k, n in v["counts"].items()) or "none readable") + \
+            f" (agreement {v['share']:.2f})"
+
+    if d.get("first_vote"):
+        lines.append(f"first, independent answers: {tally(d['first_vote'])}")
+        lines.append(f"after round {len(r.rounds) + 1}: {tally(d['final_vote'])}")
+    readable = any(v is not None for vs in d.get("positions", {}).values() for v in vs)
+    lines += [f"- {c['text']}" for c in d.get("changes", ())] or (
+        ["- no one changed their answer"] if readable else ["free-text answers: each round's are below"])
+    if d.get("vote_over") == "first":
+        lines.append("the vote counts the first answers (ask for final_vote to count the final ones)")
+    return "## Debate\n" + "\n".join(lines)
+
+
 def markdown(r: Result, labels: list[str], budget: int) -> str:
     """The result within `budget` tokens."""
     head = [f"# Consensus ({r.mode}): {r.status}"]
@@ -51,8 +71,12 @@ def markdown(r: Result, labels: list[str], budget: int) -> str:
     if r.vote:
         v = r.vote
         counts = ", ".join(f"{k}: {n}" for k, n in v["counts"].items()) or "none"
-        head.append(f"## Vote\nwinner: {v['winner'] or ('tie ' + ' / '.join(v['tie']) if v['tie'] else 'none')}"
+        over = {"first": " (first, independent answers)", "final": " (final answers)"}.get(
+            (r.debate or {}).get("vote_over") or "", "")
+        head.append(f"## Vote{over}\nwinner: {v['winner'] or ('tie ' + ' / '.join(v['tie']) if v['tie'] else 'none')}"
                     f" (share {v['share']:.2f}); counts: {counts}")
+    if r.debate is not None and r.rounds:
+        head.append(debate_section(r))
     if r.clusters:
         c = r.clusters
         groups = "; ".join(f"{g['size']}: {', '.join(g['members'])}" for g in c["groups"])
@@ -76,7 +100,9 @@ def markdown(r: Result, labels: list[str], budget: int) -> str:
     foot.append(f"thread: {r.thread_id} (continue with continuation_id; stored answers via the threads tool)"
                 if r.thread_id else f"{r.prompt_tokens + r.completion_tokens} tokens, ${r.cost:.4f}")
     limit = tokens.room(budget)
-    ok = [(labels[i], a) for i, a in enumerate(r.answers) if a.ok]
+    ok = [(labels[i] + (" (first answer)" if r.rounds else ""), a) for i, a in enumerate(r.answers) if a.ok]
+    ok += [(f"{labels[i]} (round {n})", a) for n, rnd in enumerate(r.rounds, start=2) for i, a in enumerate(rnd)
+           if a.ok]
     answers = "## Answers\n" + "\n\n".join(f"### {lab}\n{a.content}" for lab, a in ok) if ok else ""
     whole = "\n\n".join(x for x in ("\n\n".join(head), answers, "\n\n".join(foot)) if x)
     if tokens.fits(whole, limit):  # without loading the tokenizer when it is short (or the budget huge)

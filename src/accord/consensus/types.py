@@ -53,6 +53,7 @@ class Request:
     token_budget: int | None = None  # completion tokens for the whole run
     cost_budget: float | None = None  # US dollars for the whole run
     rounds: int = 1  # debate: rounds after the first answers
+    final_vote: bool = False  # debate: vote over the answers after the last round, not the first, independent ones
     answer_format: str | None = None  # vote: number | choice | yesno | json:<field> | None (auto)
     seed: int | None = None  # review label shuffling
     embedding_model: str | None = None  # groups free-text answers by meaning; None: by their words
@@ -111,7 +112,12 @@ class Result:
     # [{"model", "score", "mean_rank", "votes", "place", "tied"}] best first; tied rows share a place
     ranking: list[dict[str, Any]] | None = None
     reviews: list[Answer] = field(default_factory=list)
-    rounds: list[list[Answer]] = field(default_factory=list)  # debate: earlier rounds
+    # debate: `answers` are the first, independent answers; each round's revisions, one per seat, follow here
+    # (a seat that did not take part has a `skipped` answer)
+    rounds: list[list[Answer]] = field(default_factory=list)
+    # debate: {"vote_over": "first" | "final" | None, "first_vote", "final_vote", "positions": {label: [value
+    # after each round]}, "changes": [{"round", "model", "from", "to", "toward", "text"}], "herding"}
+    debate: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     chair_choice: dict[str, Any] | None = None  # {"model", "family", "reason"}: who chaired and why
     selected: dict[str, Any] | None = None  # select: {"label", "model", "reason", "by"}: the answer picked
@@ -131,6 +137,13 @@ class Result:
     @property
     def cost(self) -> float:
         return sum(a.cost for a in self._all())
+
+    def latest(self) -> list[Answer]:
+        """Each seat's last answer: after a debate its last good revision, else its first answer."""
+        out = list(self.answers)
+        for rnd in self.rounds:
+            out = [a if a.ok else old for old, a in zip(out, rnd, strict=True)]
+        return out
 
     def _all(self) -> list[Answer]:
         out = [*self.answers, *self.reviews, *(a for r in self.rounds for a in r)]

@@ -16,7 +16,8 @@ from .state import State
 DESCRIPTION = (
     "Ask a panel of models at once (in parallel) and get one result. Modes: synthesize (default; a chair "
     "weighs the answers: agreement, disagreement, recommendation, risks), vote (plurality on an extracted "
-    "answer), review (anonymous peer ranking, then synthesis), debate (models see each other's answers), select "
+    "answer), review (anonymous peer ranking, then synthesis), debate (models see each other's answers; agreement and vote over the first, independent "
+    "answers unless final_vote), select "
     "(the chair picks the best single answer and says why). "
     "Stances: for, against, neutral, or stance_prompt."
 )
@@ -45,6 +46,8 @@ def make(state: State):
         mode: Literal["synthesize", "vote", "review", "debate", "select"] | None = None,
         answer_format: Annotated[str | None, Field(description="vote: number|choice|yesno|json:<field>")] = None,
         rounds: Annotated[int | None, Field(ge=1, le=5, description="debate rounds")] = None,
+        final_vote: Annotated[bool, Field(description="debate: vote over the final answers, not the first, "
+                                                      "independent ones")] = False,
         chair: inputs.Model = None,
         files: inputs.Files = None,
         images: inputs.Images = None,
@@ -72,7 +75,7 @@ def make(state: State):
                 temperature=temperature, concurrency=c.concurrency, per_model_timeout=c.per_model_timeout,
                 timeout=c.timeout, max_tokens=c.max_tokens, token_budget=c.token_budget,
                 cost_budget=c.cost_budget, rounds=rounds or c.rounds, answer_format=answer_format,
-                embedding_model=c.embedding_model,
+                embedding_model=c.embedding_model, final_vote=final_vote,
             )
             state.engine.check(req)
             async with Progress(ctx, state.cfg.mcp.heartbeat) as progress:
