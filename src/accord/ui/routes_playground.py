@@ -118,7 +118,7 @@ async def _stream(engine: Any, ask: Any, labels: list[str]) -> AsyncIterator[byt
 
 def _result(r: Any, labels: list[str]) -> dict:
     return {
-        "status": r.status, "agreement": r.agreement, "synthesis": r.synthesis, "recommendation": r.recommendation,
+        "status": r.status, "agreement": r.agreement, "chair_agreement": r.chair_agreement, "synthesis": r.synthesis, "recommendation": r.recommendation,
         "vote": r.vote, "notes": r.notes, "thread_id": r.thread_id, "wall_time": r.wall_time,
         "cost": round(r.cost, 6), "chair": r.chair.model if r.chair else None,
         "reasons": r.reasons, "chair_choice": r.chair_choice, "selected": r.selected, "clusters": r.clusters,

@@ -142,7 +142,8 @@ if (form) form.addEventListener("submit", async (ev) => {
                                    a.status === "ok" ? a.content : a.error));
       synth.hidden = false;
       document.getElementById("agreement").textContent =
-        m.agreement === null ? m.status : `agreement ${Math.round(m.agreement * 100)}%`;
+        (m.agreement === null ? m.status : `agreement ${Math.round(m.agreement * 100)}%`) +
+        (m.chair_agreement == null ? "" : ` · chair ${Math.round(m.chair_agreement * 100)}%`);
       renderMd(document.getElementById("synthesis-text"),
                m.synthesis || (m.vote ? `Vote: ${m.recommendation}` : m.notes.join("\n")));
       const link = document.getElementById("thread-link");
