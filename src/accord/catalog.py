@@ -23,14 +23,25 @@ class ModelInfo:
     temperature: bool = True  # accepts a temperature
     input_price: float = 0.0  # $ per million input tokens
     output_price: float = 0.0  # $ per million output tokens
+    cache_read_price: float | None = None  # $ per million input tokens read from the provider's cache (None: input)
+    cache_write_price: float | None = None  # $ per million input tokens written to it (None: input price)
+    max_price: float | None = None  # $ one request to it may cost at most (its worst case); set in config
     intelligence: int = 10  # 1-20, for choosing chairs and `auto`
     mode: str = "chat"  # chat | embedding
     aliases: tuple[str, ...] = ()
     description: str = ""
     known: bool = True
 
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return (prompt_tokens * self.input_price + completion_tokens * self.output_price) / 1_000_000
+    def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0,
+             cache_write_tokens: int = 0) -> float:
+        """What a call costs as the provider bills it. `prompt_tokens` counts every input token, those read from
+        and written to the cache included (how Usage normalizes every vendor); `completion_tokens` includes
+        reasoning, which every vendor bills as output."""
+        read = self.input_price if self.cache_read_price is None else self.cache_read_price
+        write = self.input_price if self.cache_write_price is None else self.cache_write_price
+        fresh = max(0, prompt_tokens - cached_tokens - cache_write_tokens)
+        return (fresh * self.input_price + cached_tokens * read + cache_write_tokens * write
+                + completion_tokens * self.output_price) / 1_000_000
 
     def with_overrides(self, overrides: dict) -> ModelInfo:
         """Apply config overrides; unknown names are ignored here (config validation names them)."""
@@ -124,6 +135,36 @@ _ROWS: dict[str, list[tuple]] = {
     ],
 }
 
+# Cache prices, $ per million input tokens: (read, write); write None = billed as ordinary input. Sources:
+# - DeepSeek, https://api-docs.deepseek.com/quick_start/pricing: V3.2 input cache hit $0.028 (miss $0.28);
+#   no write surcharge (the cache is built on disk as a side effect).
+# - Qwen (DashScope), https://www.alibabacloud.com/help/en/model-studio/context-cache: implicit cache hits are
+#   billed at 20% of the input price; implicit writes at the input price.
+# - Moonshot, https://platform.moonshot.ai/docs/pricing/chat: K2 models, cache hit $0.15.
+# - OpenAI, https://platform.openai.com/docs/pricing: "cached input" (GPT-5 family 10% of input, GPT-4.1 / o3 /
+#   o4-mini 25%, GPT-4o 50%); writes free.
+# - Anthropic, https://docs.claude.com/en/docs/build-with-claude/prompt-caching#pricing: reads 0.1x the base
+#   input price, 5-minute writes 1.25x.
+# - Gemini, https://ai.google.dev/gemini-api/docs/pricing: "context caching price" (prompts <= 200k tokens);
+#   implicit caching has no write charge (explicit caches bill storage per hour, outside a request).
+# - Zhipu, https://docs.z.ai/guides/overview/pricing: GLM-4.6 cached input $0.11.
+# - xAI, https://docs.x.ai/docs/models: Grok 4 cached input $0.75.
+_CACHE: dict[str, tuple[float, float | None]] = {
+    "deepseek-chat": (0.028, None), "deepseek-reasoner": (0.028, None),
+    "qwen3-max": (0.24, None), "qwen-plus": (0.08, None), "qwen-flash": (0.01, None),
+    "qwen3-235b-a22b-thinking-2507": (0.14, None), "qwen3-235b-a22b-instruct-2507": (0.14, None),
+    "qwen3-coder-plus": (0.2, None), "qwen3-vl-plus": (0.04, None),
+    "kimi-k2-0905-preview": (0.15, None), "kimi-k2-turbo-preview": (0.15, None), "kimi-k2-thinking": (0.15, None),
+    "gpt-5.1": (0.125, None), "gpt-5": (0.125, None), "gpt-5-mini": (0.025, None), "gpt-5-nano": (0.005, None),
+    "gpt-4.1": (0.5, None), "gpt-4.1-mini": (0.1, None), "gpt-4o": (1.25, None), "gpt-4o-mini": (0.075, None),
+    "o3": (0.5, None), "o4-mini": (0.275, None),
+    "claude-opus-4-5": (0.5, 6.25), "claude-sonnet-4-5": (0.3, 3.75), "claude-haiku-4-5": (0.1, 1.25),
+    "claude-opus-4-1": (1.5, 18.75), "claude-sonnet-4-0": (0.3, 3.75),
+    "gemini-3-pro-preview": (0.2, None), "gemini-2.5-pro": (0.125, None), "gemini-2.5-flash": (0.03, None),
+    "gemini-2.5-flash-lite": (0.01, None),
+    "glm-4.6": (0.11, None), "grok-4": (0.75, None),
+}
+
 
 def _build() -> dict[str, ModelInfo]:
     out: dict[str, ModelInfo] = {}
@@ -132,7 +173,8 @@ def _build() -> dict[str, ModelInfo]:
             out[mid] = ModelInfo(
                 id=mid, vendor=vendor, context_window=ctx, max_output_tokens=mot, thinking=think, vision=vis,
                 tools=tools, input_price=pin, output_price=pout, intelligence=score, aliases=aliases,
-                description=desc, **extra,
+                description=desc, cache_read_price=_CACHE.get(mid, (None, None))[0],
+                cache_write_price=_CACHE.get(mid, (None, None))[1], **extra,
             )
     return out
 

@@ -9,7 +9,8 @@ request is never under-reserved:
 - output: `max_completion_tokens` or `max_tokens` if given (capped at the model's output limit), else the
   model's whole output limit (catalog);
 - priced at the catalog prices of the dearest model the call may reach (its fallbacks included; those for a
-  too-long prompt only when the bound does not fit the model's window).
+  too-long prompt only when the bound does not fit the model's window), every prompt token at the dearer of
+  the input and cache-write prices (a prompt may be written to the cache whole).
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ def output_tokens_bound(body: dict, info: ModelInfo) -> int:
     return limit
 
 
+def bound(info: ModelInfo, prompt: int, output: int) -> float:
+    """The most `prompt` + `output` tokens can cost on one model: a cache write may cost more than input."""
+    dearer = info.cache_write_price is not None and info.cache_write_price > info.input_price
+    return info.cost(prompt, output, cache_write_tokens=prompt if dearer else 0)
+
+
 def worst_case(router: Router, model: str, body: dict, allow: Allow | None = None) -> float:
     """The most, in dollars, a call to `model` with `body` can cost, whichever reachable model serves it. A
     model's context-window fallbacks count only if the bound can overflow its window (else the dearest larger
@@ -54,5 +61,15 @@ def worst_case(router: Router, model: str, body: dict, allow: Allow | None = Non
     dearest = 0.0
     for name in router.reachable(model, allow, overflows):
         for dep in router.groups[name]:
-            dearest = max(dearest, dep.info.cost(prompt, output_tokens_bound(body, dep.info)))
+            dearest = max(dearest, bound(dep.info, prompt, output_tokens_bound(body, dep.info)))
     return dearest
+
+
+def cap_message(who: str, cap: float, worst: float, body: dict) -> str:
+    """Why a request over a max_price is refused, and how to bring it under."""
+    asked = body.get("max_completion_tokens") or body.get("max_tokens")
+    lower = f"lower max_tokens (now {asked})" if asked else "set max_tokens (without it the model's whole output " \
+        "limit is counted)"
+    return (f"this request may cost up to ${worst:.6f} (its worst case: a prompt of {prompt_tokens_bound(body)} "
+            f"tokens at most, and every output token it may produce), over {who} max_price of ${cap:g}; {lower}, "
+            "or shorten the prompt")

@@ -16,8 +16,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
+
+from . import budgets
 
 if TYPE_CHECKING:
     from .providers.base import Call
@@ -58,7 +59,7 @@ def row(origin: Origin | None, *, call: Call | None = None, model: str = "", sta
         error_type: str | None = None, latency_ms: float = 0.0, stream: bool = False) -> dict[str, Any]:
     """The one place a usage row is built (from a finished Call, or for a request refused before any call)."""
     r: dict[str, Any] = {
-        "created_at": datetime.now(timezone.utc), "request_id": origin.request_id if origin else "",
+        "created_at": budgets.now(), "request_id": origin.request_id if origin else "",
         "key_id": origin.key_id if origin else None, "route": origin.route if origin else "internal",
         "thread_id": origin.thread_id if origin else None, "model": model, "status": status,
         "error_type": error_type, "stream": stream, "latency_ms": latency_ms,
@@ -73,7 +74,9 @@ def row(origin: Origin | None, *, call: Call | None = None, model: str = "", sta
             r["prompt_tokens"] = u.prompt_tokens
             r["completion_tokens"] = u.completion_tokens
             r["reasoning_tokens"] = u.reasoning_tokens
-            r["cost"] = dep.info.cost(u.prompt_tokens, u.completion_tokens)
+            r["cached_tokens"] = u.cached_tokens
+            r["cache_write_tokens"] = u.cache_write_tokens
+            r["cost"] = u.cost(dep.info)
         if call.first_byte is not None:
             r["ttft_ms"] = round((call.first_byte - call.started) * 1000, 2)
     return r

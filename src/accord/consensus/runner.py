@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import metering
 from ..errors import AccordError
+from ..providers.base import Usage
 from . import prompts
 from .types import MODES, STANCES, Answer, Event, InputError, Member, Request, Result
 
@@ -256,10 +257,10 @@ def _fill(ans: Answer, data: dict, info: Any) -> None:
         content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
     ans.content = (content or "").strip()
     ans.reasoning = msg.get("reasoning_content") or msg.get("reasoning") or None
-    u = data.get("usage") or {}
-    ans.prompt_tokens = int(u.get("prompt_tokens") or 0)
-    ans.completion_tokens = int(u.get("completion_tokens") or 0)
-    ans.cost = info.cost(ans.prompt_tokens, ans.completion_tokens)
+    u = Usage.from_openai(data.get("usage")) or Usage()
+    ans.prompt_tokens = u.prompt_tokens
+    ans.completion_tokens = u.completion_tokens
+    ans.cost = u.cost(info)
     if not ans.content and (ans.reasoning or "").strip():
         # a thinking model that put its whole answer in its reasoning answered: read that, don't call it empty
         ans.content = ans.reasoning.strip()  # type: ignore[union-attr]

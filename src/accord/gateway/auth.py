@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
-from ..costs import worst_case
-from ..errors import AuthError, PermissionDenied, RateLimited
+from .. import budgets
+from ..costs import cap_message, worst_case
+from ..errors import AuthError, BadRequest, PermissionDenied, RateLimited
 from ..store.ledger import OverBudget
 
 if TYPE_CHECKING:
@@ -115,15 +116,22 @@ async def enforce(request: Request, key: KeyInfo, model: str, body: dict, allow:
             raise PermissionDenied(f"key `{label}` may not use model `{model}`; it may use: "
                                    f"{', '.join(key.models or ())}", param="model", code="model_not_allowed")
     res = None
+    amount = price_cap(request, key, model, body, allow)
     if key.max_budget is not None:
-        amount = worst_case(router, model, body, allow)
+        if amount is None:
+            amount = worst_case(router, model, body, allow)
+        now = budgets.now()
         try:
-            res = await request.app.state.store.ledger.reserve(key.id, amount, key.max_budget)
+            res = await request.app.state.store.ledger.reserve(key.account(now), amount, key.max_budget)
         except OverBudget as e:
             held = f" (and ${e.reserved:.4f} is held by its requests in flight)" if e.reserved > 0 else ""
-            raise RateLimited(f"key `{label}` has spent ${e.spent:.4f} of its ${key.max_budget:g} budget{held}; "
+            span = key.period(now)
+            when = f" this {key.budget_duration} period (it resets at {span[1].isoformat(timespec='seconds')})" \
+                if span else ""
+            raise RateLimited(f"key `{label}` has spent ${e.spent:.4f} of its ${key.max_budget:g} budget{when}{held}; "
                               "raise max_budget (POST /key/update or `accord keys update`) to go on",
-                              code="budget_exceeded", type="budget_exceeded") from None
+                              code="budget_exceeded", type="budget_exceeded",
+                              retry_after=(span[1] - now).total_seconds() if span else None) from None
     if key.rpm_limit is not None or key.tpm_limit is not None:
         over = await request.app.state.limits.hit(key.id, key.rpm_limit, key.tpm_limit)
         if over is not None:
@@ -134,6 +142,22 @@ async def enforce(request: Request, key: KeyInfo, model: str, body: dict, allow:
             raise RateLimited(f"key `{label}` reached its {which} limit of {limit} {what} per minute; "
                               f"it resets in {wait:.0f} s", retry_after=wait, code=f"{which}_limit_exceeded")
     return res
+
+
+def price_cap(request: Request, key: KeyInfo | None, model: str, body: dict, allow: Allow | None) -> float | None:
+    """Refuse, before any upstream call, a request whose worst case is over the key's or the model's max_price.
+    Returns the worst case when it had to be worked out (None: no cap applies)."""
+    router = request.app.state.router
+    found = router.lookup(model)
+    model_cap = router.groups[found][0].info.max_price if found is not None else None
+    key_cap = key.max_price if key is not None else None
+    if model_cap is None and key_cap is None:
+        return None
+    worst = worst_case(router, model, body, allow)
+    for cap, who in ((key_cap, f"key `{key.name or key.prefix}`'s" if key else ""), (model_cap, f"model `{found}`'s")):
+        if cap is not None and worst > cap:
+            raise BadRequest(cap_message(who, cap, worst, body), param="max_tokens", code="max_price_exceeded")
+    return worst
 
 
 async def budget_release(request: Request, res: Reservation | None) -> None:

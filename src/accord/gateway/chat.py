@@ -51,6 +51,8 @@ async def chat_completions(request: Request) -> Response:
                     raise BadRequest("`messages` must be a non-empty list of {role, content}", param="messages")
                 if key is not None:
                     res = await auth.enforce(request, key, model, body, allow)
+                else:
+                    auth.price_cap(request, None, model, body, allow)
                 if stream:
                     chunks, call = await router.stream(model, body, allow)
                     response = sse.ClosingStream(
@@ -99,6 +101,8 @@ async def embeddings(request: Request) -> Response:
                     raise BadRequest("`input` must be a string or a non-empty list", param="input")
                 if key is not None:
                     res = await auth.enforce(request, key, model, body, allow)
+                else:
+                    auth.price_cap(request, None, model, body, allow)
                 data, call = await router.embed(model, body, allow)
             except AccordError as e:
                 refused(request, o, model=model, started=started, status=e.status, error_type=e.type)

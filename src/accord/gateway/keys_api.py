@@ -11,6 +11,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .. import budgets
 from ..errors import BadRequest, NotFound
 from ..router import check_model_name
 from . import auth
@@ -70,9 +71,14 @@ def _fields(body: dict, *, partial: bool) -> dict[str, Any]:
     if not partial or "models" in body:
         out["models"] = _models(body)
     for name, kind, target in (("max_budget", float, "max_budget"), ("rpm_limit", int, "rpm_limit"),
-                               ("tpm_limit", int, "tpm_limit")):
+                               ("tpm_limit", int, "tpm_limit"), ("max_price", float, "max_price")):
         if not partial or name in body:
             out[target] = _opt_num(body, name, kind)
+    if not partial or "budget_duration" in body:
+        try:
+            out["budget_duration"] = budgets.check_duration(body.get("budget_duration"))
+        except ValueError as e:
+            raise BadRequest(str(e), param="budget_duration") from None
     if not partial or "duration" in body:
         d = body.get("duration")
         out["expires_at"] = None if d in (None, "") else datetime.now(timezone.utc) + parse_duration(str(d))
@@ -129,8 +135,8 @@ async def update(request: Request) -> Response:
     found = await _find(request, body.get("key"))
     changes = _fields(body, partial=True)
     if not changes:
-        raise BadRequest("nothing to change: give key_alias, models, max_budget, rpm_limit, tpm_limit, duration "
-                         "or metadata")
+        raise BadRequest("nothing to change: give key_alias, models, max_budget, budget_duration, max_price, "
+                         "rpm_limit, tpm_limit, duration or metadata")
     updated = await (await _keys(request)).update(found.id, **changes)
     request.app.state.store.forget()
     return _json({"key": found.id, **(updated.public() if updated else {})})

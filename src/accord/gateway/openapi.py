@@ -44,7 +44,9 @@ KEY_FIELDS = {
     "key_alias": {"type": "string"}, "models": {"type": "array", "items": {**MODEL_NAME, "minLength": 0}},
     "max_budget": {"type": ["number", "null"], "minimum": 0}, "rpm_limit": {"type": ["integer", "null"], "minimum": 1},
     "tpm_limit": {"type": ["integer", "null"], "minimum": 1}, "duration": {"type": ["string", "null"]},
-    "metadata": {"type": ["object", "null"]}}
+    "metadata": {"type": ["object", "null"]},
+    "budget_duration": {"type": ["string", "null"], "description": "1d, 7d, 30d (whole days) or 1mo"},
+    "max_price": {"type": ["number", "null"], "minimum": 0, "description": "USD one request may cost at most"}}
 OBJ = {"type": "object"}
 
 

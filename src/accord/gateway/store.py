@@ -12,6 +12,7 @@ import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+from .. import budgets
 from ..errors import AccordError
 from ..store.ledger import Ledger
 
@@ -48,6 +49,7 @@ class Store:
         self._early: list[dict[str, Any]] = []
         self._task: asyncio.Task | None = None
         self._cache: dict[str, tuple[KeyInfo | None, float]] = {}
+        self._periods: dict[str, tuple[str, Any]] = {}  # key id -> (budget_duration, anchor), for keys with one
 
     def open_in_background(self) -> None:
         self._task = asyncio.create_task(self._open(), name="accord-store-open")
@@ -94,8 +96,12 @@ class Store:
 
     def record(self, row: dict[str, Any]) -> None:
         """A usage row: its cost is charged to its key at once (a budget sees it before it is written)."""
-        if row.get("key_id") and row.get("cost"):
-            self.ledger.charge(row["key_id"], row["cost"])
+        key_id = row.get("key_id")
+        if key_id and key_id in self._periods:  # counted in the period its row falls in (accord.budgets)
+            duration, anchor = self._periods[key_id]
+            row["account"] = budgets.account(key_id, duration, anchor, row["created_at"])
+        if key_id and row.get("cost"):
+            self.ledger.charge(row.get("account") or key_id, row["cost"])
         if self.usage is not None:
             self.usage.add(row)
         elif len(self._early) < 100_000:
@@ -123,7 +129,12 @@ class Store:
             raise StoreUnavailable(f"the database is not available ({e.__class__.__name__}); "
                                    "virtual keys cannot be checked right now") from None
         if info is not None:
-            self.ledger.observe(info.id, info.spend)
+            if info.budget_duration:
+                self._periods[info.id] = (info.budget_duration, info.created_at)
+                self.ledger.observe(info.account(info.period_start or budgets.now()), info.period_spend or 0.0)
+            else:
+                self._periods.pop(info.id, None)
+                self.ledger.observe(info.id, info.spend)
         if len(self._cache) > 50_000:
             self._cache.clear()
         self._cache[h] = (info, now)

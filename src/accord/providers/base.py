@@ -23,11 +23,19 @@ if TYPE_CHECKING:
 
 @dataclass
 class Usage:
+    """Tokens as every vendor is normalized to OpenAI's counting: `prompt_tokens` is all input, cache reads
+    (`cached_tokens`) and cache writes (`cache_write_tokens`) included; `completion_tokens` includes reasoning."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
     reasoning_tokens: int = 0
     cached_tokens: int = 0
     estimated: bool = False
+    cache_write_tokens: int = 0
+
+    def cost(self, info: Any) -> float:
+        """What this usage costs at a catalog entry's prices (cache reads and writes at the cache prices)."""
+        return info.cost(self.prompt_tokens, self.completion_tokens, self.cached_tokens, self.cache_write_tokens)
 
     @property
     def total_tokens(self) -> int:
@@ -43,6 +51,8 @@ class Usage:
             out["completion_tokens_details"] = {"reasoning_tokens": self.reasoning_tokens}
         if self.cached_tokens:
             out["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
+        if self.cache_write_tokens:  # LiteLLM's name for it in an OpenAI-shaped usage
+            out["cache_creation_input_tokens"] = self.cache_write_tokens
         return out
 
     @classmethod
@@ -51,12 +61,22 @@ class Usage:
             return None
         details = u.get("completion_tokens_details") or {}
         pdetails = u.get("prompt_tokens_details") or {}
+        # where each OpenAI-compatible vendor reports cache hits: OpenAI and DashScope in prompt_tokens_details,
+        # DeepSeek as prompt_cache_hit_tokens, Moonshot as a top-level cached_tokens; all inside prompt_tokens
+        cached = pdetails.get("cached_tokens") or u.get("prompt_cache_hit_tokens") or u.get("cached_tokens")
         return cls(
-            prompt_tokens=int(u.get("prompt_tokens") or 0),
-            completion_tokens=int(u.get("completion_tokens") or 0),
-            reasoning_tokens=int(details.get("reasoning_tokens") or 0),
-            cached_tokens=int(pdetails.get("cached_tokens") or u.get("prompt_cache_hit_tokens") or 0),
+            prompt_tokens=_int(u.get("prompt_tokens")),
+            completion_tokens=_int(u.get("completion_tokens")),
+            reasoning_tokens=_int(details.get("reasoning_tokens")),
+            cached_tokens=_int(cached),
+            cache_write_tokens=_int(u.get("cache_creation_input_tokens")),
         )
+
+
+def _int(v: Any) -> int:
+    """A token count as sent; anything that is not a non-negative number counts 0 (a vendor's odd usage must
+    not fail an answered call)."""
+    return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 else 0
 
 
 @dataclass

@@ -263,7 +263,7 @@ def usage_from(u: Any) -> Usage | None:
     read = int(u.get("cache_read_input_tokens") or 0)
     created = int(u.get("cache_creation_input_tokens") or 0)
     return Usage(prompt_tokens=int(u.get("input_tokens") or 0) + read + created,
-                 completion_tokens=int(u.get("output_tokens") or 0), cached_tokens=read)
+                 completion_tokens=int(u.get("output_tokens") or 0), cached_tokens=read, cache_write_tokens=created)
 
 
 def message_from(content: list) -> dict:
@@ -390,10 +390,12 @@ def anthropic_from_openai(resp: dict) -> dict:
                         "input": tool_arguments(tc)})
     u = resp.get("usage") or {}
     cached = int((u.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+    written = int(u.get("cache_creation_input_tokens") or 0)
     return {
         "id": resp.get("id"), "type": "message", "role": "assistant", "model": resp.get("model"),
         "content": content, "stop_reason": STOP_REASON.get(choice.get("finish_reason") or "stop", "end_turn"),
         "stop_sequence": None,
-        "usage": {"input_tokens": int(u.get("prompt_tokens") or 0) - cached,
-                  "output_tokens": int(u.get("completion_tokens") or 0), "cache_read_input_tokens": cached},
+        "usage": {"input_tokens": int(u.get("prompt_tokens") or 0) - cached - written,
+                  "output_tokens": int(u.get("completion_tokens") or 0), "cache_read_input_tokens": cached,
+                  "cache_creation_input_tokens": written},
     }

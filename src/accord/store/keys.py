@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
+from .. import budgets
 from .db import Database
-from .models import VirtualKey
+from .models import UsageDaily, VirtualKey
 
 PREFIX = "sk-acc-"
 
@@ -45,23 +46,49 @@ class KeyInfo:
     revoked_at: datetime | None
     created_at: datetime
     metadata: dict
+    budget_duration: str | None = None  # the budget resets at each period's start (accord.budgets)
+    max_price: float | None = None  # $ one request may cost at most (its worst case)
+    period_spend: float | None = None  # spent in the current period, with a budget_duration (as read)
+    period_start: datetime | None = None  # the start of the period period_spend is of
 
     @classmethod
-    def of(cls, row: VirtualKey) -> KeyInfo:
+    def of(cls, row: VirtualKey, period_spend: float | None = None, period_start: datetime | None = None) -> KeyInfo:
         return cls(
             id=row.id, name=row.name, prefix=row.key_prefix, models=tuple(row.models) if row.models else None,
             max_budget=row.max_budget, spend=row.spend or 0.0, rpm_limit=row.rpm_limit, tpm_limit=row.tpm_limit,
             expires_at=_aware(row.expires_at), revoked_at=_aware(row.revoked_at), created_at=_aware(row.created_at),
-            metadata=row.meta or {},
+            metadata=row.meta or {}, budget_duration=row.budget_duration, max_price=row.max_price,
+            period_spend=period_spend, period_start=period_start,
         )
 
-    def public(self) -> dict[str, Any]:
+    def account(self, at: datetime) -> str:
+        """The ledger account its spend at `at` is counted in (its current period's, with a budget_duration)."""
+        return budgets.account(self.id, self.budget_duration, self.created_at, at)
+
+    def period(self, at: datetime) -> tuple[datetime, datetime] | None:
+        return budgets.period(self.budget_duration, self.created_at, at) if self.budget_duration else None
+
+    def public(self, at: datetime | None = None) -> dict[str, Any]:
+        """LiteLLM's shape: `spend` is the current period's with a budget_duration (`total_spend`: all time)."""
+        span = self.period(at or budgets.now())
+        spend = self.spend
+        if span is not None:  # a period that began after this was read has spent nothing yet
+            spend = self.period_spend if self.period_start == span[0] and self.period_spend is not None else 0.0
         return {
             "id": self.id, "key_alias": self.name, "key_name": self.prefix + "…", "models": list(self.models or []),
-            "max_budget": self.max_budget, "spend": self.spend, "rpm_limit": self.rpm_limit,
+            "max_budget": self.max_budget, "spend": spend, "total_spend": self.spend, "rpm_limit": self.rpm_limit,
             "tpm_limit": self.tpm_limit, "expires": _iso(self.expires_at), "revoked": _iso(self.revoked_at),
-            "created_at": _iso(self.created_at), "metadata": self.metadata,
+            "created_at": _iso(self.created_at), "metadata": self.metadata, "budget_duration": self.budget_duration,
+            "budget_reset_at": _iso(span[1]) if span else None, "resets_at": _iso(span[1]) if span else None,
+            "period_start": _iso(span[0]) if span else None, "max_price": self.max_price,
         }
+
+
+async def period_spend(s: Any, key_id: str, first_day: str) -> float:
+    """A key's spend since `first_day` (YYYY-MM-DD), from the daily rollup: a budget period's spend."""
+    t = UsageDaily
+    total = await s.scalar(select(func.sum(t.cost)).where(t.key_id == key_id, t.day >= first_day))
+    return float(total or 0.0)
 
 
 def _aware(dt: datetime | None) -> datetime | None:
@@ -81,21 +108,30 @@ class Keys:
 
     async def create(self, *, name: str = "", models: list[str] | None = None, max_budget: float | None = None,
                      rpm_limit: int | None = None, tpm_limit: int | None = None,
-                     expires_at: datetime | None = None, metadata: dict | None = None) -> tuple[str, KeyInfo]:
+                     expires_at: datetime | None = None, metadata: dict | None = None,
+                     budget_duration: str | None = None, max_price: float | None = None) -> tuple[str, KeyInfo]:
         key = new_key()
         row = VirtualKey(
             id=uuid.uuid4().hex, name=name, key_hash=hash_key(key), key_prefix=key[: len(PREFIX) + 4],
             models=list(models) if models else None, max_budget=max_budget, spend=0.0, rpm_limit=rpm_limit,
-            tpm_limit=tpm_limit, expires_at=expires_at, meta=metadata or None,
+            tpm_limit=tpm_limit, expires_at=expires_at, meta=metadata or None, budget_duration=budget_duration,
+            max_price=max_price, created_at=budgets.now(),
         )
         async with self.db.session() as s, s.begin():
             s.add(row)
-        return key, KeyInfo.of(row)
+        return key, await self.find(row.id) or KeyInfo.of(row)
+
+    async def _info(self, s, row: VirtualKey) -> KeyInfo:
+        """A key as read, with its current period's spend (from the daily rollup) when it has a period."""
+        if not row.budget_duration:
+            return KeyInfo.of(row)
+        start, _ = budgets.period(row.budget_duration, _aware(row.created_at), budgets.now())
+        return KeyInfo.of(row, await period_spend(s, row.id, start.date().isoformat()), start)
 
     async def by_hash(self, key_hash: str) -> KeyInfo | None:
         async with self.db.session() as s:
             row = (await s.execute(select(VirtualKey).where(VirtualKey.key_hash == key_hash))).scalar_one_or_none()
-            return KeyInfo.of(row) if row else None
+            return await self._info(s, row) if row else None
 
     async def find(self, ref: str) -> KeyInfo | None:
         """A key by the key itself, its id, or its name (alias)."""
@@ -107,17 +143,18 @@ class Keys:
             rows = (await s.execute(q)).scalars().all()
             if len(rows) > 1:
                 raise LookupError(f"{len(rows)} keys are named `{ref}`; use the key id")
-            return KeyInfo.of(rows[0]) if rows else None
+            return await self._info(s, rows[0]) if rows else None
 
     async def list(self, *, include_revoked: bool = False) -> list[KeyInfo]:
         async with self.db.session() as s:
             q = select(VirtualKey).order_by(VirtualKey.created_at.desc())
             if not include_revoked:
                 q = q.where(VirtualKey.revoked_at.is_(None))
-            return [KeyInfo.of(r) for r in (await s.execute(q)).scalars()]
+            return [await self._info(s, r) for r in (await s.execute(q)).scalars().all()]
 
     async def update(self, key_id: str, **changes: Any) -> KeyInfo | None:
-        allowed = {"name", "models", "max_budget", "rpm_limit", "tpm_limit", "expires_at", "meta"}
+        allowed = {"name", "models", "max_budget", "rpm_limit", "tpm_limit", "expires_at", "meta", "budget_duration",
+                   "max_price"}
         values = {k: v for k, v in changes.items() if k in allowed}
         async with self.db.session() as s, s.begin():
             row = await s.get(VirtualKey, key_id)
@@ -126,7 +163,7 @@ class Keys:
             for k, v in values.items():
                 setattr(row, k, v)
             row.updated_at = datetime.now(timezone.utc)
-        return KeyInfo.of(row)
+            return await self._info(s, row)
 
     async def revoke(self, key_id: str) -> bool:
         async with self.db.session() as s, s.begin():

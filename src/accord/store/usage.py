@@ -16,7 +16,9 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
+from .. import budgets
 from .db import Database
+from .keys import period_spend
 from .ledger import Ledger
 from .models import UsageDaily, UsageRecord, VirtualKey
 
@@ -25,7 +27,7 @@ log = logging.getLogger("accord.usage")
 SLICE = 100  # rows per INSERT statement
 
 COLUMNS = ("created_at", "request_id", "key_id", "route", "model", "deployment", "provider", "prompt_tokens",
-           "completion_tokens", "reasoning_tokens", "cost", "latency_ms", "ttft_ms", "status", "error_type",
+           "completion_tokens", "reasoning_tokens", "cached_tokens", "cache_write_tokens", "cost", "latency_ms", "ttft_ms", "status", "error_type",
            "stream", "thread_id")
 
 
@@ -99,7 +101,7 @@ class UsageWriter:
                     k = (r["created_at"].date(), get("key_id") or "", get("model") or "")
                     acc = daily.get(k)
                     if acc is None:
-                        acc = daily[k] = [0, 0, 0, 0, 0, 0.0, 0.0]
+                        acc = daily[k] = [0, 0, 0, 0, 0, 0.0, 0.0, 0, 0]
                     acc[0] += 1
                     acc[1] += 1 if get("status", 200) >= 400 else 0
                     acc[2] += get("prompt_tokens", 0)
@@ -107,25 +109,36 @@ class UsageWriter:
                     acc[4] += get("reasoning_tokens", 0)
                     acc[5] += get("cost", 0.0)
                     acc[6] += get("latency_ms", 0.0)
+                    acc[7] += get("cached_tokens", 0)
+                    acc[8] += get("cache_write_tokens", 0)
                     if get("key_id") and get("cost"):
-                        spend[r["key_id"]] += r["cost"]
+                        spend[get("account") or r["key_id"]] += r["cost"]
                 await s.execute(insert(UsageRecord), [{c: r.get(c) for c in COLUMNS if c in r} for r in part])
                 await asyncio.sleep(0)
             for (day, key_id, model), acc in daily.items():
                 await self._upsert_daily(s, day.isoformat(), key_id, model, acc)
-            for key_id, amount in spend.items():
+            per_key: dict[str, float] = defaultdict(float)
+            for acct, amount in spend.items():
+                per_key[budgets.period_of(acct)[0]] += amount
+            for key_id, amount in per_key.items():
                 await s.execute(update(VirtualKey).where(VirtualKey.id == key_id)
                                 .values(spend=VirtualKey.spend + amount))
             totals: dict[str, float] = {}
             if spend and self.ledger is not None:  # the rows are locked by the updates: these are the new totals
-                q = select(VirtualKey.id, VirtualKey.spend).where(VirtualKey.id.in_(list(spend)))
-                totals = {k: v for k, v in (await s.execute(q)).all()}
+                q = select(VirtualKey.id, VirtualKey.spend).where(VirtualKey.id.in_(list(per_key)))
+                lifetime = {k: v for k, v in (await s.execute(q)).all()}
+                for acct in spend:
+                    key_id, first_day = budgets.period_of(acct)
+                    if key_id in lifetime:  # a period's total is its days in the rollup, this batch's included
+                        totals[acct] = lifetime[key_id] if first_day is None else \
+                            await period_spend(s, key_id, first_day)
         if self.ledger is not None:
             self.ledger.flushed(spend, totals)  # until now it was pending (perhaps counted twice), never in neither
 
     async def _upsert_daily(self, s, day: str, key_id: str, model: str, acc: list) -> None:
         values = dict(day=day, key_id=key_id, model=model, requests=acc[0], errors=acc[1], prompt_tokens=acc[2],
-                      completion_tokens=acc[3], reasoning_tokens=acc[4], cost=acc[5], latency_ms=acc[6])
+                      completion_tokens=acc[3], reasoning_tokens=acc[4], cost=acc[5], latency_ms=acc[6],
+                      cached_tokens=acc[7], cache_write_tokens=acc[8])
         dialect = s.bind.dialect.name
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as dialect_insert
@@ -137,7 +150,7 @@ class UsageWriter:
             index_elements=["day", "key_id", "model"],
             set_={c: getattr(t, c) + getattr(stmt.excluded, c) for c in
                   ("requests", "errors", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cost",
-                   "latency_ms")},
+                   "latency_ms", "cached_tokens", "cache_write_tokens")},
         )
         await s.execute(stmt)
 
@@ -169,6 +182,7 @@ def _row(r: UsageRecord) -> dict[str, Any]:
         "key_id": r.key_id, "route": r.route, "model": r.model, "deployment": r.deployment, "provider": r.provider,
         "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,
         "reasoning_tokens": r.reasoning_tokens, "total_tokens": r.prompt_tokens + r.completion_tokens,
+        "cached_tokens": r.cached_tokens or 0, "cache_write_tokens": r.cache_write_tokens or 0,
         "spend": r.cost, "latency_ms": r.latency_ms, "ttft_ms": r.ttft_ms, "status": r.status,
         "error_type": r.error_type, "stream": r.stream, "thread_id": r.thread_id,
     }
@@ -244,7 +258,8 @@ async def summary(db: Database, *, group_by: str = "day", start: str | None = No
     t = UsageDaily
     q = select(col.label("group"), func.sum(t.requests), func.sum(t.errors), func.sum(t.prompt_tokens),
                func.sum(t.completion_tokens), func.sum(t.reasoning_tokens), func.sum(t.cost),
-               func.sum(t.latency_ms)).group_by(col).order_by(col)
+               func.sum(t.latency_ms), func.sum(t.cached_tokens), func.sum(t.cache_write_tokens)
+               ).group_by(col).order_by(col)
     if start:
         q = q.where(t.day >= start)
     if end:
@@ -256,12 +271,20 @@ async def summary(db: Database, *, group_by: str = "day", start: str | None = No
     async with db.session() as s:
         result = (await s.execute(q)).all()
     out = []
-    for g, req, err, pt, ct, rt, cost, lat in result:
+    for g, req, err, pt, ct, rt, cost, lat, cached, written in result:
         req = int(req or 0)
         out.append({group_by: g, "requests": req, "errors": int(err or 0), "prompt_tokens": int(pt or 0),
                     "completion_tokens": int(ct or 0), "reasoning_tokens": int(rt or 0),
+                    **cache_fields(int(pt or 0), int(cached or 0), int(written or 0)),
                     "cost": round(float(cost or 0), 6), "avg_latency_ms": round(float(lat or 0) / req, 1) if req else 0})
     return out
+
+
+def cache_fields(prompt: int, cached: int, written: int) -> dict[str, Any]:
+    """Cached tokens and the cache-hit rate: the share of input tokens read from the provider's cache."""
+    return {"cached_tokens": cached, "cache_write_tokens": written,
+            "cache_hit_rate": round(cached / prompt, 4) if prompt else 0.0}
+
 
 
 async def _thread_summary(db: Database, thread_id: str, group_by: str) -> list[dict[str, Any]]:
