@@ -40,7 +40,9 @@ class Reply:
     chunk_delay: float = 0.0  # seconds between streamed chunks
     chunk_size: int = 8  # characters of content per streamed chunk
     usage: bool = True  # report usage
-    prompt_tokens: int = 11
+    prompt_tokens: int = 11  # all input, as OpenAI counts it (cache reads and writes included)
+    cached_tokens: int | None = None  # of prompt_tokens, read from the cache (None: the vendor's default)
+    cache_write_tokens: int = 0  # of prompt_tokens, written to the cache (Anthropic)
     raw: bytes | None = None  # send these bytes as the body, verbatim (malformed output)
 
 
@@ -196,6 +198,8 @@ async def openai_chat(fake: FakeUpstream, rec: dict, reply: Reply) -> Response:
              "total_tokens": reply.prompt_tokens + completion}
     if reply.reasoning:
         usage["completion_tokens_details"] = {"reasoning_tokens": count_tokens(reply.reasoning)}
+    if reply.cached_tokens is not None:  # each strict vendor moves it to its own field
+        usage["prompt_tokens_details"] = {"cached_tokens": reply.cached_tokens}
     reasoning_field = "reasoning_content"
     if fake.strict is not None:  # the vendor's own usage fields, and its name for reasoning (or none)
         usage = fake.strict.usage(usage, model, body)
@@ -279,8 +283,9 @@ async def anthropic_messages(fake: FakeUpstream, rec: dict, reply: Reply) -> Res
     finish = reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop")
     stop_reason = _ANTHROPIC_STOP.get(finish, finish)
     output = count_tokens(reply.content) + (count_tokens(reply.reasoning) if reply.reasoning else 0)
-    usage = {"input_tokens": reply.prompt_tokens, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
-             "output_tokens": output}
+    read, written = reply.cached_tokens or 0, reply.cache_write_tokens  # Anthropic counts both apart from input
+    usage = {"input_tokens": reply.prompt_tokens - read - written, "cache_creation_input_tokens": written,
+             "cache_read_input_tokens": read, "output_tokens": output}
     blocks = _anthropic_blocks(reply)
     message = {"id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": blocks,
                "stop_reason": stop_reason, "stop_sequence": None}
@@ -335,12 +340,14 @@ def _gemini_call(tc: dict, first: bool) -> dict:
 
 
 def _gemini_usage(reply: Reply, final: bool = True) -> dict:
-    u = {"promptTokenCount": reply.prompt_tokens}
+    u = {"promptTokenCount": reply.prompt_tokens}  # cached content included, as Gemini counts it
+    if reply.cached_tokens:
+        u["cachedContentTokenCount"] = reply.cached_tokens
     if final:
         u["candidatesTokenCount"] = count_tokens(reply.content)
         if reply.reasoning:
             u["thoughtsTokenCount"] = count_tokens(reply.reasoning)
-    u["totalTokenCount"] = sum(u.values())
+    u["totalTokenCount"] = sum(v for k, v in u.items() if k != "cachedContentTokenCount")
     return u
 
 

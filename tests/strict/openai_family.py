@@ -154,7 +154,8 @@ def deepseek_error(b: Broken) -> dict:
 def deepseek_usage(usage: dict, model: str, body: dict) -> dict:
     """https://api-docs.deepseek.com/guides/kv_cache — usage reports prompt_cache_hit_tokens and
     prompt_cache_miss_tokens (hit + miss = prompt_tokens); thinking adds completion_tokens_details."""
-    hit = usage["prompt_tokens"] // 2
+    given = usage.pop("prompt_tokens_details", None)
+    hit = given["cached_tokens"] if given else usage["prompt_tokens"] // 2
     return {**usage, "prompt_cache_hit_tokens": hit, "prompt_cache_miss_tokens": usage["prompt_tokens"] - hit}
 
 
@@ -207,7 +208,8 @@ def dashscope_error(b: Broken) -> dict:
 def dashscope_usage(usage: dict, model: str, body: dict) -> dict:
     """https://www.alibabacloud.com/help/en/model-studio/context-cache — cached prompt tokens in
     prompt_tokens_details.cached_tokens."""
-    return {**usage, "prompt_tokens_details": {"cached_tokens": 0}}
+    return {**usage, "prompt_tokens_details": {"cached_tokens": (usage.get("prompt_tokens_details") or {})
+                                                               .get("cached_tokens", 0)}}
 
 
 # ============================================================================================ Moonshot (Kimi)
@@ -254,7 +256,8 @@ def moonshot_error(b: Broken) -> dict:
 
 def moonshot_usage(usage: dict, model: str, body: dict) -> dict:
     """https://platform.moonshot.ai/docs/api/chat — automatic context caching reports `cached_tokens` in usage."""
-    return {**usage, "cached_tokens": 0}
+    given = usage.pop("prompt_tokens_details", None)
+    return {**usage, "cached_tokens": given["cached_tokens"] if given else 0}
 
 
 # ================================================================================================== OpenAI
@@ -333,7 +336,8 @@ def openai_usage(usage: dict, model: str, body: dict) -> dict:
     usage.completion_tokens_details.reasoning_tokens (reasoning itself is never returned)."""
     details = {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0,
                "rejected_prediction_tokens": 0, **(usage.get("completion_tokens_details") or {})}
-    return {**usage, "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0)
+    return {**usage, "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
             "completion_tokens_details": details}
 
 

@@ -1,7 +1,7 @@
 """responses kept for previous_response_id
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"  # one line of revisions: 0005 (cache tokens, budget periods) was numbered first
 branch_labels = None
 depends_on = None
 
