@@ -84,8 +84,8 @@ def test_calendar_month_and_bad_durations(gateway_factory, upstream, database_ur
 
 
 def test_max_price_refuses_a_request_before_the_upstream_call(gateway_factory, upstream, database_url):
-    extra = "  - name: capped\n    model: openai/gpt-4o\n    api_base: %s/v1\n    api_key: k\n" \
-            "    capabilities: {max_price: 0.01}\n" % upstream.url
+    extra = (f"  - name: capped\n    model: openai/gpt-4o\n    api_base: {upstream.url}/v1\n    api_key: k\n"
+             "    capabilities: {max_price: 0.01}\n")
     gw = make_gw(gateway_factory, upstream, database_url, extra)
     made = httpx.post(f"{gw.url}/key/generate", headers=ADMIN, json={"key_alias": "thrifty", "max_price": 0.001})
     client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=made.json()["key"], max_retries=0)

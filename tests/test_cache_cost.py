@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from conftest import MASTER_KEY
-from fakes import FakeUpstream, Reply, count_tokens
+from fakes import FakeUpstream, count_tokens
 from strict import StrictUpstream
 from waiting import wait_for
 
