@@ -21,7 +21,7 @@ import orjson
 
 if TYPE_CHECKING:
     from .catalog import ModelInfo
-    from .router import Allow, Router
+    from .router import Allow, Plan, Router
 
 IMAGE_TOKENS = 2_000  # more than any provider bills for one image (OpenAI high detail ~1,100; Claude ~1,600)
 
@@ -45,7 +45,7 @@ def bound(info: ModelInfo, prompt: int, output: int) -> float:
     return info.cost(prompt, output, cache_write_tokens=prompt if dearer else 0)
 
 
-def worst_case(router: Router, model: str, body: dict, allow: Allow | None = None) -> float:
+def worst_case(router: Router, model: str, body: dict, allow: Allow | None = None, plan: Plan | None = None) -> float:
     """The most, in dollars, a call to `model` with `body` can cost, whichever reachable model serves it. A
     model's context-window fallbacks count only if the bound can overflow its window (else the dearest larger
     model would be reserved for every request)."""
@@ -59,7 +59,7 @@ def worst_case(router: Router, model: str, body: dict, allow: Allow | None = Non
         return prompt + max(asked, output_tokens_bound(body, info)) > info.context_window
 
     dearest = 0.0
-    for name in router.reachable(model, allow, overflows):
+    for name in router.reachable(model, allow, overflows, plan):
         for dep in router.groups[name]:
             dearest = max(dearest, bound(dep.info, prompt, output_tokens_bound(body, dep.info)))
     return dearest

@@ -36,6 +36,18 @@ def check_model_name(name: str, param: str = "model") -> str:
     return name
 
 
+SORTS = ("price", "latency", "throughput")  # route.sort: how one request orders a group's deployments
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One request's own routing (OpenRouter's request fields): models to fall back to, in order, before the
+    configured fallbacks (`models`), and how to choose among a group's deployments (`route.sort`)."""
+
+    fallbacks: tuple[str, ...] = ()
+    sort: str | None = None
+
+
 @dataclass
 class DeploymentState:
     """Live health of one deployment (shown by /health and the dashboard)."""
@@ -45,6 +57,7 @@ class DeploymentState:
     cooldown_until: float = 0.0
     last_error: str | None = None
     latency: float | None = None  # moving average of seconds per successful call
+    throughput: float | None = None  # moving average of output tokens per second once the answer began
     successes: int = 0
     failures: int = 0
     last_error_at: float | None = None  # wall-clock time
@@ -131,13 +144,15 @@ class Router:
     # ----------------------------------------------------------------------------------------- calling
     # A call made on someone's behalf passes `allow` (e.g. a virtual key's allow-list): every deployment
     # actually called -- the model asked for, its fallbacks of every kind -- must be one it allows.
-    async def complete(self, name: str, body: dict, allow: Allow | None = None) -> tuple[dict, Call]:
+    async def complete(self, name: str, body: dict, allow: Allow | None = None,
+                       plan: Plan | None = None) -> tuple[dict, Call]:
         async def attempt(dep: Deployment, call: Call) -> dict:
             return await providers.get(dep.adapter).complete(dep, dict(body), call, self.pools)
 
-        return await self._run(name, attempt, allow)
+        return await self._run(name, attempt, allow, plan)
 
-    async def stream(self, name: str, body: dict, allow: Allow | None = None) -> tuple[AsyncIterator[bytes], Call]:
+    async def stream(self, name: str, body: dict, allow: Allow | None = None,
+                     plan: Plan | None = None) -> tuple[AsyncIterator[bytes], Call]:
         """Open a stream and wait for its first chunk, so failures up to the first byte can still be retried
         (and reported with a proper status); after that nothing is retried."""
 
@@ -162,20 +177,27 @@ class Router:
                 raise UpstreamTimeout(f"{dep.vendor.label or dep.vendor.name} ({dep.id}) sent no first token "
                                       f"within {ttft:g} s") from None
 
-        return await self._run(name, attempt, allow)
+        return await self._run(name, attempt, allow, plan)
 
-    async def embed(self, name: str, body: dict, allow: Allow | None = None) -> tuple[dict, Call]:
+    async def embed(self, name: str, body: dict, allow: Allow | None = None,
+                    plan: Plan | None = None) -> tuple[dict, Call]:
         async def attempt(dep: Deployment, call: Call) -> dict:
             return await providers.get(dep.adapter).embed(dep, dict(body), call, self.pools)
 
-        return await self._run(name, attempt, allow)
+        return await self._run(name, attempt, allow, plan)
 
     async def _run(self, name: str, attempt: Callable[[Deployment, Call], Awaitable[T]],
-                   allow: Allow | None = None) -> tuple[T, Call]:
-        """Try the model's group with retries; then its fallbacks (context-window ones only for a context
-        error), each with retries of their own. Fallbacks `allow` refuses are skipped, never called."""
+                   allow: Allow | None = None, plan: Plan | None = None) -> tuple[T, Call]:
+        """Try the model's group with retries; then the request's own fallbacks (`plan`), in order; then the
+        configured fallbacks (context-window ones only for a context error), each with retries of their own.
+        Configured fallbacks `allow` refuses are skipped, never called; a request's own must all be allowed."""
         primary = self.canonical(name, allow)
         queue, seen, tried_models, skipped = [primary], {primary}, [], False
+        for m in (plan.fallbacks if plan else ()):
+            if (m := self.canonical(m, allow)) not in seen:
+                seen.add(m)
+                queue.append(m)
+        sort = plan.sort if plan else None
         attempts = 0
         last: AccordError | None = None
         while queue:
@@ -185,7 +207,7 @@ class Router:
             tried: set[str] = set()
             retries = group[0].max_retries if group[0].max_retries is not None else self.settings.num_retries
             for n in range(retries + 1):
-                dep = self._pick(group, tried)
+                dep = self._pick(group, tried, sort)
                 if dep is None:  # every deployment is at its rpm/tpm limit
                     last = self._limit_error(model, group)
                     break
@@ -239,11 +261,12 @@ class Router:
         raise last
 
     def reachable(self, name: str, allow: Allow | None = None,
-                  overflows: Callable[[str], bool] | None = None) -> list[str]:
-        """Every model a call to `name` may end up at (itself and its fallbacks, transitively): what a budget
-        reservation must be able to pay for. `overflows(model)`: whether the request can be too long for that
-        model, i.e. whether its context-window fallbacks count (None: always)."""
-        out, queue = [], [self.canonical(name, allow)]
+                  overflows: Callable[[str], bool] | None = None, plan: Plan | None = None) -> list[str]:
+        """Every model a call to `name` may end up at (itself, the request's own fallbacks and every configured
+        fallback, transitively): what a budget reservation must be able to pay for. `overflows(model)`: whether
+        the request can be too long for that model, i.e. whether its context-window fallbacks count (None:
+        always)."""
+        out, queue = [], [self.canonical(m, allow) for m in (name, *(plan.fallbacks if plan else ()))]
         while queue:
             m = queue.pop(0)
             if m in out:
@@ -266,7 +289,7 @@ class Router:
         names += list(s.default_fallbacks)
         return [m for m in map(self.lookup, names) if m is not None]
 
-    def _pick(self, group: list[Deployment], tried: set[str]) -> Deployment | None:
+    def _pick(self, group: list[Deployment], tried: set[str], sort: str | None = None) -> Deployment | None:
         now = time.monotonic()
         open_ = [d for d in group if self._under_limits(d, now)]
         if not open_:
@@ -275,11 +298,14 @@ class Router:
             return open_[0]
         fresh = [d for d in open_ if d.id not in tried] or open_
         ready = [d for d in fresh if not self.state[d.id].cooling(now)] or fresh
-        strategy = self.settings.routing_strategy
+        strategy = {"price": "cost-based-routing", "latency": "latency-based-routing",
+                    "throughput": "throughput"}.get(sort or "", self.settings.routing_strategy)
         if strategy == "least-busy":
             return _least(ready, lambda d: self.state[d.id].in_flight)
         if strategy == "latency-based-routing":  # untried deployments (no latency yet) go first
             return _least(ready, lambda d: self.state[d.id].latency or 0.0)
+        if strategy == "throughput":  # the most tokens a second; untried deployments (none measured) first
+            return _least(ready, lambda d: -(self.state[d.id].throughput or float("inf")))
         if strategy == "cost-based-routing":
             return _least(ready, lambda d: d.info.input_price + d.info.output_price)
         if strategy == "usage-based-routing":
@@ -349,8 +375,14 @@ class Router:
     def _finished(self, call: Call) -> None:
         """An attempt is over (answered, failed, cancelled; a stream at its end or cut off): count its tokens,
         tell the listeners (the usage recorder among them)."""
+        st = self.state[call.deployment.id]
         if call.deployment.tpm is not None and call.usage is not None:
-            self.state[call.deployment.id].tokens.append((time.monotonic(), call.usage.total_tokens))
+            st.tokens.append((time.monotonic(), call.usage.total_tokens))
+        if call.status < 400 and call.usage is not None and call.usage.completion_tokens > 0:
+            took = time.perf_counter() - (call.first_byte or call.started)
+            if took > 0:
+                tps = call.usage.completion_tokens / took
+                st.throughput = tps if st.throughput is None else 0.8 * st.throughput + 0.2 * tps
         for listener in self.listeners:
             listener(call)
 

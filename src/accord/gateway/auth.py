@@ -19,7 +19,7 @@ from ..errors import AuthError, BadRequest, PermissionDenied, RateLimited
 from ..store.ledger import OverBudget
 
 if TYPE_CHECKING:
-    from ..router import Allow
+    from ..router import Allow, Plan
     from ..store.keys import KeyInfo
     from ..store.ledger import Reservation
 
@@ -103,23 +103,25 @@ def allowed(request: Request, key: KeyInfo | None) -> Allow | None:
     return request.app.state.router.allow_only(key.models)
 
 
-async def enforce(request: Request, key: KeyInfo, model: str, body: dict, allow: Allow | None) -> Reservation | None:
+async def enforce(request: Request, key: KeyInfo, model: str, body: dict, allow: Allow | None,
+                  plan: Plan | None = None) -> Reservation | None:
     """A virtual key's model allow-list, budget and rpm/tpm limits, each refused with what and until when.
 
     With a budget, the request's worst-case cost is reserved here; the caller releases the reservation when the
     request is over (`budget_release`), however it ends."""
     label = key.name or key.prefix
     router = request.app.state.router
-    if allow is not None:
-        found = router.lookup(model)
-        if found is None or not allow(found):  # unknown or not allowed: the same answer, naming only its own models
-            raise PermissionDenied(f"key `{label}` may not use model `{model}`; it may use: "
-                                   f"{', '.join(key.models or ())}", param="model", code="model_not_allowed")
+    if allow is not None:  # the model asked for, and each the request names as its own fallback (`models`)
+        for name, param in ((model, "model"), *((m, "models") for m in (plan.fallbacks if plan else ()))):
+            found = router.lookup(name)
+            if found is None or not allow(found):  # unknown or not allowed: one answer, naming only its own
+                raise PermissionDenied(f"key `{label}` may not use model `{name}`; it may use: "
+                                       f"{', '.join(key.models or ())}", param=param, code="model_not_allowed")
     res = None
-    amount = price_cap(request, key, model, body, allow)
+    amount = price_cap(request, key, model, body, allow, plan)
     if key.max_budget is not None:
         if amount is None:
-            amount = worst_case(router, model, body, allow)
+            amount = worst_case(router, model, body, allow, plan)
         now = budgets.now()
         try:
             res = await request.app.state.store.ledger.reserve(key.account(now), amount, key.max_budget)
@@ -144,7 +146,8 @@ async def enforce(request: Request, key: KeyInfo, model: str, body: dict, allow:
     return res
 
 
-def price_cap(request: Request, key: KeyInfo | None, model: str, body: dict, allow: Allow | None) -> float | None:
+def price_cap(request: Request, key: KeyInfo | None, model: str, body: dict, allow: Allow | None,
+              plan: Plan | None = None) -> float | None:
     """Refuse, before any upstream call, a request whose worst case is over the key's or the model's max_price.
     Returns the worst case when it had to be worked out (None: no cap applies)."""
     router = request.app.state.router
@@ -153,7 +156,7 @@ def price_cap(request: Request, key: KeyInfo | None, model: str, body: dict, all
     key_cap = key.max_price if key is not None else None
     if model_cap is None and key_cap is None:
         return None
-    worst = worst_case(router, model, body, allow)
+    worst = worst_case(router, model, body, allow, plan)
     for cap, who in ((key_cap, f"key `{key.name or key.prefix}`'s" if key else ""), (model_cap, f"model `{found}`'s")):
         if cap is not None and worst > cap:
             raise BadRequest(cap_message(who, cap, worst, body), param="max_tokens", code="max_price_exceeded")

@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from ..errors import AccordError, BadRequest
 from ..providers.base import Call
-from . import auth, sse
+from . import auth, routing, sse
 from .body import model_of, read_json
 from .disconnect import ClientGone, unless_disconnected
 from .usage import count_tokens, origin, refused
@@ -37,7 +37,7 @@ def served_by(call: Call) -> dict[str, str]:
 async def chat_completions(request: Request) -> Response:
     started = time.perf_counter()
     key = await auth.caller(request)
-    body = await read_json(request)
+    body, plan = routing.take(await read_json(request))
     model = model_of(body)
     stream = bool(body.get("stream"))
     router = request.app.state.router
@@ -50,11 +50,12 @@ async def chat_completions(request: Request) -> Response:
                 if not isinstance(messages, list) or not messages:
                     raise BadRequest("`messages` must be a non-empty list of {role, content}", param="messages")
                 if key is not None:
-                    res = await auth.enforce(request, key, model, body, allow)
+                    res = await auth.enforce(request, key, model, body, allow, plan)
                 else:
-                    auth.price_cap(request, None, model, body, allow)
+                    routing.check_served(router, plan)
+                    auth.price_cap(request, None, model, body, allow, plan)
                 if stream:
-                    chunks, call = await router.stream(model, body, allow)
+                    chunks, call = await router.stream(model, body, allow, plan)
                     response = sse.ClosingStream(
                         _counted(request, chunks, call, key), partial(auth.budget_release, request, res),
                         media_type="text/event-stream",
@@ -62,7 +63,7 @@ async def chat_completions(request: Request) -> Response:
                     res = None  # released by the response, once the stream is over
                     return response
                 try:
-                    data, call = await unless_disconnected(request, router.complete(model, body, allow))
+                    data, call = await unless_disconnected(request, router.complete(model, body, allow, plan))
                 except ClientGone:
                     refused(request, o, model=model, started=started, status=499, error_type="client_gone")
                     return Response(status_code=499)  # nobody is listening; the upstream call is cancelled
@@ -88,7 +89,7 @@ async def _counted(request: Request, chunks: AsyncIterator[bytes], call: Call, k
 async def embeddings(request: Request) -> Response:
     started = time.perf_counter()
     key = await auth.caller(request)
-    body = await read_json(request)
+    body, plan = routing.take(await read_json(request))
     model = model_of(body)
     router = request.app.state.router
     allow = auth.allowed(request, key)
@@ -100,10 +101,11 @@ async def embeddings(request: Request) -> Response:
                 if not isinstance(inp, (str, list)) or not inp:
                     raise BadRequest("`input` must be a string or a non-empty list", param="input")
                 if key is not None:
-                    res = await auth.enforce(request, key, model, body, allow)
+                    res = await auth.enforce(request, key, model, body, allow, plan)
                 else:
-                    auth.price_cap(request, None, model, body, allow)
-                data, call = await router.embed(model, body, allow)
+                    routing.check_served(router, plan)
+                    auth.price_cap(request, None, model, body, allow, plan)
+                data, call = await router.embed(model, body, allow, plan)
             except AccordError as e:
                 refused(request, o, model=model, started=started, status=e.status, error_type=e.type)
                 raise
