@@ -315,9 +315,9 @@ def now() -> datetime:
 
 async def recent_points(db: Database, *, since: datetime, limit: int) -> list[tuple]:
     """Newest first, only the columns the dashboard's charts need, bounded however large the table grows:
-    (created_at, key_id, model, status, latency_ms, prompt_tokens, completion_tokens, cost)."""
+    (created_at, key_id, model, status, latency_ms, prompt_tokens, completion_tokens, cost, cached_tokens)."""
     t = UsageRecord
     q = (select(t.created_at, t.key_id, t.model, t.status, t.latency_ms, t.prompt_tokens, t.completion_tokens,
-                t.cost).where(t.created_at >= since).order_by(t.created_at.desc()).limit(limit))
+                t.cost, t.cached_tokens).where(t.created_at >= since).order_by(t.created_at.desc()).limit(limit))
     async with db.session() as s:
         return [tuple(r) for r in (await s.execute(q)).all()]

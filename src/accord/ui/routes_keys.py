@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from .. import budgets
 from ..errors import AccordError
 from ..gateway.keys_api import parse_duration
 from . import auth
@@ -54,10 +55,12 @@ async def create(request: Request) -> Response:
     form = await request.form()
     fields = {"name": str(form.get("name") or "").strip(), "models": [str(m) for m in form.getlist("models")],
               "max_budget": form.get("max_budget") or "", "rpm_limit": form.get("rpm_limit") or "",
-              "tpm_limit": form.get("tpm_limit") or "", "duration": form.get("duration") or ""}
+              "tpm_limit": form.get("tpm_limit") or "", "duration": form.get("duration") or "",
+              "budget_duration": form.get("budget_duration") or "", "max_price": form.get("max_price") or ""}
     try:
         kw = {"max_budget": _number(form, "max_budget", float), "rpm_limit": _number(form, "rpm_limit", int),
-              "tpm_limit": _number(form, "tpm_limit", int)}
+              "tpm_limit": _number(form, "tpm_limit", int), "max_price": _number(form, "max_price", float),
+              "budget_duration": budgets.check_duration(str(fields["budget_duration"]).strip())}
         duration = str(fields["duration"]).strip()
         expires = datetime.now(timezone.utc) + parse_duration(duration) if duration else None
     except ValueError as e:

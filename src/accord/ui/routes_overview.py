@@ -32,20 +32,25 @@ class Acc:
     errors: int = 0
     tokens: int = 0
     cost: float = 0.0
+    prompt: int = 0
+    cached: int = 0  # of prompt: read from the provider's cache
     latencies: list[float] = field(default_factory=list)
 
-    def add(self, status: int, latency: float, tokens: int, cost: float) -> None:
+    def add(self, status: int, latency: float, tokens: int, cost: float, prompt: int, cached: int) -> None:
         self.requests += 1
         self.errors += status >= 400
         self.tokens += tokens
         self.cost += cost or 0.0
+        self.prompt += prompt
+        self.cached += cached
         self.latencies.append(latency or 0.0)
 
     def view(self) -> dict[str, Any]:
         lat = sorted(self.latencies)
         return {"requests": self.requests, "errors": self.errors, "tokens": self.tokens, "cost": self.cost,
                 "error_rate": self.errors / self.requests if self.requests else 0.0,
-                "p50": pct(lat, 0.5), "p95": pct(lat, 0.95)}
+                "p50": pct(lat, 0.5), "p95": pct(lat, 0.95), "cached": self.cached,
+                "cache_hit_rate": self.cached / self.prompt if self.prompt else None}
 
 
 def pct(ordered: list[float], q: float) -> float | None:
@@ -63,8 +68,8 @@ def crunch(rows: list[tuple], start: datetime, step: timedelta, n: int) -> dict[
     total, buckets = Acc(), [Acc() for _ in range(n)]
     by_model: dict[str, Acc] = defaultdict(Acc)
     by_key: dict[str, Acc] = defaultdict(Acc)
-    for created, key_id, model, status, latency, pt, ct, cost in rows:
-        args = (status, latency, (pt or 0) + (ct or 0), cost)
+    for created, key_id, model, status, latency, pt, ct, cost, cached in rows:
+        args = (status, latency, (pt or 0) + (ct or 0), cost, pt or 0, cached or 0)
         i = min(n - 1, max(0, int((_aware(created) - start) / step)))
         for acc in (total, buckets[i], by_model[model or "?"], by_key[key_id or ""]):
             acc.add(*args)
@@ -76,7 +81,9 @@ def _from_rollup(rows: list[dict]) -> dict[str, Any]:
     req = sum(r["requests"] for r in rows)
     err = sum(r["errors"] for r in rows)
     return {"requests": req, "errors": err, "error_rate": err / req if req else 0.0, "cost": sum(r["cost"] for r in rows),
-            "tokens": sum(r["prompt_tokens"] + r["completion_tokens"] for r in rows), "p50": None, "p95": None}
+            "tokens": sum(r["prompt_tokens"] + r["completion_tokens"] for r in rows), "p50": None, "p95": None,
+            "cached": (cached := sum(r["cached_tokens"] for r in rows)),
+            "cache_hit_rate": cached / prompt if (prompt := sum(r["prompt_tokens"] for r in rows)) else None}
 
 
 async def data(state: Any, window: str) -> dict[str, Any]:
