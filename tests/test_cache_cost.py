@@ -85,3 +85,12 @@ def test_stream_usage_counts_cache_reads_too(gw, fakes):
     row = wait_for(lambda: httpx.get(f"{gw.url}/spend/logs", headers=ADMIN).json(), "the usage row")[0]
     assert (row["prompt_tokens"], row["cached_tokens"], row["cache_write_tokens"]) == (2000, 1500, 100)
     assert row["spend"] == pytest.approx((400 * 3.0 + 1500 * 0.3 + 100 * 3.75 + OUT * 15.0) / 1e6, rel=1e-9)
+
+    # the dashboard: cached tokens and the cache-hit rate per model
+    ui = httpx.Client(base_url=gw.url)
+    assert ui.post("/ui/login", json={"username": "admin", "password": MASTER_KEY}).status_code == 200
+    page = ui.get("/ui/?window=24h").text
+    row_html = next(r for r in page.split("<tr>") if r.startswith("<td>claude</td>"))
+    assert "75%" in row_html and "Cache hit" in page
+    logs = ui.get("/ui/logs").text
+    assert "cached)" in logs
