@@ -315,8 +315,8 @@ async def test_usage_counts_cached_input(fake: FakeUpstream, pools: Pools) -> No
     fake.reply(raw=orjson.dumps(message))
     out, call = await complete(deployment(fake), {"messages": [{"role": "user", "content": "Hi"}]}, pools)
     assert out["usage"] == {"prompt_tokens": 160, "completion_tokens": 5, "total_tokens": 165,
-                            "prompt_tokens_details": {"cached_tokens": 100}}
-    assert call.usage.cached_tokens == 100
+                            "prompt_tokens_details": {"cached_tokens": 100}, "cache_creation_input_tokens": 50}
+    assert (call.usage.cached_tokens, call.usage.cache_write_tokens) == (100, 50)
 
 
 # -------------------------------------------------------------------------------------------- errors
