@@ -32,9 +32,10 @@ def clock(monkeypatch) -> Clock:
     return c
 
 
-def make_gw(gateway_factory, upstream, database_url, extra: str = ""):
-    cfg = basic_config(upstream.url, extra=extra).replace(
-        "  num_retries: 0", f"  num_retries: 0\n  database_url: \"{database_url}\"")
+def make_gw(gateway_factory, upstream, database_url, extra: str = "", redis: str | None = None):
+    """A gateway, its store open (one at a time: instances migrate a new database in turn)."""
+    settings = f"  num_retries: 0\n  database_url: \"{database_url}\"" + (f"\n  redis_url: {redis}" if redis else "")
+    cfg = basic_config(upstream.url, extra=extra).replace("  num_retries: 0", settings)
     g = gateway_factory(cfg)
     wait_for(lambda: httpx.get(f"{g.url}/health/readiness").json()["db"] == "connected", "the store to open")
     return g
@@ -102,3 +103,22 @@ def test_max_price_refuses_a_request_before_the_upstream_call(gateway_factory, u
     with pytest.raises(openai.BadRequestError, match=r"model `capped`'s max_price of \$0.01; lower max_tokens"):
         master.chat.completions.create(model="capped", messages=MSG, max_tokens=5000)  # $0.05 worst case
     assert master.chat.completions.create(model="capped", messages=MSG, max_tokens=100).choices
+
+
+def test_two_instances_share_a_period_budget_through_redis(gateway_factory, upstream, postgres_server, redis_server,
+                                                           clock):
+    postgres_server.reset()
+    a, b = (make_gw(gateway_factory, upstream, postgres_server.url, redis=redis_server.url) for _ in range(2))
+    key = httpx.post(f"{a.url}/key/generate", headers=ADMIN,
+                     json={"max_budget": 0.000001, "budget_duration": "1d"}).json()["key"]
+    on_a = openai.OpenAI(base_url=f"{a.url}/v1", api_key=key, max_retries=0)
+    on_b = openai.OpenAI(base_url=f"{b.url}/v1", api_key=key, max_retries=0)
+
+    on_a.chat.completions.create(model="gpt-test", messages=MSG)  # the day's budget, spent on A
+    with pytest.raises(openai.RateLimitError, match="budget this 1d period"):  # known to B at once (Redis)
+        on_b.chat.completions.create(model="gpt-test", messages=MSG)
+
+    clock.at = datetime(2026, 3, 11, 0, 0, 1, tzinfo=timezone.utc)  # a new period on both instances
+    on_b.chat.completions.create(model="gpt-test", messages=MSG)
+    with pytest.raises(openai.RateLimitError, match="resets at 2026-03-12T00:00:00"):
+        on_a.chat.completions.create(model="gpt-test", messages=MSG)
