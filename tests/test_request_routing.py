@@ -92,3 +92,12 @@ def test_unknown_routing_fields_are_refused_by_name(gw, upstream, extra, named):
 def test_other_unknown_fields_still_pass_through(gw, upstream):
     client(gw).chat.completions.create(model="big", messages=MSG, extra_body={"top_k": 5, "route": {}})
     assert upstream.last["json"]["top_k"] == 5 and "route" not in upstream.last["json"]
+
+
+def test_responses_take_the_same_routing_fields(gw, upstream):
+    upstream.responder = down("gpt-4o")
+    raw = client(gw).responses.with_raw_response.create(model="big", input="hi", extra_body={"models": ["small"]})
+    assert raw.headers["x-accord-model"] == "small" and raw.parse().output_text
+    assert not any(k in r["json"] for r in upstream.requests for k in ROUTING)
+    with pytest.raises(openai.BadRequestError, match="`route.order`"):
+        client(gw).responses.create(model="big", input="hi", extra_body={"route": {"order": ["small"]}})

@@ -23,7 +23,7 @@ from ..providers.base import Call
 from ..providers.translate_responses import input_messages, to_chat
 from ..providers.translate_responses_output import from_chat, new_id
 from ..providers.translate_responses_stream import StreamBridge
-from . import auth, sse
+from . import auth, routing, sse
 from .body import model_of, read_json
 from .chat import served_by
 from .disconnect import ClientGone, unless_disconnected
@@ -37,7 +37,7 @@ ROUTE = "responses"
 async def create_response(request: Request) -> Response:
     started = time.perf_counter()
     key = await auth.caller(request)
-    body = await read_json(request)
+    body, plan = routing.take(await read_json(request))
     model = model_of(body)
     stream = bool(body.get("stream"))
     router = request.app.state.router
@@ -49,10 +49,13 @@ async def create_response(request: Request) -> Response:
                 history = await _history(request, body, key)
                 chat, conversation, bridge = to_chat(body, history)
                 if key is not None:
-                    res = await auth.enforce(request, key, model, chat, allow)
+                    res = await auth.enforce(request, key, model, chat, allow, plan)
+                else:
+                    routing.check_served(router, plan)
+                    auth.price_cap(request, None, model, chat, allow, plan)
                 rid = new_id("resp")
                 if stream:
-                    chunks, call = await router.stream(model, chat, allow)
+                    chunks, call = await router.stream(model, chat, allow, plan)
                     events = _streamed(request, chunks, call, StreamBridge(body, rid, bridge), key, conversation)
                     response = sse.ClosingStream(events, partial(auth.budget_release, request, res),
                                                  media_type="text/event-stream",
@@ -61,7 +64,7 @@ async def create_response(request: Request) -> Response:
                     res = None  # released by the response, once the stream is over
                     return response
                 try:
-                    data, call = await unless_disconnected(request, router.complete(model, chat, allow))
+                    data, call = await unless_disconnected(request, router.complete(model, chat, allow, plan))
                 except ClientGone:
                     refused(request, o, model=model, started=started, status=499, error_type="client_gone")
                     return Response(status_code=499)
