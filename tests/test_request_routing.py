@@ -99,5 +99,5 @@ def test_responses_take_the_same_routing_fields(gw, upstream):
     raw = client(gw).responses.with_raw_response.create(model="big", input="hi", extra_body={"models": ["small"]})
     assert raw.headers["x-accord-model"] == "small" and raw.parse().output_text
     assert not any(k in r["json"] for r in upstream.requests for k in ROUTING)
-    with pytest.raises(openai.BadRequestError, match="`route.order`"):
+    with pytest.raises(openai.BadRequestError, match=r"`route\.order`"):
         client(gw).responses.create(model="big", input="hi", extra_body={"route": {"order": ["small"]}})
