@@ -128,3 +128,17 @@ async def test_only_runs_of_dead_processes_are_marked_interrupted(database_url: 
     assert status == {"dead pid here": "interrupted", "our pid, an earlier process": "interrupted",
                       "live pid here": "running", "this process": "running",
                       "other host, lease running": "running", "other host, lease over": "interrupted"}
+
+
+async def test_instances_starting_together_on_a_new_database_all_come_up(database_url: str):
+    """Several instances (or workers) started at once on a fresh database: one migrates, the others wait for it
+    and find the schema up to date — none gives up (PostgreSQL: an advisory lock; SQLite: a file lock)."""
+    dbs = [Database.from_settings(Settings(database_url=database_url)) for _ in range(4)]
+    try:
+        await asyncio.gather(*(db.start() for db in dbs))
+        for db in dbs:
+            async with db.engine.connect() as conn:
+                assert (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar() == HEAD
+    finally:
+        for db in dbs:
+            await db.close()

@@ -177,9 +177,18 @@ def quiet_alembic() -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
+PG_MIGRATION_LOCK = 0x616363_6F7264  # "accord": the advisory lock key every instance migrates under
+
+
 def _upgrade_if_behind(conn: Connection) -> None:
     if current_revision(conn) == HEAD:
         return
+    if conn.dialect.name == "postgresql":
+        # instances starting together on a new database migrate one at a time (held until this transaction
+        # ends); the ones that waited find the schema up to date
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_MIGRATION_LOCK})
+        if current_revision(conn) == HEAD:
+            return
     quiet_alembic()
     from alembic import command
     from alembic.config import Config as AlembicConfig
