@@ -17,6 +17,10 @@ T = TypeVar("T")
 DEADLINE = 60.0  # seconds: a safety net for a hung test, not a bound on how fast anything must be
 
 
+class Hopeless(AssertionError):
+    """Raise it from a condition that can now never hold (the server process exited): waiting stops at once."""
+
+
 def wait_for(cond: Callable[[], T], what: str, timeout: float = DEADLINE, every: float = 0.02) -> T:
     """Poll `cond` until it returns something truthy, and return that. Exceptions count as "not yet"."""
     deadline = time.monotonic() + timeout
@@ -26,6 +30,8 @@ def wait_for(cond: Callable[[], T], what: str, timeout: float = DEADLINE, every:
             value = cond()
             if value:
                 return value
+        except Hopeless:
+            raise
         except Exception as e:  # not ready yet (a server still starting, a row not yet written)
             last = e
         if time.monotonic() > deadline:
@@ -46,6 +52,8 @@ async def async_wait_for(cond: Callable[[], T | Awaitable[T]], what: str, timeou
                 value = await value  # type: ignore[misc]
             if value:
                 return value  # type: ignore[return-value]
+        except Hopeless:
+            raise
         except Exception as e:
             last = e
         if time.monotonic() > deadline:
