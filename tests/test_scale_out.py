@@ -19,7 +19,7 @@ import pytest
 
 from fakes import free_port
 from test_cli import ACCORD
-from waiting import Hopeless, wait_for
+from waiting import wait_for, wait_http
 
 MASTER = "sk-scale-master"
 MSG = [{"role": "user", "content": "hi"}]
@@ -48,13 +48,8 @@ class Instance:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen([ACCORD, "serve", "--config", str(cfg), "--port", str(self.port)],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-        def ready() -> bool:
-            if self.proc.poll() is not None:
-                raise Hopeless(self.proc.stdout.read() if self.proc.stdout else "accord serve exited")
-            return httpx.get(f"{self.url}/health/readiness", timeout=5).json().get("db") == "connected"
-
-        wait_for(ready, f"accord serve on :{self.port} to be ready")
+        wait_http(f"{self.url}/health/readiness", f"accord serve on :{self.port} to be ready", self.proc,
+                  want='"db":"connected"')
 
     def accepts_connections(self) -> bool:
         try:
