@@ -41,6 +41,7 @@ class Reply:
     delay: float = 0.0  # seconds before the response starts (a deliberate latency, not a wait for anything)
     hold: Callable[[], bool] | None = None  # answer only once this holds (a test's gate; reset() lets all go)
     chunk_delay: float = 0.0  # seconds between streamed chunks
+    chunk_hold: Callable[[int], bool] | None = None  # stream content chunk i only once this holds (OpenAI format)
     chunk_size: int = 8  # characters of content per streamed chunk
     usage: bool = True  # report usage
     prompt_tokens: int = 11
@@ -174,11 +175,9 @@ class FakeUpstream:
                 return _json(self.strict.error(broken), broken.status)
         reply = self._next(rec)
         if reply.hold is not None:
-            epoch, deadline = self._epoch, time.monotonic() + DEADLINE
-            while not reply.hold() and epoch == self._epoch:
-                if time.monotonic() > deadline:  # a safety net, so a broken test fails instead of hanging
-                    return _json({"error": {"message": "fake: held past the deadline", "type": "fake"}}, 504)
-                await asyncio.sleep(0.01)  # wait-ok: polling the test's gate
+            epoch = self._epoch
+            if not await _held(lambda: reply.hold() or epoch != self._epoch):  # type: ignore[misc]
+                return _json({"error": {"message": "fake: held past the deadline", "type": "fake"}}, 504)
         if reply.delay:
             await asyncio.sleep(reply.delay)  # wait-ok: the provider's scripted latency
         if reply.status >= 400:
@@ -193,6 +192,16 @@ class FakeUpstream:
             if suffix in path:
                 return await handler(self, rec, reply)
         return _json({"error": {"message": f"fake: no route {path}"}}, 404)
+
+
+async def _held(gate: Callable[[], bool]) -> bool:
+    """Wait for a test's gate to open; False after the deadline (a safety net: a broken test fails, never hangs)."""
+    deadline = time.monotonic() + DEADLINE
+    while not gate():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.01)  # wait-ok: polling the test's gate
+    return True
 
 
 def _json(data: Any, status: int = 200, headers: dict | None = None) -> Response:
@@ -252,9 +261,11 @@ async def openai_chat(fake: FakeUpstream, rec: dict, reply: Reply) -> Response:
             if reply.chunk_delay:
                 await asyncio.sleep(reply.chunk_delay)  # wait-ok: scripted latency
             yield chunk({reasoning_field: part})
-        for part in pieces(reply.content, reply.chunk_size):
+        for i, part in enumerate(pieces(reply.content, reply.chunk_size)):
             if reply.chunk_delay:
                 await asyncio.sleep(reply.chunk_delay)  # wait-ok: scripted latency
+            if reply.chunk_hold is not None and not await _held(lambda i=i: reply.chunk_hold(i)):  # type: ignore[misc]
+                return  # the gate never opened: end the stream unfinished, so the test sees it
             yield chunk({"content": part})
         for i, tc in enumerate(reply.tool_calls or ()):
             yield chunk({"tool_calls": [{"index": i, **tc}]})

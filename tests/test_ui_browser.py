@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import random
 import re
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -22,6 +21,7 @@ from conftest import MASTER_KEY, Gateway
 from fakes import FakeUpstream, Reply
 from panelkit import UPSTREAM, chair_json, panel_config, responder
 from servers import need
+from waiting import wait_for
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "ui"
 USER, PASSWORD = "admin", "correct horse battery staple"
@@ -156,13 +156,12 @@ def test_key_created_used_logged_counted_and_revoked(page, gw: Gateway, upstream
     with pytest.raises(openai.PermissionDeniedError):  # the key's model list holds
         client.chat.completions.create(model="kimi", messages=[{"role": "user", "content": "hi"}])
 
-    deadline = time.monotonic() + 10
-    while True:  # usage is written in batches, every half second
+    def logged():  # usage is written in batches, every half second
         page.goto(f"{gw.url}/ui/logs?model=deepseek")
         rows = page.locator("#log tbody tr").filter(has_text="ci-bot")
-        if rows.count() >= 1 or time.monotonic() > deadline:
-            break
-        time.sleep(0.3)
+        return rows if rows.count() >= 1 else None
+
+    rows = wait_for(logged, "the key's request in the request log")
     assert rows.count() >= 1 and "200" in rows.first.inner_text()
     page.get_by_label("Model").select_option("kimi")
     page.get_by_label("Status").select_option("error")
@@ -245,7 +244,8 @@ def test_every_page_renders_on_desktop_and_phone(page, browser, gw: Gateway, ups
         with contextlib.suppress(openai.APIStatusError):
             client.chat.completions.create(model=("deepseek", "qwen", "gpt", "kimi")[i % 4],
                                            messages=[{"role": "user", "content": "x"}] * (1 + i % 5))
-    time.sleep(1.2)
+    store = gw.app.state.store
+    wait_for(lambda: store.usage is not None and store.usage.written >= 600 + 24, "the traffic's usage written")
     page.goto(f"{gw.url}/ui/models")
     page.locator("[data-test-model=gpt]").click()
     expect(page.locator("tr", has=page.locator("[data-test-model=gpt]")).locator(".test-result")).to_contain_text(
