@@ -223,7 +223,7 @@ def test_502_upstream_unreachable(upstream, gateway_factory):
 def test_504_upstream_timeout(upstream, gateway_factory):
     cfg = basic_config(upstream.url).replace("    aliases: [fast]", "    aliases: [fast]\n    timeout: 0.5")
     gw = gateway_factory(cfg)
-    upstream.reply(delay=2)
+    upstream.reply(hold=lambda: False)  # never answers (reset lets it go)
     err = assert_error(post(gw, {"model": "gpt-test", "messages": MSG}), 504, "timed out")
     assert err["type"] == "timeout_error"
 
