@@ -24,6 +24,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from waiting import DEADLINE, Hopeless, wait_for
+
 
 @dataclass
 class Reply:
@@ -36,8 +38,10 @@ class Reply:
     status: int = 200
     error: Any = None  # body sent with an error status (dict, str or bytes)
     headers: dict = field(default_factory=dict)
-    delay: float = 0.0  # seconds before the response starts
+    delay: float = 0.0  # seconds before the response starts (a deliberate latency, not a wait for anything)
+    hold: Callable[[], bool] | None = None  # answer only once this holds (a test's gate; reset() lets all go)
     chunk_delay: float = 0.0  # seconds between streamed chunks
+    chunk_hold: Callable[[int], bool] | None = None  # stream content chunk i only once this holds (OpenAI format)
     chunk_size: int = 8  # characters of content per streamed chunk
     usage: bool = True  # report usage
     prompt_tokens: int = 11  # all input, as OpenAI counts it (cache reads and writes included)
@@ -67,11 +71,13 @@ class ServerThread:
 
     def start(self) -> ServerThread:
         self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("server did not start")
-            time.sleep(0.01)
+
+        def started() -> bool:
+            if not self.thread.is_alive():
+                raise Hopeless("the server thread died (see the log above)")
+            return self.server.started
+
+        wait_for(started, "the server thread to start", every=0.01)
         return self
 
     def stop(self) -> None:
@@ -95,6 +101,9 @@ class FakeUpstream:
         self.script: deque[Reply] = deque()
         self.default = Reply()
         self.responder: Callable[[dict], Reply | None] | None = None
+        self.in_flight = 0  # requests received and not yet answered (the response has not started)
+        self.peak_in_flight = 0  # the most at once: how a test sees that calls overlapped, without a clock
+        self._epoch = 0  # bumped by reset(), which lets every held request go
         self.app = Starlette(routes=[Route("/{path:path}", self._dispatch, methods=["POST", "GET"])])
         self._server = ServerThread(self.app)
 
@@ -125,6 +134,8 @@ class FakeUpstream:
         self.script.clear()
         self.responder = None
         self.default = Reply()
+        self.in_flight = self.peak_in_flight = 0
+        self._epoch += 1
 
     @property
     def last(self) -> dict:
@@ -146,17 +157,31 @@ class FakeUpstream:
             body = {"_raw": raw}
         path = "/" + request.path_params["path"]
         rec = {"path": path, "headers": dict(request.headers), "json": body, "query": dict(request.query_params)}
+        epoch = self._epoch
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         self.requests.append(rec)
+        try:
+            return await self._answer(request, rec, path)
+        finally:
+            if epoch == self._epoch:  # one left over from before a reset() no longer counts
+                self.in_flight -= 1
+
+    async def _answer(self, request: Request, rec: dict, path: str) -> Response:
         if request.method == "GET" and path.endswith("/models"):
             return _json({"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]})
         if self.strict is not None and self.strict.applies(path):
-            broken = self.strict.check(body)
+            broken = self.strict.check(rec["json"])
             if broken is not None:
                 rec["refused"] = broken.message
                 return _json(self.strict.error(broken), broken.status)
         reply = self._next(rec)
+        if reply.hold is not None:
+            epoch = self._epoch
+            if not await _held(lambda: reply.hold() or epoch != self._epoch):  # type: ignore[misc]
+                return _json({"error": {"message": "fake: held past the deadline", "type": "fake"}}, 504)
         if reply.delay:
-            await asyncio.sleep(reply.delay)
+            await asyncio.sleep(reply.delay)  # wait-ok: the provider's scripted latency
         if reply.status >= 400:
             err = reply.error if reply.error is not None else {"error": {"message": f"fake error {reply.status}",
                                                                            "type": "server_error"}}
@@ -169,6 +194,16 @@ class FakeUpstream:
             if suffix in path:
                 return await handler(self, rec, reply)
         return _json({"error": {"message": f"fake: no route {path}"}}, 404)
+
+
+async def _held(gate: Callable[[], bool]) -> bool:
+    """Wait for a test's gate to open; False after the deadline (a safety net: a broken test fails, never hangs)."""
+    deadline = time.monotonic() + DEADLINE
+    while not gate():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.01)  # wait-ok: polling the test's gate
+    return True
 
 
 def _json(data: Any, status: int = 200, headers: dict | None = None) -> Response:
@@ -228,11 +263,13 @@ async def openai_chat(fake: FakeUpstream, rec: dict, reply: Reply) -> Response:
         yield chunk({"role": "assistant", "content": ""})
         for part in pieces(reply.reasoning or "", reply.chunk_size) if reasoning_field else ():
             if reply.chunk_delay:
-                await asyncio.sleep(reply.chunk_delay)
+                await asyncio.sleep(reply.chunk_delay)  # wait-ok: scripted latency
             yield chunk({reasoning_field: part})
-        for part in pieces(reply.content, reply.chunk_size):
+        for i, part in enumerate(pieces(reply.content, reply.chunk_size)):
             if reply.chunk_delay:
-                await asyncio.sleep(reply.chunk_delay)
+                await asyncio.sleep(reply.chunk_delay)  # wait-ok: scripted latency
+            if reply.chunk_hold is not None and not await _held(lambda i=i: reply.chunk_hold(i)):  # type: ignore[misc]
+                return  # the gate never opened: end the stream unfinished, so the test sees it
             yield chunk({"content": part})
         for i, tc in enumerate(reply.tool_calls or ()):
             yield chunk({"tool_calls": [{"index": i, **tc}]})
@@ -317,7 +354,7 @@ async def anthropic_messages(fake: FakeUpstream, rec: dict, reply: Reply) -> Res
                 deltas = [{"type": "input_json_delta", "partial_json": p} for p in ["", *pieces(args, reply.chunk_size)]]
             for d in deltas:
                 if reply.chunk_delay:
-                    await asyncio.sleep(reply.chunk_delay)
+                    await asyncio.sleep(reply.chunk_delay)  # wait-ok: scripted latency
                 yield event("content_block_delta", {"index": i, "delta": d})
             yield event("content_block_stop", {"index": i})
         delta = {"delta": {"stop_reason": stop_reason, "stop_sequence": None}}
@@ -382,7 +419,7 @@ async def gemini_stream(fake: FakeUpstream, rec: dict, reply: Reply) -> Response
     async def gen():
         for i, parts in enumerate(events):
             if reply.chunk_delay:
-                await asyncio.sleep(reply.chunk_delay)
+                await asyncio.sleep(reply.chunk_delay)  # wait-ok: scripted latency
             last = i == len(events) - 1
             cand: dict = {"content": {"role": "model", "parts": parts}, "index": 0}
             if last:  # the finish reason rides on the last piece, as Gemini does it

@@ -119,7 +119,7 @@ class FaultServer:
                 if fault == "truncated":
                     w(b"0\r\n\r\n")  # a clean end of the body, but no finish_reason and no [DONE]
                 await writer.drain()
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.05)  # wait-ok: the fault's own pause before it cuts
                 return fault == "truncated"
             body = completion("a complete answer that will be cut")
             w(head("200 OK", "application/json", len(body)) + body[: len(body) // 2])
@@ -151,7 +151,7 @@ class FaultServer:
                 for i in range(0, len(body), 40):
                     w(body[i:i + 40])
                     await writer.drain()
-                    await asyncio.sleep(self.drip_gap / 4)
+                    await asyncio.sleep(self.drip_gap / 4)  # wait-ok: the drip
             await writer.drain()
             return True
         if fault == "oversized":

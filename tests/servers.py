@@ -1,7 +1,8 @@
 """Real servers for tests: PostgreSQL, Redis and nginx, started on free loopback ports in temporary folders.
 
 Binaries come from Debian's packages (.ci/run installs them). Where one is missing a test skips on a
-developer's machine and fails under CI (CI=true), so a green CI always ran it.
+developer's machine and fails under CI (`CI` set to anything), so a green CI always ran it: `missing()` is
+the one way a test gives up for want of something.
 """
 
 from __future__ import annotations
@@ -12,35 +13,31 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 from fakes import free_port
+from waiting import Hopeless, wait_for
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+IN_CI = bool(os.environ.get("CI"))  # CI services set it to "true", "1", "yes" or their own name: any value counts
 
 
-def need(binary: str, *extra_paths: str) -> str:
+def missing(what: str) -> NoReturn:
+    """Give up on a test for want of a server, binary or tool: skip on a developer's machine, fail in CI."""
+    if IN_CI:
+        pytest.fail(f"{what} (CI is set, so this fails instead of skipping)", pytrace=False)
+    pytest.skip(what)
+
+
+def need(binary: str, *extra_paths: str, how: str = "apt-get install it; .ci/run does") -> str:
     found = shutil.which(binary)
     for pattern in extra_paths:
         found = found or next(iter(sorted(glob.glob(pattern), reverse=True)), None)
     if not found:
-        msg = f"`{binary}` is not installed (apt-get install it; .ci/run does)"
-        if IN_CI:
-            pytest.fail(msg)
-        pytest.skip(msg)
+        missing(f"`{binary}` is not installed ({how})")
     return found
-
-
-def _wait(check, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"{what} did not start within {timeout} s")
 
 
 class Postgres:
@@ -114,6 +111,8 @@ class Redis:
         import socket
 
         def up() -> bool:
+            if self.proc and self.proc.poll() is not None:
+                raise Hopeless(f"redis-server exited with {self.proc.returncode}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), 0.2) as s:
                     s.sendall(b"PING\r\n")
@@ -121,7 +120,7 @@ class Redis:
             except OSError:
                 return False
 
-        _wait(up, "redis-server")
+        wait_for(up, "redis-server to answer PING")
         return self
 
     def stop(self) -> None:
@@ -178,14 +177,14 @@ http {{
 
         def up() -> bool:
             if self.proc and self.proc.poll() is not None:
-                raise RuntimeError(f"nginx exited: {self.proc.stderr.read().decode() if self.proc.stderr else ''}")
+                raise Hopeless(f"nginx exited: {self.proc.stderr.read().decode() if self.proc.stderr else ''}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), 0.2).close()
                 return True
             except OSError:
                 return False
 
-        _wait(up, "nginx")
+        wait_for(up, "nginx to accept connections")
         return self
 
     def stop(self) -> None:

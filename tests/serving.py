@@ -10,10 +10,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-
 from fakes import free_port
-from waiting import wait_for
+from waiting import wait_http
 
 ACCORD = str(Path(sys.executable).parent / "accord")
 
@@ -29,13 +27,8 @@ def serving(cfg: Path, tmp_path: Path, level: str = "debug") -> Iterator[tuple[s
                                 stdout=out, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        def up() -> str | None:
-            if proc.poll() is not None:
-                return "exited"
-            return "up" if httpx.get(f"{url}/health/readiness", timeout=1).json().get("db") == "connected" else None
-
-        assert wait_for(up, "accord serve to start") == "up", \
-            "accord serve exited: " + log.read_text(errors="replace")[-2000:]
+        wait_http(f"{url}/health/readiness", "accord serve to start", proc, want='"db":"connected"',
+                  output=lambda: log.read_text(errors="replace"))
         yield url, log, env
     finally:
         if proc.poll() is None:

@@ -7,13 +7,13 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from fakes import free_port
+from waiting import wait_http
 
 ACCORD = shutil.which("accord", path=str(Path(sys.executable).parent)) or "accord"
 
@@ -110,17 +110,12 @@ def _serve(*args: str, env: dict | None = None) -> tuple[subprocess.Popen, int]:
     port = free_port()
     p = subprocess.Popen([ACCORD, "serve", "--port", str(port), *args], stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})})
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if p.poll() is not None:
-            break
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health/liveliness", timeout=0.5).status_code == 200:
-                return p, port
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    p.kill()
-    raise AssertionError(f"accord serve did not become healthy: {p.stdout.read() if p.stdout else ''}")
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health/liveliness", "accord serve to become healthy", p)
+    except AssertionError:
+        p.kill()
+        raise
+    return p, port
 
 
 def _stop(p: subprocess.Popen) -> str:

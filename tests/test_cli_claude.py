@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from servers import need
+
 ACCORD = shutil.which("accord", path=str(Path(sys.executable).parent)) or "accord"
 EXE = str(Path(ACCORD).absolute())
 TIMEOUTS = {"MCP_TIMEOUT": "30000", "MCP_TOOL_TIMEOUT": "900000"}
@@ -119,11 +121,7 @@ def test_broken_json_is_one_line_error(home, tmp_path):
 
 
 def test_through_the_real_claude_cli(home, config, tmp_path):
-    claude = shutil.which("claude")
-    if claude is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("the `claude` CLI is missing in CI (.ci/run installs @anthropic-ai/claude-code)")
-        pytest.skip("the `claude` CLI is not installed (npm install -g @anthropic-ai/claude-code)")
+    claude = need("claude", how="npm install -g @anthropic-ai/claude-code; .ci/run does")
     env = {"DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
     # an `accord` entry already there (e.g. a PAL-era one) is replaced
     subprocess.run([claude, "mcp", "add", "--scope", "user", "accord", "--", "/bin/false"], capture_output=True,

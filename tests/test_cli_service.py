@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from servers import need
+
 ACCORD = shutil.which("accord", path=str(Path(sys.executable).parent)) or "accord"
 CONFIG = """settings: {master_key: '${ACCORD_MASTER_KEY}'}
 models:
@@ -67,8 +69,8 @@ def test_linux_unit_content(home, config):
     assert "sk-svc" not in text and "sk-master-svc" not in text  # keys stay in the env file
 
 
-@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze is not installed here")
 def test_linux_unit_passes_systemd_analyze_verify(home, config):
+    need("systemd-analyze", how="Debian's `systemd` package; .ci/run installs it")
     r = run("service", "install", "--platform", "linux", "--no-start", "--config", str(config))
     assert r.returncode == 0, r.stderr
     v = subprocess.run(["systemd-analyze", "verify", str(unit_path())], capture_output=True, text=True, timeout=60)

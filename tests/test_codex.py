@@ -5,23 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from conftest import MASTER_KEY
 from fakes import FakeUpstream, Reply
+from servers import need
 
 
 def codex_binary() -> str:
-    found = shutil.which("codex")
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("the `codex` CLI is missing in CI (.ci/run installs @openai/codex)")
-        pytest.skip("the `codex` CLI is not installed (npm install -g @openai/codex)")
-    return found
+    return need("codex", how="npm install -g @openai/codex; .ci/run does")
 
 
 def test_codex_exec_runs_a_tool_loop_on_a_thinking_model(tmp_path: Path, home: Path, gateway_factory):

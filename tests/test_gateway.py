@@ -83,21 +83,17 @@ def test_stream_without_include_usage_gets_no_usage_chunk(gateway, upstream):
 
 
 def test_stream_chunks_are_forwarded_as_they_arrive(gateway, upstream):
-    import time
-
-    upstream.reply(content="a" * 40, chunk_size=8, chunk_delay=0.15)
-    t0 = time.perf_counter()
-    arrivals = []
+    arrivals: list[str] = []
+    # the upstream sends each chunk only once the client has the one before: a buffered stream never finishes
+    upstream.reply(content="a" * 40, chunk_size=8, chunk_hold=lambda i: len(arrivals) >= i)
     with httpx.stream("POST", f"{gateway.url}/v1/chat/completions",
                       headers={"Authorization": f"Bearer {MASTER_KEY}"},
                       json={"model": "gpt-test", "stream": True, "messages": [{"role": "user", "content": "x"}]},
-                      timeout=10) as r:
+                      timeout=120) as r:
         for line in r.iter_lines():
             if line.startswith("data: ") and '"content":"a' in line:
-                arrivals.append(time.perf_counter() - t0)
+                arrivals.append(line)
     assert len(arrivals) == 5
-    # not buffered: the content chunks arrive spread over the upstream's pace, not all at the end
-    assert arrivals[-1] - arrivals[0] > 0.4
 
 
 def test_embeddings(gateway, upstream):
@@ -227,7 +223,7 @@ def test_502_upstream_unreachable(upstream, gateway_factory):
 def test_504_upstream_timeout(upstream, gateway_factory):
     cfg = basic_config(upstream.url).replace("    aliases: [fast]", "    aliases: [fast]\n    timeout: 0.5")
     gw = gateway_factory(cfg)
-    upstream.reply(delay=2)
+    upstream.reply(hold=lambda: False)  # never answers (reset lets it go)
     err = assert_error(post(gw, {"model": "gpt-test", "messages": MSG}), 504, "timed out")
     assert err["type"] == "timeout_error"
 

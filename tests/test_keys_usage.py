@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 
 import httpx
 import openai
 import pytest
 
 from conftest import MASTER_KEY, basic_config
+from waiting import fails_with, wait_for, wait_http
 
 ADMIN = {"Authorization": f"Bearer {MASTER_KEY}"}
 MSG = [{"role": "user", "content": "hi"}]
 
 
-def wait_ready(gw, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if httpx.get(f"{gw.url}/health/readiness").json()["db"] == "connected":
-            return
-        time.sleep(0.05)
-    raise AssertionError("store did not open")
+def wait_ready(gw) -> None:
+    wait_http(f"{gw.url}/health/readiness", "the store to open", want='"db":"connected"')
 
 
 @pytest.fixture
@@ -61,14 +56,13 @@ def db_rows(gw, sql: str) -> list[tuple]:
     return asyncio.run(q())
 
 
-def flushed(gw, n: int, timeout: float = 10) -> list[tuple]:
-    deadline = time.monotonic() + timeout
-    while True:
-        rows = db_rows(gw, "SELECT model, status, prompt_tokens, completion_tokens, cost, key_id, stream, error_type "
-                           "FROM usage ORDER BY id")
-        if len(rows) >= n or time.monotonic() > deadline:
-            return rows
-        time.sleep(0.1)
+def flushed(gw, n: int) -> list[tuple]:
+    def rows() -> list[tuple]:
+        got = db_rows(gw, "SELECT model, status, prompt_tokens, completion_tokens, cost, key_id, stream, error_type "
+                          "FROM usage ORDER BY id")
+        return got if len(got) >= n else []
+
+    return wait_for(rows, f"{n} usage rows in the database")
 
 
 def test_key_lifecycle_and_hashed_storage(gw, upstream):
@@ -94,9 +88,9 @@ def test_key_lifecycle_and_hashed_storage(gw, upstream):
 
     r = httpx.post(f"{gw.url}/key/delete", json={"keys": [key]}, headers=ADMIN)
     assert r.json() == {"deleted_keys": [made["token"]]}
-    time.sleep(1.05)  # another instance's cache would hold it at most this long
-    with pytest.raises(openai.AuthenticationError, match="revoked"):
-        sdk(gw, key).chat.completions.create(model="gpt-test", messages=MSG)
+    create = sdk(gw, key).chat.completions.create
+    wait_for(lambda: fails_with(openai.AuthenticationError, "revoked", create, model="gpt-test", messages=MSG),
+             "the deleted key to be refused")
 
 
 def test_model_allow_list(gw, upstream):
@@ -131,16 +125,16 @@ def test_rpm_and_tpm_limits(gw, upstream):
 
     key = generate(gw, tpm_limit=10)["key"]
     sdk(gw, key).chat.completions.create(model="gpt-test", messages=MSG)  # 11 + some tokens: over 10
-    time.sleep(0.1)
-    with pytest.raises(openai.RateLimitError, match="tpm limit of 10 tokens"):
-        sdk(gw, key).chat.completions.create(model="gpt-test", messages=MSG)
+    create = sdk(gw, key).chat.completions.create
+    wait_for(lambda: fails_with(openai.RateLimitError, "tpm limit of 10 tokens", create, model="gpt-test",
+                                messages=MSG), "the tpm limit to refuse")
 
 
 def test_expired_key(gw, upstream):
     key = generate(gw, duration="1s")["key"]
-    time.sleep(1.2)
-    with pytest.raises(openai.AuthenticationError, match="expired"):
-        sdk(gw, key).chat.completions.create(model="gpt-test", messages=MSG)
+    create = sdk(gw, key).chat.completions.create
+    wait_for(lambda: fails_with(openai.AuthenticationError, "expired", create, model="gpt-test", messages=MSG),
+             "the key to expire")
 
 
 def test_bad_admin_requests_are_clear(gw):

@@ -16,19 +16,30 @@ from accord.mcp.server import build
 from accord.mcp.state import State
 from conftest import MASTER_KEY
 from fakes import Reply
-from panelkit import panel_config, responder
+from panelkit import UPSTREAM, panel_config, question, responder
 
 ACCORD = str(Path(sys.executable).parent / "accord")
 
 
-def scripted(upstream) -> None:
-    lat = {"deepseek-chat": 0.05, "qwen3-max": 0.15, "kimi-k2-0905-preview": 0.3}
-    upstream.responder = responder(lambda m, r: Reply(content=f"{m}: yes", delay=lat.get(m, 0.01)))
-
-
-async def run_consensus(client: Client) -> tuple[str, list[str]]:
+def scripted(upstream) -> list[str]:
+    """In a consensus, each panelist answers once the one before it is reported done (in the progress messages
+    returned, which run_consensus fills), so the order of the progress is known without racing latencies."""
     seen: list[str] = []
+    order = ["deepseek", "qwen", "kimi"]
 
+    def reply(m: str, req: dict) -> Reply:
+        name = next((n for n, up in UPSTREAM.items() if up == m), m)
+        if "Ship on Friday?" not in question(req) or name not in order:
+            return Reply(content=f"{m}: yes")
+        before = order[:order.index(name)]
+        return Reply(content=f"{m}: yes", hold=lambda: all(any(s.split(":")[0] == b and ": done in" in s
+                                                                   for s in seen) for b in before))
+
+    upstream.responder = responder(reply)
+    return seen
+
+
+async def run_consensus(client: Client, seen: list[str]) -> tuple[str, list[str]]:
     async def progress(p, total, message):
         seen.append(message)
 
@@ -45,7 +56,7 @@ def check_progress(seen: list[str]) -> None:
 
 
 async def test_stdio_subprocess(upstream, tmp_path: Path):
-    scripted(upstream)
+    seen = scripted(upstream)
     cfg = tmp_path / "accord.yaml"
     cfg.write_text(panel_config(upstream.url))
     params = StdioServerParameters(command=ACCORD, args=["mcp", "--config", str(cfg)],
@@ -53,7 +64,7 @@ async def test_stdio_subprocess(upstream, tmp_path: Path):
     async with Client(params) as client:
         names = [t.name for t in (await client.list_tools()).tools]
         assert "consensus" in names and "chat" in names
-        out, seen = await run_consensus(client)
+        out, seen = await run_consensus(client, seen)
         assert "# Consensus (synthesize): done" in out
         check_progress(seen)
         r = await client.call_tool("chat", {"prompt": "hi", "model": "q"})
@@ -62,7 +73,7 @@ async def test_stdio_subprocess(upstream, tmp_path: Path):
 
 
 async def test_streamable_http_on_the_gateway_with_auth(upstream, gateway_factory):
-    scripted(upstream)
+    seen = scripted(upstream)
     gw = gateway_factory(panel_config(upstream.url, master_key=MASTER_KEY))
     denied = httpx.post(f"{gw.url}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
                         headers={"Accept": "application/json, text/event-stream"})
@@ -71,7 +82,7 @@ async def test_streamable_http_on_the_gateway_with_auth(upstream, gateway_factor
                               timeout=httpx2.Timeout(30, read=300))
     async with http, Client(streamable_http_client(f"{gw.url}/mcp", http_client=http)) as client:
         assert len((await client.list_tools()).tools) == 7
-        out, seen = await run_consensus(client)
+        out, seen = await run_consensus(client, seen)
         assert "# Consensus (synthesize): done" in out
         check_progress(seen)
     # the gateway's own API still answers beside /mcp
@@ -79,7 +90,7 @@ async def test_streamable_http_on_the_gateway_with_auth(upstream, gateway_factor
 
 
 async def test_tools_on_a_remote_endpoint(upstream, gateway_factory):
-    scripted(upstream)
+    seen = scripted(upstream)
     remote = gateway_factory(panel_config(upstream.url, master_key=MASTER_KEY))
     cfg = parse(panel_config("http://127.0.0.1:9", f"  endpoint: {remote.url}/v1\n  endpoint_key: {MASTER_KEY}\n"))
     state = State.create(cfg)
@@ -90,7 +101,7 @@ async def test_tools_on_a_remote_endpoint(upstream, gateway_factory):
             assert "deepseek" in listed and "kimi" in listed
             r = await client.call_tool("chat", {"prompt": "hi", "model": "kimi"})
             assert r.content[0].text.startswith("kimi-k2-0905-preview: yes")
-            out, _ = await run_consensus(client)
+            out, _ = await run_consensus(client, seen)
             assert "done" in out and "qwen:against" in out
     finally:
         await state.close()

@@ -7,13 +7,13 @@ import os
 import signal
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import httpx
 
 from fakes import free_port
 from test_cli import ACCORD
+from waiting import wait_for, wait_http
 
 MASTER = "sk-ops-master"
 
@@ -35,14 +35,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen([ACCORD, "serve", "--config", str(cfg), *args], stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/health/liveliness", timeout=0.3).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise AssertionError("server did not start")
+        wait_http(f"{self.url}/health/liveliness", "accord serve to start", self.proc)
 
     def models(self) -> list[str]:
         r = httpx.get(f"{self.url}/v1/models", headers={"Authorization": f"Bearer {MASTER}"})
@@ -77,12 +70,14 @@ def test_reload_under_load_drops_nothing_and_refuses_a_broken_config(tmp_path, u
     for t in threads:
         t.start()
     try:
-        time.sleep(0.3)
+        served = count[0]
+        wait_for(lambda: count[0] >= served + 8, "requests under way before the reload")
         write(cfg, upstream.url, "alpha", "beta")
         r = subprocess.run([ACCORD, "reload", "--config", str(cfg)], capture_output=True, text=True, timeout=30)
         assert r.returncode == 0 and "reloaded: 2 models" in r.stdout, r.stderr
         assert server.models() == ["alpha", "beta"]
-        time.sleep(0.3)
+        served = count[0]
+        wait_for(lambda: count[0] >= served + 8, "requests served after the reload")
 
         cfg.write_text(cfg.read_text() + "    rmp: 5\n")  # a typo
         r = subprocess.run([ACCORD, "reload", "--config", str(cfg)], capture_output=True, text=True, timeout=30)
@@ -94,11 +89,9 @@ def test_reload_under_load_drops_nothing_and_refuses_a_broken_config(tmp_path, u
 
         write(cfg, upstream.url, "alpha", "gamma")
         server.proc.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + 5
-        while server.models() != ["alpha", "gamma"]:
-            assert time.monotonic() < deadline, "SIGHUP did not reload"
-            time.sleep(0.05)
-        time.sleep(0.3)
+        wait_for(lambda: server.models() == ["alpha", "gamma"], "SIGHUP to reload the config")
+        served = count[0]
+        wait_for(lambda: count[0] >= served + 8, "requests served after the SIGHUP reload")
     finally:
         done.set()
         for t in threads:

@@ -13,6 +13,7 @@ import pytest
 
 from fakes import free_port
 from faults import FAULTS, FaultServer
+from waiting import wait_for
 
 MID_STREAM = {"reset_mid_stream", "truncated"}  # the first byte has reached the client: nothing to retry
 STATUS = {"500": 502, "503": 502, "429": 429, "refused": 502, "reset": 502, "reset_mid_stream": 502,
@@ -60,13 +61,9 @@ def upstream_sockets(ports: set[int]) -> list:
 
 def assert_no_leak(gw, ports: set[int]) -> None:
     """Every socket to an upstream belongs to the router's pool (idle keep-alive), none outside it."""
-    deadline = time.monotonic() + 3
-    while True:
-        held = upstream_sockets(ports)
-        if len(held) <= gw.router.pools.open_connections() or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    assert len(held) <= gw.router.pools.open_connections(), held
+    wait_for(lambda: len(upstream_sockets(ports)) <= gw.router.pools.open_connections(),
+             f"no upstream socket outside the pool (held: {upstream_sockets(ports)})")
+    held = upstream_sockets(ports)
     assert not [c for c in held if c.status == psutil.CONN_CLOSE_WAIT], held
 
 
@@ -78,7 +75,6 @@ def test_fault_matrix(fault, stream, second, faults, upstream, gateway_factory):
     gw = gateway_factory(matrix_config(fault_url, upstream.url if second else None))
     client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key="x", max_retries=0, timeout=20)
     messages = [{"role": "user", "content": "hi"}]
-    started = time.monotonic()
 
     if fault == "drip" or (second and not (stream and fault in MID_STREAM)):
         expected = "slow but complete" if fault == "drip" else HEALTHY
@@ -103,7 +99,6 @@ def test_fault_matrix(fault, stream, second, faults, upstream, gateway_factory):
         err = r.json()["error"]
         assert set(err) == {"message", "type", "param", "code"} and err["message"]
         assert "Traceback" not in r.text and "k1" not in err["message"]
-    assert time.monotonic() - started < 10  # never a hang
     assert_no_leak(gw, {faults.port, int(upstream.url.rsplit(":", 1)[1])})
 
 
@@ -116,7 +111,7 @@ def test_retry_same_deployment_honours_retry_after(faults, gateway_factory):
                    timeout=20)
     assert r.status_code == 429 and r.headers["retry-after"] == "1"
     assert faults.hits["429"] - before == 2  # first try and one retry
-    assert time.monotonic() - t0 >= 0.95  # it waited as the provider asked
+    assert time.monotonic() - t0 >= 0.95  # it waited as the provider asked (a lower bound: load only adds)
 
 
 def test_retry_after_longer_than_allowed_gives_up_at_once(faults, gateway_factory):
@@ -201,9 +196,12 @@ def test_cooldown_skips_a_failing_deployment_then_tries_again(faults, upstream, 
     for _ in range(3):  # cooling down: skipped
         c.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
     assert faults.hits["500"] == before
-    time.sleep(1.1)
-    c.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
-    assert faults.hits["500"] == before + 1  # tried again after the cooldown
+    def tried_again() -> bool:  # each request skips it while it cools down, and tries it once after
+        c.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+        return faults.hits["500"] > before
+
+    wait_for(tried_again, "the cooled-down deployment to be tried again")
+    assert faults.hits["500"] == before + 1
 
 
 def test_deployment_rpm_limit_is_respected(upstream, gateway_factory):
@@ -251,33 +249,27 @@ models:
 
 # ------------------------------------------------------------------------------------------- disconnects
 def test_client_disconnect_mid_stream_cancels_upstream(faults, gateway_factory):
-    faults_slow = FaultServer(drip_gap=2.0).start()
+    # the next chunk never comes and the idle timeout never fires: only the hang-up can close the upstream
+    faults_slow = FaultServer(drip_gap=3600).start()
     try:
         gw = gateway_factory(matrix_config(faults_slow.url("drip"), None).replace("stream_idle_timeout: 1",
-                                                                                   "stream_idle_timeout: 5"))
+                                                                                   "stream_idle_timeout: 3600"))
         with httpx.stream("POST", f"{gw.url}/v1/chat/completions", timeout=10,
                           json={"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]}) as r:
             for line in r.iter_lines():
                 if "slow" in line:
                     break  # got the first words; hang up
-        hung_up = time.monotonic()
-        deadline = hung_up + 1.5
-        while not faults_slow.peer_closed and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert faults_slow.peer_closed, "the upstream connection was not closed after the client left"
-        assert faults_slow.peer_closed[0][1] - hung_up < 1.5  # at once, not after the 2 s chunk gap
+        wait_for(lambda: faults_slow.peer_closed, "the upstream connection to close after the client left")
     finally:
         faults_slow.stop()
 
 
 def test_client_disconnect_while_waiting_cancels_upstream(faults, gateway_factory):
+    # the request timeout never fires: only the hang-up can close the upstream
     gw = gateway_factory(matrix_config(faults.url("stall"), None).replace("request_timeout: 1.5",
-                                                                          "request_timeout: 30"))
+                                                                          "request_timeout: 3600"))
     before = len(faults.peer_closed)
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(f"{gw.url}/v1/chat/completions", timeout=0.5,
                    json={"model": "m", "messages": [{"role": "user", "content": "x"}]})
-    hung_up = time.monotonic()
-    while len(faults.peer_closed) == before and time.monotonic() < hung_up + 3:
-        time.sleep(0.02)
-    assert len(faults.peer_closed) > before and faults.peer_closed[-1][1] - hung_up < 1.5
+    wait_for(lambda: len(faults.peer_closed) > before, "the upstream connection to close after the client left")

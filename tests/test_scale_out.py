@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
-import time
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pytest
 
 from fakes import free_port
 from test_cli import ACCORD
-from waiting import wait_for
+from waiting import wait_for, wait_http
 
 MASTER = "sk-scale-master"
 MSG = [{"role": "user", "content": "hi"}]
@@ -47,16 +48,15 @@ class Instance:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen([ACCORD, "serve", "--config", str(cfg), "--port", str(self.port)],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.proc.stdout.read() if self.proc.stdout else ""
-            try:
-                if httpx.get(f"{self.url}/health/readiness", timeout=0.5).json().get("db") == "connected":
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError("instance did not become ready")
+        wait_http(f"{self.url}/health/readiness", f"accord serve on :{self.port} to be ready", self.proc,
+                  want='"db":"connected"')
+
+    def accepts_connections(self) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", self.port), 5).close()
+            return True
+        except OSError:
+            return False
 
     def stop(self, sig: int = signal.SIGTERM) -> str:
         if self.proc.poll() is None:
@@ -69,14 +69,6 @@ def admin(url: str, path: str, body: dict) -> dict:
     r = httpx.post(f"{url}{path}", json=body, headers={"Authorization": f"Bearer {MASTER}"})
     assert r.status_code == 200, r.text
     return r.json()
-
-
-def until(cond, timeout: float) -> float:
-    t0 = time.monotonic()
-    while not cond():
-        assert time.monotonic() - t0 < timeout, "condition not reached in time"
-        time.sleep(0.02)
-    return time.monotonic() - t0
 
 
 def works(url: str, key: str) -> bool:
@@ -97,8 +89,8 @@ def test_two_instances_behind_nginx_share_keys_limits_and_revocation(tmp_path, u
     try:
         assert httpx.get(f"{a.url}/health/readiness").json()["limits"] == "redis"
         key = admin(a.url, "/key/generate", {"key_alias": "shared", "rpm_limit": 4})["key"]
-        # created through A, usable through the load balancer (both instances) within a second
-        assert until(lambda: works(b.url, key), 1.0) <= 1.0
+        # created through A, usable through the load balancer (both instances)
+        wait_for(lambda: works(b.url, key), "a key made through A to work through B")
         c = openai.OpenAI(base_url=f"{lb.url}/v1", api_key=key, max_retries=0)
         assert c.chat.completions.create(model="m", messages=MSG).choices
         # the rpm limit holds across instances: 4 requests in this minute in all, wherever they land
@@ -109,12 +101,12 @@ def test_two_instances_behind_nginx_share_keys_limits_and_revocation(tmp_path, u
         with pytest.raises(openai.RateLimitError, match="rpm limit of 4"):
             c.chat.completions.create(model="m", messages=MSG)
         assert not works(a.url, key) and not works(b.url, key)
-        # revoked through B: refused everywhere within a second
+        # revoked through B: refused everywhere (how soon is the key cache's lifetime, not a test's business)
         other = admin(a.url, "/key/generate", {"key_alias": "doomed"})["key"]
         assert works(a.url, other) and works(b.url, other)
         admin(b.url, "/key/delete", {"keys": ["doomed"]})
-        took = until(lambda: not works(a.url, other) and not works(lb.url, other), 1.5)
-        assert took <= 1.5
+        wait_for(lambda: not works(a.url, other) and not works(lb.url, other), "a key revoked through B to be "
+                 "refused through A and the load balancer")
     finally:
         lb.stop()
         a.stop()
@@ -130,7 +122,8 @@ def test_sigterm_finishes_in_flight_requests_and_loses_no_usage(tmp_path, upstre
     db = tmp_path / "accord.db"
     cfg = config(tmp_path, upstream.url, f"sqlite:///{db}")
     inst = Instance(cfg)
-    upstream.default.delay = 0.6
+    gate = threading.Event()
+    upstream.default.hold = gate.is_set  # every answer waits until the instance is shutting down
     auth = {"Authorization": f"Bearer {MASTER}"}
 
     def call(_: int) -> int:
@@ -139,9 +132,11 @@ def test_sigterm_finishes_in_flight_requests_and_loses_no_usage(tmp_path, upstre
 
     with ThreadPoolExecutor(20) as pool:
         futures = [pool.submit(call, i) for i in range(20)]
-        # all 20 have reached the upstream (which holds each 0.6 s): in flight, not still connecting
-        wait_for(lambda: len(upstream.requests) >= 20, "all 20 requests in flight")
+        wait_for(lambda: upstream.in_flight == 20, "all 20 requests to reach the upstream")
         inst.proc.send_signal(signal.SIGTERM)
+        wait_for(lambda: not inst.accepts_connections(), "the instance to stop taking new connections")
+        assert upstream.in_flight == 20  # shutting down with all 20 still waiting for the upstream
+        gate.set()
         statuses = [f.result() for f in futures]
     inst.stop()
     assert statuses == [200] * 20  # in-flight requests finish
@@ -156,7 +151,7 @@ def test_sigkill_loses_at_most_the_last_batch(tmp_path, upstream):
     with httpx.Client(headers=auth) as c:
         for _ in range(30):
             assert c.post(f"{inst.url}/v1/chat/completions", json={"model": "m", "messages": MSG}).status_code == 200
-        time.sleep(1.2)  # a batch interval has passed: these are on disk
+        wait_for(lambda: _count(db) == 30, "the first 30 requests' usage to be on disk")
         for _ in range(10):
             c.post(f"{inst.url}/v1/chat/completions", json={"model": "m", "messages": MSG})
     inst.stop(signal.SIGKILL)
@@ -189,11 +184,11 @@ def test_cli_keys_and_usage(tmp_path, upstream):
         assert works(inst.url, key)
         listed = run("keys", "list")
         assert "cli-key" in listed.stdout and key not in listed.stdout
-        until(lambda: '"requests": 1' in run("usage", "--by", "key", "--json").stdout, 5)
+        wait_for(lambda: '"requests": 1' in run("usage", "--by", "key", "--json").stdout, "the key's usage")
         table = run("usage", "--by", "model")
         assert "m" in table.stdout and table.returncode == 0
         assert run("keys", "revoke", "cli-key").returncode == 0
-        until(lambda: not works(inst.url, key), 1.5)
+        wait_for(lambda: not works(inst.url, key), "the revoked key to be refused")
         assert run("keys", "revoke", "no-such-key").returncode == 2
         bad = run("keys", "create", "--expires", "someday")
         assert bad.returncode == 2 and "duration" in bad.stderr

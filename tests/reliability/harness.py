@@ -9,7 +9,6 @@ loopback addresses are used.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import resource
@@ -29,6 +28,9 @@ PYTHON = sys.executable
 MASTER = "sk-reliability-master"
 PROBE = Path(__file__).with_name("serve_probe.py")
 
+sys.path.insert(0, str(ROOT / "tests"))  # the long scripts run from here: tests/waiting.py, as the suite uses
+from waiting import wait_for, wait_http  # noqa: E402
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -45,20 +47,9 @@ def raise_fd_limit(want: int = 65536) -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def _wait_http(port: int, path: str, proc: subprocess.Popen, log: Path, timeout: float = 30.0,
-               want: str | None = None) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"exited with {proc.returncode}: {log.read_text(errors='replace')[-3000:]}")
-        with contextlib.suppress(httpx.HTTPError):
-            r = httpx.get(f"http://127.0.0.1:{port}{path}", timeout=1)
-            if r.status_code == 200 and (want is None or want in r.text):
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"not ready within {timeout} s: {log.read_text(errors='replace')[-3000:]}")
+def _wait_http(port: int, path: str, proc: subprocess.Popen, log: Path, want: str = "") -> None:
+    wait_http(f"http://127.0.0.1:{port}{path}", f"{log.stem} to answer {path}", proc, want=want,
+              output=lambda: log.read_text(errors="replace"))
 
 
 class Proc:
@@ -137,16 +128,11 @@ class Accord(Proc):
         _wait_http(self.port, "/health/readiness", self.proc, self.log, want='"db":"connected"')
         self.ps = psutil.Process(self.proc.pid)
 
-    def tasks(self, timeout: float = 5.0) -> int:
+    def tasks(self) -> int:
         """asyncio tasks alive in the server right now."""
         self.tasks_file.unlink(missing_ok=True)
         self.proc.send_signal(signal.SIGUSR1)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with contextlib.suppress(FileNotFoundError, ValueError):
-                return int(self.tasks_file.read_text())
-            time.sleep(0.02)
-        raise RuntimeError("the task probe did not answer")
+        return wait_for(lambda: (int(self.tasks_file.read_text()),), "the task probe to answer")[0]
 
     def sample(self) -> dict:
         """RSS (MB), open file descriptors, open sockets and asyncio tasks of the server process."""
@@ -249,7 +235,7 @@ async def stream_load(url: str, key: str, clients: int, seconds: float, chunks: 
                 res.error_samples.append(f"truncated: {content}/{chunks} chunks, last {events[-1:]!r}"[:300])
 
     async def client(i: int, session: aiohttp.ClientSession) -> None:
-        await asyncio.sleep(ramp * i / max(1, clients))  # spread the first connections over `ramp` seconds
+        await asyncio.sleep(ramp * i / max(1, clients))  # wait-ok: the workload's ramp-up, not a wait for anything
         while time.monotonic() < stop_at:
             try:
                 await one(session)

@@ -62,7 +62,7 @@ def run(clients: int, seconds: float, mcp_calls: int, *, chunks: int = 20, pace_
                 peak["fds"] = max(peak["fds"], server.ps.num_fds())
             except Exception:
                 return
-            time.sleep(0.5)
+            time.sleep(0.5)  # wait-ok: the sampling period
 
     threading.Thread(target=sampler, daemon=True).start()
     idle = server.sample()

@@ -128,16 +128,16 @@ def run(seconds: float, warmup: float, *, concurrency: int = 16, sample_every: f
             task = asyncio.create_task(traffic(server.url, vkey, t_end, counts, concurrency, consensus=True))
             t0 = time.monotonic()
             while sample and not task.done():
-                await asyncio.sleep(min(sample_every, max(0.1, t_end - time.monotonic())))
+                await asyncio.sleep(min(sample_every, max(0.1, t_end - time.monotonic())))  # wait-ok: sampling period
                 if not task.done():
                     samples.append({"t": round(time.monotonic() - t0, 1), **server.sample()})
             await task
 
         asyncio.run(phase(warmup, False))
-        time.sleep(quiet)
+        time.sleep(quiet)  # wait-ok: the soak's idle period before sampling is part of the measured workload
         base = server.sample()
         asyncio.run(phase(seconds, True))
-        time.sleep(quiet)
+        time.sleep(quiet)  # wait-ok: as above, so the two samples are taken alike
         final = server.sample()
     finally:
         code = server.stop(signal.SIGTERM)

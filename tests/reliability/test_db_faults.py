@@ -1,7 +1,8 @@
 """The database goes away mid-traffic, or stops taking writes, and comes back.
 
 Requests keep being served the whole time (master key and a virtual key already seen), usage rows wait in
-memory and are all written once the database is back, within a stated bound (RECOVERY_S).
+memory and are all written once the database is back. (How soon is printed as a FIGURE, not asserted: timing
+claims live in bench/.)
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import httpx
 import pytest
 
 from conftest import MASTER_KEY, basic_config
+from waiting import wait_for
 
-RECOVERY_S = 5.0  # rows buffered during an outage are in the database this long after it is back
 MSG = [{"role": "user", "content": "hi"}]
 
 
@@ -41,7 +42,7 @@ class Traffic:
                 self.statuses[r.status_code] += 1
                 if r.status_code != 200 and len(self.failures) < 5:
                     self.failures.append(r.text[:300])
-                time.sleep(0.005)
+                time.sleep(0.005)  # wait-ok: pacing, so the traffic thread does not starve the server
 
     def __enter__(self) -> Traffic:
         self.thread.start()
@@ -58,23 +59,24 @@ class Traffic:
 
 def _gateway(gateway_factory, upstream, url: str):
     gw = gateway_factory(basic_config(upstream.url).replace("settings:\n", f'settings:\n  database_url: "{url}"\n'))
-    deadline = time.monotonic() + 30
-    while not gw.app.state.store.ready.is_set():
-        assert time.monotonic() < deadline, "store did not open"
-        time.sleep(0.05)
+    wait_for(gw.app.state.store.ready.is_set, "the store to open")
     r = httpx.post(f"{gw.url}/key/generate", json={"key_alias": "faults"},
                    headers={"Authorization": f"Bearer {MASTER_KEY}"})
     assert r.status_code == 200, r.text
     return gw, r.json()["key"]
 
 
-def _until(cond, timeout: float, why=lambda: "") -> float:
+def _timed(cond, what: str) -> float:
+    """Wait for `cond`; how long it took, for the FIGURE line only."""
     t0 = time.monotonic()
-    while not cond():
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError(f"not reached within {timeout} s {why()}")
-        time.sleep(0.05)
+    wait_for(cond, what)
     return time.monotonic() - t0
+
+
+def _served(traffic: Traffic, more: int) -> None:
+    """Wait until the traffic has had `more` answers from now."""
+    mark = traffic.total
+    wait_for(lambda: traffic.total >= mark + more, f"{more} more requests served")
 
 
 def _check(traffic: Traffic, count, gw, recovered_in: float) -> None:
@@ -83,7 +85,6 @@ def _check(traffic: Traffic, count, gw, recovered_in: float) -> None:
     assert traffic.statuses == Counter({200: traffic.total}), (traffic.statuses, traffic.failures)
     assert traffic.total > 50
     assert count() == traffic.total  # every request recorded, none twice
-    assert recovered_in <= RECOVERY_S
     assert gw.app.state.store.usage.buffer == []
 
 
@@ -95,18 +96,24 @@ def test_postgres_stopped_mid_traffic_then_back(gateway_factory, upstream, postg
     def count() -> int:
         return int(pg.sql("SELECT count(*) FROM usage"))
 
+    store = gw.app.state.store
     with Traffic(gw.url, vkey) as t:
-        time.sleep(0.6)
+        _served(t, 20)
         pg.halt()
+        halted = time.monotonic()  # the event loop's clock (asyncio's default is time.monotonic)
         try:
-            time.sleep(2.5)  # several flush intervals and key-cache lifetimes with no database
+            # the writer has failed, and the cached virtual key was due again and asked about with no database
+            wait_for(lambda: store.usage.failing_since, "the usage writer to notice the outage")
+            wait_for(lambda: any(ts > halted for _, ts in store._cache.values()),
+                     "the key cache to outlive its lifetime with no database")
+            _served(t, 20)
             during = t.total
-            assert gw.app.state.store.usage.buffer, "rows should be waiting in memory"
+            assert store.usage.buffer, "rows should be waiting in memory"
         finally:
             pg.resume()
         sent_by_now = t.total
-        recovered = _until(lambda: count() >= sent_by_now, RECOVERY_S + 5)
-    _until(lambda: count() == t.total, RECOVERY_S, lambda: (count(), t.statuses, t.failures))
+        recovered = _timed(lambda: count() >= sent_by_now, "the buffered rows to be written")
+    wait_for(lambda: count() == t.total, "every request's row in the database")
     assert during > 20
     _check(t, count, gw, recovered)
     assert "cannot write to the database" in caplog.text and "database is back" in caplog.text
@@ -127,16 +134,16 @@ def test_postgres_read_only_mid_traffic_then_writable(gateway_factory, upstream,
         pg.sql("SELECT pg_reload_conf()", db="postgres")
 
     with Traffic(gw.url, vkey) as t:
-        time.sleep(0.6)
+        _served(t, 20)
         read_only(True)
         try:
-            _until(lambda: bool(gw.app.state.store.usage.failing_since), 5)
-            time.sleep(1.5)
+            wait_for(lambda: gw.app.state.store.usage.failing_since, "the usage writer to be refused")
+            wait_for(lambda: len(gw.app.state.store.usage.buffer) >= 20, "rows waiting in memory")
         finally:
             read_only(False)
         sent_by_now = t.total
-        recovered = _until(lambda: count() >= sent_by_now, RECOVERY_S + 5)
-    _until(lambda: count() == t.total, RECOVERY_S, lambda: (count(), t.statuses, t.failures))
+        recovered = _timed(lambda: count() >= sent_by_now, "the buffered rows to be written")
+    wait_for(lambda: count() == t.total, "every request's row in the database")
     _check(t, count, gw, recovered)
 
 
@@ -149,18 +156,18 @@ def test_sqlite_locked_mid_traffic_then_released(gateway_factory, upstream, tmp_
             return int(c.execute("SELECT count(*) FROM usage").fetchone()[0])
 
     with Traffic(gw.url, vkey) as t:
-        time.sleep(0.6)
+        _served(t, 20)
         locker = sqlite3.connect(db, isolation_level=None)
         locker.execute("BEGIN EXCLUSIVE")  # another process writing for a long time: nobody else may write
         try:
-            _until(lambda: bool(gw.app.state.store.usage.failing_since), 15)  # after SQLite's busy_timeout
+            wait_for(lambda: gw.app.state.store.usage.failing_since, "the writer to give up (SQLite's busy_timeout)")
             assert gw.app.state.store.usage.buffer
         finally:
             locker.execute("ROLLBACK")
             locker.close()
         sent_by_now = t.total
-        recovered = _until(lambda: count() >= sent_by_now, RECOVERY_S + 5)
-    _until(lambda: count() == t.total, RECOVERY_S, lambda: (count(), t.statuses, t.failures))
+        recovered = _timed(lambda: count() >= sent_by_now, "the buffered rows to be written")
+    wait_for(lambda: count() == t.total, "every request's row in the database")
     _check(t, count, gw, recovered)
 
 

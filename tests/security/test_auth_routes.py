@@ -6,10 +6,7 @@ is right."""
 from __future__ import annotations
 
 import hmac
-import importlib.util
 import re
-import statistics
-import time
 from types import SimpleNamespace
 
 import httpx
@@ -124,10 +121,6 @@ def test_every_route_refuses_missing_and_wrong_credentials(gw):
     assert problems == [], "\n".join(problems)
 
 
-UI = importlib.util.find_spec("accord.ui.app") is not None
-
-
-@pytest.mark.skipif(not UI, reason="the dashboard (accord.ui) does not exist yet")
 def test_ui_refuses_without_a_session_and_checks_csrf_and_throttles_sign_in(gw):
     routes = ui_routes()
     assert ("GET", "/login") in routes and ("POST", "/login") in routes
@@ -181,34 +174,16 @@ def test_ui_refuses_without_a_session_and_checks_csrf_and_throttles_sign_in(gw):
 
 
 def test_key_comparison_is_constant_time(monkeypatch):
-    """The master key check takes as long for a key wrong in its first character as for one wrong only in its
-    last (interleaved rounds, medians; a generous margin for a loaded 2-core machine). And it is the
-    constant-time comparison that does it."""
+    """The master key check is decided by the constant-time comparison, given the whole key whatever part of it
+    is wrong (no early exit before it). The timing itself is measured in bench/key_compare.py, not here."""
     from accord.gateway import auth
 
     master = "sk-" + "k" * 61
     request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(master_key=master)))
-    first_wrong = "X" + master[1:]
-    last_wrong = master[:-1] + "X"
     calls = []
     real = hmac.compare_digest
-    monkeypatch.setattr(auth.hmac, "compare_digest", lambda a, b: calls.append(1) or real(a, b))
-    assert not auth._is_master(request, first_wrong) and auth._is_master(request, master) and calls
-    monkeypatch.setattr(auth.hmac, "compare_digest", real)
-
-    def timed(key: str, n: int = 2000) -> float:
-        t0 = time.perf_counter_ns()
-        for _ in range(n):
-            auth._is_master(request, key)
-        return (time.perf_counter_ns() - t0) / n
-
-    early, late = [], []
-    for i in range(200):
-        if i % 2:
-            early.append(timed(first_wrong))
-            late.append(timed(last_wrong))
-        else:
-            late.append(timed(last_wrong))
-            early.append(timed(first_wrong))
-    a, b = statistics.median(early), statistics.median(late)
-    assert abs(a - b) / min(a, b) < 0.25, f"medians {a:.0f} ns vs {b:.0f} ns"
+    monkeypatch.setattr(auth.hmac, "compare_digest", lambda a, b: calls.append((a, b)) or real(a, b))
+    for key in ("X" + master[1:], master[:-1] + "X", "short", master):
+        calls.clear()
+        assert auth._is_master(request, key) is (key == master)
+        assert calls == [(key.encode(), master.encode())], key

@@ -7,11 +7,11 @@ where a canary was found, not the text around it."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import secrets
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
@@ -80,12 +80,13 @@ def served(upstream, tmp_path):
     upstream.responder = _responder
     cfg = tmp_path / "accord.yaml"
     cfg.write_text(_config(upstream.url, tmp_path / "data"))
-    with serving(cfg, tmp_path) as (url, log, env):
-        yield url, cfg, log, env
+    with contextlib.ExitStack() as running:
+        url, log, env = running.enter_context(serving(cfg, tmp_path))
+        yield url, cfg, log, env, running.close  # close: a graceful stop (SIGTERM), once
 
 
 async def test_canaries_never_leave(served, tmp_path):
-    url, cfg, log, env = served
+    url, cfg, log, env, stop = served
     admin = {"Authorization": f"Bearer {MASTER}"}
     leaks = Leaks({"provider": PROVIDER, "master": MASTER})
     with httpx.Client(base_url=url, timeout=60) as c:
@@ -143,7 +144,7 @@ async def test_canaries_never_leave(served, tmp_path):
                            timeout=60)
         assert p.returncode != 0
         leaks.scan(f"accord {args[0]} with a broken config", p.stdout + p.stderr)
-    time.sleep(0.7)  # the last usage batch and its log lines
+    stop()  # a graceful stop writes the last usage batch and its log lines
     leaks.scan("the debug log of accord serve", log.read_text(errors="replace"))
     assert leaks.checked > 80
     assert leaks.found == []
