@@ -47,16 +47,28 @@ def gguf() -> Path:
     return found[0]
 
 
+class Llama:
+    def __init__(self, proc: subprocess.Popen, url: str, log: Path) -> None:
+        self.proc, self.url, self.log = proc, url, log
+
+    def check_alive(self) -> None:
+        """A crash shows up at the gateway as a bare 502; say what really happened."""
+        if self.proc.poll() is not None:
+            raise AssertionError(f"llama_cpp.server died (exit {self.proc.returncode}; a negative one is a signal, "
+                                 f"e.g. a CPU instruction the machine refuses):\n{self.log.read_text()[-2000:]}")
+
+
 @pytest.fixture(scope="module")
-def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """llama-cpp-python's server on a free loopback port; yields its /v1 URL."""
+def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Llama]:
+    """llama-cpp-python's server on a free loopback port."""
     model = gguf()
     port = free_port()
     log = tmp_path_factory.mktemp("llama") / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", "smollm2",
-             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--seed", "1"],
+             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--seed", "1",
+             "--interrupt_requests", "false"],  # else a waiting request cuts a streaming one short
             stdout=out, stderr=subprocess.STDOUT)
 
     def up() -> bool:
@@ -66,7 +78,7 @@ def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     try:
         wait_for(up, "llama_cpp.server to load SmolLM2 and answer /v1/models", timeout=300)
-        yield f"http://127.0.0.1:{port}/v1"
+        yield Llama(proc, f"http://127.0.0.1:{port}/v1", log)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -92,8 +104,9 @@ mcp:
 
 
 @pytest.fixture
-def gw(llama: str, gateway_factory):
-    return gateway_factory(config(llama))
+def gw(llama: Llama, gateway_factory):
+    yield gateway_factory(config(llama.url))
+    llama.check_alive()
 
 
 def client(gw) -> openai.OpenAI:
