@@ -82,6 +82,19 @@ def test_stream_without_include_usage_gets_no_usage_chunk(gateway, upstream):
     assert upstream.last["json"]["stream_options"] == {"include_usage": True}
 
 
+def test_stream_usage_is_estimated_when_the_upstream_ignores_include_usage(gateway, upstream):
+    # llama-cpp-python's server (tests/test_real_upstream.py), older vLLM and Ollama send no usage chunk
+    upstream.reply(content="four words of answer", usage=False)
+    chunks = list(client(gateway).chat.completions.create(
+        model="gpt-test", messages=[{"role": "user", "content": "x"}], stream=True,
+        stream_options={"include_usage": True}))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "four words of answer"
+    assert [c.usage is not None for c in chunks].count(True) == 1 and chunks[-1].usage is not None
+    assert chunks[-1].choices == [] and chunks[-1].id == chunks[0].id and chunks[-1].model == chunks[0].model
+    assert chunks[-1].usage.prompt_tokens > 0 and chunks[-1].usage.completion_tokens > 0
+    assert chunks[-1].usage.total_tokens == chunks[-1].usage.prompt_tokens + chunks[-1].usage.completion_tokens
+
+
 def test_stream_chunks_are_forwarded_as_they_arrive(gateway, upstream):
     arrivals: list[str] = []
     # the upstream sends each chunk only once the client has the one before: a buffered stream never finishes

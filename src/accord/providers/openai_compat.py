@@ -146,12 +146,14 @@ class OpenAICompatible:
         """Pass each chunk on as the upstream's own bytes; each is parsed once (orjson, microseconds) to catch
         malformed output, in-band errors, the finish reason and usage."""
         done = False
+        last: dict = {}
         async with aclosing(sse_json(resp, dep, call)) as events:
             async for data, chunk in events:
                 if chunk is None:  # [DONE]
                     done = True
                     break
                 call.chunks += 1
+                last = chunk
                 choices = chunk.get("choices")
                 if "error" in chunk and not choices:
                     raise upstream_error(dep, 502, data)
@@ -174,6 +176,11 @@ class OpenAICompatible:
                                 "(no [DONE], no finish_reason): the answer is incomplete")
         if call.usage is None:
             call.usage = Usage(estimate_tokens(prompt), call.chunks, estimated=True)
+            if want_usage:  # the upstream ignored include_usage (llama-cpp-python, older vLLM): estimate, as
+                # complete() does, rather than leave the client without the usage chunk it asked for
+                yield orjson.dumps({"id": last.get("id"), "object": "chat.completion.chunk",
+                                    "created": last.get("created"), "model": last.get("model"), "choices": [],
+                                    "usage": call.usage.as_openai()})
 
     async def embed(self, dep: Deployment, body: dict, call: Call, pools: Pools) -> dict:
         need_key(dep)
