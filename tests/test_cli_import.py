@@ -123,7 +123,7 @@ def test_pal_alone_serves_custom_models_from_custom_api_url(tmp_path):
     assert data["settings"] == {"log_level": "warning"} and data["mcp"] == {"default_model": "auto"}
     assert "sk-vllm-secret" not in out.read_text()
     assert "CUSTOM_API_KEY=sk-vllm-secret" in (out.parent / "env").read_text()
-    assert "  - SOMETHING_ELSE: not a PAL setting Accord uses" in r.stdout
+    assert "  - SOMETHING_ELSE: not a PAL or LiteLLM setting Accord uses" in r.stdout
     cfg = load(out)
     assert {d.api_key for d in cfg.deployments} == {"sk-vllm-secret"}
     assert next(d for d in cfg.deployments if d.name == "deepseek/deepseek-reasoner").aliases == ("ds-r1", "reasoner")

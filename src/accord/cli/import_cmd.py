@@ -14,7 +14,10 @@ from .common import fail
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @click.option("--out", "out_path", metavar="PATH", help="Where to write (default: $XDG_CONFIG_HOME/accord/accord.yaml).")
 @click.option("--yes", "-y", is_flag=True, help="Overwrite an existing output without asking.")
-def import_(files: tuple[str, ...], out_path: str | None, yes: bool) -> None:
+@click.option("--use-litellm-database", "litellm_database", is_flag=True,
+              help="Keep Accord's own tables in LiteLLM's PostgreSQL database (DATABASE_URL), beside LiteLLM's. "
+                   "Default: Accord's own store (SQLite), apart from LiteLLM's tables.")
+def import_(files: tuple[str, ...], out_path: str | None, yes: bool, litellm_database: bool) -> None:
     """Convert a LiteLLM config.yaml, a PAL custom_models.json and PAL's .env into one accord.yaml.
 
     Each file's kind is recognised by its content; everything that cannot be mapped is listed with the reason.
@@ -34,7 +37,7 @@ def import_(files: tuple[str, ...], out_path: str | None, yes: bool) -> None:
         except (OSError, UnicodeDecodeError) as e:
             fail(f"{p}: cannot read it ({getattr(e, 'strerror', None) or e.__class__.__name__})", 2)
     try:
-        result = convert(inputs)
+        result = convert(inputs, litellm_database=litellm_database)
     except ImportProblem as e:
         fail(str(e), 2)
     out = Path(out_path).expanduser() if out_path else config_mod.config_dir() / "accord.yaml"
