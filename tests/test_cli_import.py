@@ -287,7 +287,7 @@ def test_claude_mcp_json_is_where_pals_settings_are(tmp_path, pal_home):
     assert data["models"][0]["capabilities"]["intelligence"] == 18  # from ~/.pal/custom_models.json
     assert "one process" in r.stdout and "PAL's settings read from the `env` of mcpServers.pal" in r.stdout
     assert "apilookup (on in PAL) has no Accord tool" in r.stdout and "web search" in r.stdout
-    assert "  - PATH: the PATH PAL's launcher needed" in r.stdout
+    assert "  - PATH: the program search path (PAL's launcher needed it to find uvx)" in r.stdout
     assert "next: accord claude install" in r.stdout
 
     pal = json.loads((SETUP / "mcp.json").read_text())["mcpServers"]["pal"]
@@ -302,9 +302,10 @@ def test_claude_mcp_json_is_where_pals_settings_are(tmp_path, pal_home):
     assert yaml.safe_load(out2.read_text())["mcp"] == data["mcp"]
     assert "projects[/work/app].mcpServers.multi-model" in r.stdout
 
-    claude_json.write_text(json.dumps({"mcpServers": {"fs": {"command": "npx"}}}))
+    claude_json.write_text(json.dumps({"mcpServers": {"fs": {"command": "npx"},
+                                                      "pay": {"command": "npx", "args": ["paypal-mcp-server"]}}}))
     r = run("import", str(claude_json), "--out", str(tmp_path / "c.yaml"))
-    assert r.returncode == 2 and "no PAL server in it (servers: fs)" in r.stderr
+    assert r.returncode == 2 and "no PAL server in it (servers: fs, pay)" in r.stderr
 
 
 def test_litellm_env_keeps_master_key_and_ui_login_and_says_why_for_the_rest(tmp_path, home):

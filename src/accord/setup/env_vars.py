@@ -23,7 +23,8 @@ LEFT = {
                         "from its env file and never reads LiteLLM's database",
     "STORE_MODEL_IN_DB": "lets LiteLLM's UI keep models in its database; Accord serves the models in accord.yaml",
     "LITELLM_LOG": "LiteLLM's own log level; Accord's is settings.log_level",
-    "PATH": "the PATH PAL's launcher needed to find uvx; `accord claude install` registers accord by its full path",
+    "PATH": "the program search path (PAL's launcher needed it to find uvx); `accord claude install` and "
+            "`accord service install` run accord by its full path",
     "PAL_MCP_FORCE_ENV_OVERRIDE": "decides between PAL's .env and Claude Code's env; Accord has one env file",
 }
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")

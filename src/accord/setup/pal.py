@@ -33,7 +33,7 @@ LOG_LEVELS = {"debug": "debug", "info": "info", "warning": "warning", "warn": "w
 LOOPBACK = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "host.docker.internal"}
 # how PAL's Claude Code entry is named (Zen MCP was its former name), or what its launcher runs
 SERVER_NAMES = {"pal", "zen", "pal-mcp", "zen-mcp", "pal-mcp-server", "zen-mcp-server", "zen_mcp", "zen_mcp_server"}
-_LAUNCHER = re.compile(r"(pal|zen)[-_]mcp[-_]server|(pal|zen)-mcp\b")
+_LAUNCHER = re.compile(r"(?<![a-z0-9])(pal|zen)[-_]mcp([-_]server)?(?![a-z0-9])")  # not paypal-mcp-server
 APILOOKUP = ("apilookup (on in PAL) has no Accord tool: Claude Code looks current API docs up itself with its "
              "web search (WebSearch, WebFetch)")
 
