@@ -334,6 +334,13 @@ def test_litellm_env_keeps_master_key_and_ui_login_and_says_why_for_the_rest(tmp
     assert "DATABASE_URL=postgresql://litellm:pg-secret-test@localhost:5432/litellm" in (out2.parent / "env").read_text()
     assert "pg-secret" not in out2.read_text() + r.stdout
 
+    # a master key written in the config wins over LITELLM_MASTER_KEY, in LiteLLM as here: the variable is left
+    config = tmp_path / "config.yaml"
+    config.write_text("model_list: []\ngeneral_settings: {master_key: sk-in-the-config}\n")
+    r = run("import", str(config), str(SETUP / "litellm.env"), "--out", str(tmp_path / "k" / "accord.yaml"))
+    assert r.returncode == 0 and "  - LITELLM_MASTER_KEY: general_settings.master_key is set, and wins" in r.stdout
+    assert "LITELLM_MASTER_KEY" not in (tmp_path / "k" / "env").read_text()
+
 
 def test_pal_default_model_custom_means_custom_model_name(tmp_path):
     env = tmp_path / "pal.env"

@@ -45,9 +45,10 @@ def apply(env: dict[str, str], out: Result, *, litellm_database: bool) -> None:
         if not value:
             out.skipped.append(f"{key}: empty")
         elif key == "LITELLM_MASTER_KEY":
+            if settings.setdefault("master_key", "${LITELLM_MASTER_KEY}") != "${LITELLM_MASTER_KEY}":
+                out.skipped.append(f"{key}: general_settings.master_key is set, and wins over it (in LiteLLM too)")
+                continue
             out.env[key] = value
-            if "master_key" not in settings:
-                settings["master_key"] = "${LITELLM_MASTER_KEY}"
             out.notes.append("LITELLM_MASTER_KEY is Accord's master key (settings.master_key reads it from the env "
                              "file): clients keep the key they send")
         elif key in ("UI_USERNAME", "UI_PASSWORD"):
