@@ -62,16 +62,44 @@ def test_user_scope_merges_claude_json(home, tmp_path):
     (home / ".claude").mkdir()
     (home / ".claude" / "settings.json").write_text(json.dumps({"env": {"MCP_TOOL_TIMEOUT": "3600000"},
                                                                 "model": "opus"}))
-    r = run("claude", "install", "--no-cli")  # default scope user; no config file: plain `accord mcp`
+    r = run("claude", "install", "--no-cli", "--keep-pal")  # default scope user; no config: plain `accord mcp`
     assert r.returncode == 0, r.stderr
     data = read(home / ".claude.json")
     assert data["numStartups"] == 7 and data["projects"] == {"/somewhere": {"allowedTools": ["x"]}}
-    assert data["mcpServers"]["pal"] == {"command": "pal-mcp"}
+    assert data["mcpServers"]["pal"] == {"command": "pal-mcp"} and "--keep-pal" in r.stdout
     assert data["mcpServers"]["accord"] == {"type": "stdio", "command": EXE, "args": ["mcp"], "env": {}}
     assert (home / ".claude.json").stat().st_mode & 0o777 == 0o600
     settings = read(home / ".claude" / "settings.json")
     assert settings == {"env": {"MCP_TOOL_TIMEOUT": "3600000", "MCP_TIMEOUT": "30000"}, "model": "opus"}
     assert not (tmp_path / ".mcp.json").exists()
+
+
+def test_install_replaces_pals_entry_keeping_a_backup(home, config, tmp_path):
+    """After `accord import`, Claude Code runs one server: PAL's entry (the uvx `bash -c` launcher of PAL's README,
+    here under another name, and one for this folder) goes, the file's previous state stays in a backup."""
+    setup = json.loads((Path(__file__).parent / "data" / "replaced_setup" / "mcp.json").read_text())
+    cwd = str(tmp_path.absolute())
+    before = {"numStartups": 7, "mcpServers": {"multi-model": setup["mcpServers"]["pal"],
+                                               "github": setup["mcpServers"]["github"]},
+              "projects": {cwd: {"mcpServers": {"zen": {"command": "python", "args": ["server.py"]}}},
+                           "/elsewhere": {"mcpServers": {"pal": {"command": "pal-mcp-server"}}}}}
+    (home / ".claude.json").write_text(json.dumps(before, ensure_ascii=False))
+    os.chmod(home / ".claude.json", 0o600)
+    (tmp_path / ".mcp.json").write_text(json.dumps({"mcpServers": {"pal-mcp-server": {"command": "uvx"}}}))
+    r = run("claude", "install", "--no-cli")
+    assert r.returncode == 0, r.stderr
+    data = read(home / ".claude.json")
+    assert set(data["mcpServers"]) == {"github", "accord"} and data["projects"][cwd]["mcpServers"] == {}
+    assert data["projects"]["/elsewhere"]["mcpServers"] == {"pal": {"command": "pal-mcp-server"}}  # not this folder
+    backups = list(home.glob(".claude.json.before-accord-*"))
+    assert len(backups) == 1 and read(backups[0]) == before and backups[0].stat().st_mode & 0o777 == 0o600
+    assert f"replaced PAL's entry `multi-model`, `zen` in {home / '.claude.json'}" in r.stdout
+    assert f"backup of the file before: {backups[0]}" in r.stdout
+    assert "PAL is still registered as `pal-mcp-server`" in r.stdout and "--scope project" in r.stdout
+    assert read(tmp_path / ".mcp.json")["mcpServers"] == {"pal-mcp-server": {"command": "uvx"}}  # shared: only said
+    r = run("claude", "install", "--no-cli")  # again: nothing of PAL's left here, no second backup
+    assert r.returncode == 0 and "replaced PAL" not in r.stdout
+    assert len(list(home.glob(".claude.json.before-accord-*"))) == 1
 
 
 def test_local_scope_and_http_transport(home, config, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -18,9 +19,29 @@ DATA = Path(__file__).parent / "data"
 LITELLM, PAL_MODELS, PAL_ENV = DATA / "litellm_reference.yaml", DATA / "pal_custom_models.json", DATA / "pal.env"
 
 
-def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+SETUP = DATA / "replaced_setup"  # the LiteLLM + PAL + Claude Code files of the setup Accord replaces, as written
+LITELLM_ENV_KEYS = ("DEEPSEEK_API_KEY", "DASHSCOPE_API_KEY", "MOONSHOT_API_KEY", "LITELLM_MASTER_KEY",
+                    "UI_USERNAME", "UI_PASSWORD", "DATABASE_URL")
+
+
+def run(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([ACCORD, *args], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, **(env or {})})
+                          env={**os.environ, **(env or {})}, cwd=cwd)
+
+
+def clean_check(config: Path, home: Path) -> subprocess.CompletedProcess:
+    """`accord config check` with nothing but the env file beside the config: no key from this process."""
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "XDG_CONFIG_HOME": str(home / "xdg-none")}
+    return subprocess.run([ACCORD, "config", "check", "--config", str(config)], capture_output=True, text=True,
+                          timeout=60, env=env)
+
+
+@pytest.fixture
+def pal_home(home: Path) -> Path:
+    """HOME as PAL's uvx setup leaves it: the custom models file that mcp.json's CUSTOM_MODELS_CONFIG_PATH names."""
+    (home / ".pal").mkdir()
+    shutil.copy(SETUP / "custom_models.json", home / ".pal" / "custom_models.json")
+    return home
 
 
 @pytest.fixture(autouse=True)
@@ -123,7 +144,7 @@ def test_pal_alone_serves_custom_models_from_custom_api_url(tmp_path):
     assert data["settings"] == {"log_level": "warning"} and data["mcp"] == {"default_model": "auto"}
     assert "sk-vllm-secret" not in out.read_text()
     assert "CUSTOM_API_KEY=sk-vllm-secret" in (out.parent / "env").read_text()
-    assert "  - SOMETHING_ELSE: not a PAL setting Accord uses" in r.stdout
+    assert "  - SOMETHING_ELSE: not a PAL or LiteLLM setting Accord uses" in r.stdout
     cfg = load(out)
     assert {d.api_key for d in cfg.deployments} == {"sk-vllm-secret"}
     assert next(d for d in cfg.deployments if d.name == "deepseek/deepseek-reasoner").aliases == ("ds-r1", "reasoner")
@@ -208,8 +229,150 @@ def test_unreadable_inputs_are_one_line_errors(tmp_path, name, content, message)
     assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "out.yaml").exists()
 
 
-def test_missing_file_and_no_args(tmp_path):
+def test_missing_file_and_no_args(tmp_path, home):
     r = run("import", str(tmp_path / "nope.yaml"))
     assert r.returncode == 2 and "no such file" in r.stderr
-    r = run("import")
+    r = run("import")  # nothing of the replaced setup in this HOME or folder
     assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "no FILE given" in r.stderr and "~/.claude.json" in r.stderr and "~/.config/litellm/config.yaml" in r.stderr
+
+
+# ------------------------------------------------------------------- the setup Accord replaces, file for file
+def test_the_replaced_setup_migrates_whole(tmp_path, pal_home):
+    """LiteLLM's config.yaml and .env, PAL's custom models, Claude Code's mcp.json: a config that passes
+    `config check` with only the env file written beside it, and loads as `accord serve` loads it."""
+    out = tmp_path / "out" / "accord.yaml"
+    r = run("import", str(SETUP / "config.yaml"), str(SETUP / "litellm.env"), str(SETUP / "mcp.json"),
+            "--out", str(out), env={"HOME": str(pal_home)})
+    assert r.returncode == 0, r.stderr
+    assert "from the environment" not in r.stdout, r.stdout  # nothing left for the user to supply
+    header = out.read_text().splitlines()[0]
+    assert "litellm.env (litellm-env)" in header and "mcp.json (claude-mcp)" in header
+    assert "custom_models.json (pal-models)" in header  # followed from CUSTOM_MODELS_CONFIG_PATH=~/.pal/...
+    for secret in ("sk-ds-test", "sk-litellm-master", "ui-pass-test", "pg-secret"):
+        assert secret not in out.read_text()
+
+    r = clean_check(out, pal_home)
+    assert r.returncode == 0 and "4 models" in r.stdout, r.stdout + r.stderr
+
+    for k in LITELLM_ENV_KEYS:
+        os.environ.pop(k, None)
+    cfg = load(out)  # as `accord serve` does: the env file beside the config, then the config
+    assert {d.name: d.model for d in cfg.deployments} == {
+        "deepseek-reasoner": "deepseek-reasoner", "deepseek-chat": "deepseek-chat", "qwen3-max": "qwen3-max",
+        "kimi-k2": "kimi-k2-0905-preview"}
+    deps = {d.name: d for d in cfg.deployments}
+    assert deps["deepseek-chat"].api_key == "sk-ds-test-0123456789abcdef"
+    assert deps["qwen3-max"].api_key == "sk-dashscope-test-0123456789"  # a comment after the quoted value
+    assert deps["qwen3-max"].api_base == "https://dashscope.aliyuncs.com/compatible-mode/v1"
+    assert deps["deepseek-reasoner"].aliases == ("r1", "reasoner")
+    assert deps["deepseek-reasoner"].info.context_window == 131072 and not deps["deepseek-reasoner"].info.temperature
+    assert cfg.settings.master_key == "sk-litellm-master-test-0123456789"
+    assert (cfg.settings.ui_username, cfg.settings.ui_password) == ("admin", "ui-pass-test-0123456789")
+    assert cfg.settings.database_url is None  # Accord's own store, apart from LiteLLM's tables
+    assert cfg.mcp.default_model == "deepseek-chat"  # DEFAULT_MODEL=custom: CUSTOM_MODEL_NAME
+    assert cfg.mcp.disabled_tools == ["analyze", "refactor", "testgen", "secaudit", "docgen", "tracer"]
+    assert cfg.mcp.endpoint is None  # CUSTOM_API_URL was the LiteLLM proxy: now one process
+
+
+def test_claude_mcp_json_is_where_pals_settings_are(tmp_path, pal_home):
+    """Claude Code's .mcp.json and ~/.claude.json (per project, PAL recognised by its `bash -c` uvx launcher
+    under any name) are read for the PAL entry's env; CUSTOM_MODELS_CONFIG_PATH is followed with `~`."""
+    out = tmp_path / "a.yaml"
+    r = run("import", str(SETUP / "config.yaml"), str(SETUP / "mcp.json"), "--out", str(out),
+            env={"HOME": str(pal_home)})
+    assert r.returncode == 0, r.stderr
+    data = yaml.safe_load(out.read_text())
+    assert data["mcp"]["disabled_tools"][0] == "analyze" and data["mcp"]["default_model"] == "deepseek-chat"
+    assert data["models"][0]["capabilities"]["intelligence"] == 18  # from ~/.pal/custom_models.json
+    assert "one process" in r.stdout and "PAL's settings read from the `env` of mcpServers.pal" in r.stdout
+    assert "apilookup (on in PAL) has no Accord tool" in r.stdout and "web search" in r.stdout
+    assert "  - PATH: the program search path (PAL's launcher needed it to find uvx)" in r.stdout
+    assert "next: accord claude install" in r.stdout
+
+    pal = json.loads((SETUP / "mcp.json").read_text())["mcpServers"]["pal"]
+    pal["env"]["CUSTOM_MODELS_CONFIG_PATH"] = str(pal_home / ".pal" / "custom_models.json")
+    claude_json = tmp_path / ".claude.json"
+    claude_json.write_text(json.dumps({"numStartups": 3, "projects": {
+        "/work/app": {"allowedTools": [], "mcpServers": {"multi-model": pal, "fs": {"command": "npx"}}}}},
+        ensure_ascii=False))
+    out2 = tmp_path / "b.yaml"
+    r = run("import", str(SETUP / "config.yaml"), str(claude_json), "--out", str(out2), env={"HOME": str(pal_home)})
+    assert r.returncode == 0, r.stderr
+    assert yaml.safe_load(out2.read_text())["mcp"] == data["mcp"]
+    assert "projects[/work/app].mcpServers.multi-model" in r.stdout
+
+    claude_json.write_text(json.dumps({"mcpServers": {"fs": {"command": "npx"},
+                                                      "pay": {"command": "npx", "args": ["paypal-mcp-server"]}}}))
+    r = run("import", str(claude_json), "--out", str(tmp_path / "c.yaml"))
+    assert r.returncode == 2 and "no PAL server in it (servers: fs, pay)" in r.stderr
+
+
+def test_litellm_env_keeps_master_key_and_ui_login_and_says_why_for_the_rest(tmp_path, home):
+    out = tmp_path / "accord.yaml"
+    r = run("import", str(SETUP / "config.yaml"), str(SETUP / "litellm.env"), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    env_text = (tmp_path / "env").read_text()
+    for line in ("LITELLM_MASTER_KEY=sk-litellm-master-test-0123456789", "UI_USERNAME=admin",
+                 "UI_PASSWORD=ui-pass-test-0123456789", "DASHSCOPE_API_KEY=sk-dashscope-test-0123456789\n"):
+        assert line in env_text, env_text
+    assert "DATABASE_URL" not in env_text and "LITELLM_SALT_KEY" not in env_text
+    assert "the dashboard's login reads them" in r.stdout
+    assert "  - general_settings.database_url: LiteLLM's PostgreSQL database holds LiteLLM's own tables" in r.stdout
+    assert "--use-litellm-database" in r.stdout and "  - LITELLM_SALT_KEY: encrypts" in r.stdout
+    assert "  - STORE_MODEL_IN_DB: lets LiteLLM's UI keep models" in r.stdout
+    assert "not a PAL or LiteLLM setting" not in r.stdout  # each variable left has its own reason
+    r = clean_check(out, home)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+    # asked for: Accord's tables in LiteLLM's PostgreSQL database, the URL kept in the env file only
+    out2 = tmp_path / "db" / "accord.yaml"
+    r = run("import", str(SETUP / "config.yaml"), str(SETUP / "litellm.env"), "--out", str(out2),
+            "--use-litellm-database")
+    assert r.returncode == 0, r.stderr
+    assert yaml.safe_load(out2.read_text())["settings"]["database_url"] == "${DATABASE_URL}"
+    assert "DATABASE_URL=postgresql://litellm:pg-secret-test@localhost:5432/litellm" in (out2.parent / "env").read_text()
+    assert "pg-secret" not in out2.read_text() + r.stdout
+
+    # a master key written in the config wins over LITELLM_MASTER_KEY, in LiteLLM as here: the variable is left
+    config = tmp_path / "config.yaml"
+    config.write_text("model_list: []\ngeneral_settings: {master_key: sk-in-the-config}\n")
+    r = run("import", str(config), str(SETUP / "litellm.env"), "--out", str(tmp_path / "k" / "accord.yaml"))
+    assert r.returncode == 0 and "  - LITELLM_MASTER_KEY: general_settings.master_key is set, and wins" in r.stdout
+    assert "LITELLM_MASTER_KEY" not in (tmp_path / "k" / "env").read_text()
+
+
+def test_pal_default_model_custom_means_custom_model_name(tmp_path):
+    env = tmp_path / "pal.env"
+    env.write_text("CUSTOM_API_URL=http://gpu-box:8000/v1\nCUSTOM_MODEL_NAME=llama3.1:70b\nDEFAULT_MODEL=custom\n")
+    out = tmp_path / "accord.yaml"
+    r = run("import", str(env), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert yaml.safe_load(out.read_text())["mcp"]["default_model"] == "llama3.1:70b"
+    assert "DEFAULT_MODEL=custom is PAL's name for CUSTOM_MODEL_NAME" in r.stdout
+    cfg = load(out)
+    assert cfg.mcp.default_model in {d.name for d in cfg.deployments}
+    # a default no imported model answers to would fail every call: auto, and said
+    env.write_text("CUSTOM_API_URL=http://gpu-box:8000/v1\nCUSTOM_MODEL_NAME=llama3.1:70b\nDEFAULT_MODEL=o3\n")
+    r = run("import", str(env), "--out", str(out), "--yes")
+    assert r.returncode == 0 and yaml.safe_load(out.read_text())["mcp"]["default_model"] == "auto"
+    assert "DEFAULT_MODEL `o3` is not among the imported models (llama3.1:70b)" in r.stdout
+
+
+def test_import_without_arguments_finds_the_setup_where_it_lives(tmp_path, pal_home):
+    litellm = pal_home / ".config" / "litellm"
+    litellm.mkdir(parents=True)
+    shutil.copy(SETUP / "config.yaml", litellm / "config.yaml")
+    shutil.copy(SETUP / "litellm.env", litellm / ".env")
+    shutil.copy(SETUP / "mcp.json", pal_home / ".claude.json")
+    work = tmp_path / "work"
+    work.mkdir()
+    r = run("import", env={"HOME": str(pal_home)}, cwd=work)
+    assert r.returncode == 0, r.stderr
+    for line in (f"  {litellm / 'config.yaml'}: LiteLLM's config", f"  {litellm / '.env'}: LiteLLM's env file",
+                 f"  {pal_home / '.claude.json'}: Claude Code's MCP config, with PAL's entry",
+                 f"  {pal_home / '.pal' / 'custom_models.json'}: PAL's custom models"):
+        assert line in r.stdout, r.stdout
+    out = Path(os.environ["XDG_CONFIG_HOME"]) / "accord" / "accord.yaml"
+    assert f"wrote {out} (4 models)" in r.stdout
+    assert clean_check(out, pal_home).returncode == 0

@@ -137,7 +137,9 @@ async def test_listmodels_and_version(upstream):
         out = text(await c.call_tool("listmodels", {}))
         assert "- qwen (q): score 17, 262k context, thinking" in out and "- gpt (fast)" in out
         assert "default panel: deepseek, qwen:against, kimi" in out
-        assert "accord" in text(await c.call_tool("version", {}))
+        assert "no apilookup tool: Claude Code has web search" in out  # PAL's users had it: say why it is gone
+        version = text(await c.call_tool("version", {}))
+        assert "accord" in version and "no apilookup (Claude Code has web search)" in version
 
 
 @pytest.mark.parametrize(("tool", "args", "msg"), [

@@ -25,8 +25,11 @@ def parse(text: str, file: str = "env") -> dict[str, str]:
         if not sep or not key.replace("_", "").isalnum() or key[0].isdigit():
             raise ConfigError("expected NAME=value (one variable a line)", file=file, line=n)
         value = value.strip()
+        end = value.find(value[0], 1) if value[:1] in ("'", '"') else -1
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]
+        elif end > 0 and value[end + 1:].lstrip().startswith("#"):
+            value = value[1:end]  # "quoted"  # a comment after it (shell style) is not part of the value
         elif " #" in value:
             value = value.split(" #", 1)[0].rstrip()
         out[key] = value

@@ -5,10 +5,14 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .common import config_option, fail
+
+if TYPE_CHECKING:
+    from ..setup.claude_config import Place
 
 scope_option = click.option("--scope", type=click.Choice(["user", "project", "local"]), default="user",
                             show_default=True, help="user: every project; project: .mcp.json here (shared); "
@@ -45,11 +49,14 @@ def claude() -> None:
               help="MCP_TOOL_TIMEOUT in ms: how long Claude Code waits for a tool (slow reasoning models).")
 @click.option("--start-timeout", default=30_000, show_default=True, type=click.IntRange(1000),
               help="MCP_TIMEOUT in ms: how long Claude Code waits for the server to start.")
+@click.option("--keep-pal", is_flag=True, help="Leave PAL's entry registered beside Accord's (default: replace it, "
+                                                "after a backup of the file).")
 @config_option
 @cli_option
 def install(scope: str, transport: str, url: str | None, tool_timeout: int, start_timeout: int,
-            config_path: str | None, use_cli: bool | None) -> None:
-    """Register Accord (replacing an `accord` entry already there) and raise Claude Code's MCP time-outs."""
+            keep_pal: bool, config_path: str | None, use_cli: bool | None) -> None:
+    """Register Accord (replacing an `accord` entry, and PAL's, already there) and raise Claude Code's MCP
+    time-outs."""
     from .. import config as config_mod
     from ..errors import ConfigError
     from ..setup import claude_config as cc
@@ -73,6 +80,7 @@ def install(scope: str, transport: str, url: str | None, tool_timeout: int, star
         fail("the `claude` command is not on PATH (npm install -g @anthropic-ai/claude-code); "
              "without --cli Accord writes Claude Code's files itself", 2)
     try:
+        pal_lines = _replace_pal(p, keep_pal)
         via = _register_cli(scope, transport, exe, args, url or "", header) if use_cli else None
         if via is None:
             cc.remove_server(p)
@@ -86,6 +94,8 @@ def install(scope: str, transport: str, url: str | None, tool_timeout: int, star
     click.echo(f"registered `accord` for Claude Code, scope {scope}: {cc.describe(entry)}")
     click.echo(f"  {via}")
     click.echo(f"  {p.settings}: env " + ", ".join(f"{k}={v}" for k, v in env.items()))
+    for line in pal_lines:
+        click.echo(f"  {line}")
     if transport == "http":
         click.echo(f"  {key_note}; `accord serve` must be running")
     elif not found:
@@ -93,6 +103,35 @@ def install(scope: str, transport: str, url: str | None, tool_timeout: int, star
                    "(run `accord init`, then this again, to pin one)")
     click.echo(f"undo: accord claude uninstall --scope {scope}")
     click.echo("check: claude mcp list (restart Claude Code to pick it up)")
+
+
+def _replace_pal(p: Place, keep: bool) -> list[str]:
+    """Take PAL's entry out where Accord's goes (so Claude Code runs one server for the same job), after a
+    backup of the file; say where else PAL is still registered."""
+    from ..setup import claude_config as cc
+    from ..setup.pal import is_server
+
+    cwd = str(Path.cwd().absolute())
+    here = {p.keys} | ({("projects", cwd, "mcpServers")} if p.scope == "user" else set())
+    which = [(k, n) for k, n, e in cc.all_servers(cc.read_json(p.file)) if k in here and n != cc.SERVER
+             and is_server(n, e)]
+    lines = []
+    names = ", ".join(f"`{n}`" for _, n in which)
+    if which and keep:
+        lines.append(f"PAL's entry {names} stays in {p.file} (--keep-pal): Claude Code runs both servers")
+    elif which:
+        backup = cc.remove_servers(p.file, which)
+        lines.append(f"replaced PAL's entry {names} in {p.file}: Claude Code now has one server, Accord "
+                     f"(backup of the file before: {backup})")
+    for scope in cc.SCOPES:
+        other = _place(scope)
+        seen = set(which) if other.file == p.file else set()
+        for keys, name, entry in cc.all_servers(cc.read_json(other.file)):
+            if keys == other.keys and (keys, name) not in seen and name != cc.SERVER and is_server(name, entry) \
+                    and (other.file != p.file or keys != p.keys):
+                lines.append(f"PAL is still registered as `{name}` in {other.file} (scope {scope}): "
+                             f"`accord claude install --scope {scope}` replaces it there")
+    return lines
 
 
 def _http_target(config_path: str | None, url: str | None) -> tuple[str, str, str]:

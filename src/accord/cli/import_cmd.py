@@ -11,19 +11,26 @@ from .common import fail
 
 
 @click.command("import")
-@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.argument("files", nargs=-1, metavar="[FILE...]")
 @click.option("--out", "out_path", metavar="PATH", help="Where to write (default: $XDG_CONFIG_HOME/accord/accord.yaml).")
 @click.option("--yes", "-y", is_flag=True, help="Overwrite an existing output without asking.")
-def import_(files: tuple[str, ...], out_path: str | None, yes: bool) -> None:
-    """Convert a LiteLLM config.yaml, a PAL custom_models.json and PAL's .env into one accord.yaml.
+@click.option("--use-litellm-database", "litellm_database", is_flag=True,
+              help="Keep Accord's own tables in LiteLLM's PostgreSQL database (DATABASE_URL), beside LiteLLM's. "
+                   "Default: Accord's own store (SQLite), apart from LiteLLM's tables.")
+def import_(files: tuple[str, ...], out_path: str | None, yes: bool, litellm_database: bool) -> None:
+    """Convert the LiteLLM + PAL setup into one accord.yaml: LiteLLM's config.yaml and .env, PAL's
+    custom_models.json and .env, Claude Code's .mcp.json or ~/.claude.json with PAL's entry.
 
-    Each file's kind is recognised by its content; everything that cannot be mapped is listed with the reason.
-    Keys go to the env file beside the output, never into accord.yaml.
+    With no FILE, looks for them where that setup keeps them and says what it found. Each file's kind is
+    recognised by its content; everything that cannot be mapped is listed with the reason. Keys go to the env
+    file beside the output, never into accord.yaml.
     """
     from .. import config as config_mod
     from ..setup.importer import ImportProblem, convert
     from ..setup.writer import render_yaml, update_env_file, write_text
 
+    if not files:
+        files = _discover()
     inputs = []
     for f in files:
         p = Path(f).expanduser()
@@ -34,7 +41,7 @@ def import_(files: tuple[str, ...], out_path: str | None, yes: bool) -> None:
         except (OSError, UnicodeDecodeError) as e:
             fail(f"{p}: cannot read it ({getattr(e, 'strerror', None) or e.__class__.__name__})", 2)
     try:
-        result = convert(inputs)
+        result = convert(inputs, litellm_database=litellm_database)
     except ImportProblem as e:
         fail(str(e), 2)
     out = Path(out_path).expanduser() if out_path else config_mod.config_dir() / "accord.yaml"
@@ -69,6 +76,26 @@ def import_(files: tuple[str, ...], out_path: str | None, yes: bool) -> None:
         click.echo(f"not imported ({len(result.skipped)}):")
         for s in result.skipped:
             click.echo(f"  - {s}")
+    if any(k == "claude-mcp" for _, k in result.kinds):
+        click.echo(f"next: accord claude install{'' if out_path is None else f' --config {out}'} registers Accord "
+                   "with Claude Code in place of PAL's entry (the file is backed up first)")
+
+
+def _discover() -> tuple[str, ...]:
+    """The replaced setup's files where it keeps them, said before they are read."""
+    from ..setup import discover
+
+    home, cwd = Path.home(), Path.cwd()
+    found = discover.find(home, cwd)
+    if not found:
+        fail("no FILE given, and no LiteLLM or PAL file found in the usual places ("
+             + ", ".join(str(p).replace(str(home), "~", 1) for p in discover.searched(home, cwd))
+             + "); give the files: accord import config.yaml .env .mcp.json ...", 2)
+    click.echo("found the setup Accord replaces:")
+    for path, what in found:
+        click.echo(f"  {path}: {what}")
+    click.echo("importing them (each file is checked by its content):")
+    return tuple(str(p) for p, _ in found)
 
 
 def _unset_refs(data: dict, new_env: dict[str, str], env_path: Path) -> list[str]:

@@ -25,6 +25,7 @@ def make(state: State):
         head = [f"{len(rows)} models; default model: {state.cfg.mcp.default_model}"]
         if c.panel:
             head.append(f"default panel: {', '.join(c.panel)} (mode {c.mode})")
+        head.append("(no apilookup tool: Claude Code has web search for current API docs)")
         return "\n".join([*head, *rows]) if rows else "no models configured: add some to accord.yaml"
 
     return listmodels

@@ -14,6 +14,6 @@ def make(state: State):
         where = f"remote endpoint {state.cfg.mcp.endpoint}" if state.cfg.mcp.endpoint else "in-process router"
         url = state.store.db.url.split("@")[-1]
         return (f"accord {__version__} (mcp SDK {pkg_version('mcp')}); models via {where}: "
-                f"{len(state.models.names())}; threads in {url}")
+                f"{len(state.models.names())}; threads in {url}; no apilookup (Claude Code has web search)")
 
     return version

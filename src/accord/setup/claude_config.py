@@ -114,6 +114,45 @@ def remove_server(p: Place, name: str = SERVER) -> bool:
     return True
 
 
+def all_servers(data: dict) -> list[tuple[tuple[str, ...], str, dict]]:
+    """Every server entry in a Claude Code file, as (path to its `mcpServers`, name, entry): the top level
+    (`.mcp.json`, `~/.claude.json` user scope) first, then each project of `~/.claude.json` (local scope)."""
+    paths = [("mcpServers",)]
+    projects = data.get("projects")
+    if isinstance(projects, dict):
+        paths += [("projects", str(k), "mcpServers") for k in projects]
+    out = []
+    for keys in paths:
+        for name, entry in (_servers(data, keys, create=False) or {}).items():
+            if isinstance(entry, dict):
+                out.append((keys, str(name), entry))
+    return out
+
+
+def remove_servers(file: Path, which: list[tuple[tuple[str, ...], str]]) -> Path | None:
+    """Remove these entries from `file`, after copying it to a backup beside it; returns the backup's path
+    (None when there was nothing to remove)."""
+    import shutil
+    import time
+
+    data = read_json(file)
+    gone = [(keys, name) for keys, name in which if name in (_servers(data, keys, create=False) or {})]
+    if not gone:
+        return None
+    backup = file.with_name(f"{file.name}.before-accord-{time.strftime('%Y%m%d-%H%M%S')}")
+    n = 1
+    while backup.exists():
+        n += 1
+        backup = backup.with_name(f"{file.name}.before-accord-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
+    shutil.copy2(file, backup)  # keeps the mode: ~/.claude.json is often 0600
+    for keys, name in gone:
+        servers = _servers(data, keys, create=False)
+        assert servers is not None
+        del servers[name]
+    write_json(file, data)
+    return backup
+
+
 def get_server(p: Place, name: str = SERVER) -> dict | None:
     servers = _servers(read_json(p.file), p.keys, create=False)
     entry = (servers or {}).get(name)

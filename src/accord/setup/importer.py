@@ -1,18 +1,22 @@
-"""`accord import`: a LiteLLM `config.yaml` plus PAL's custom models and .env, converted into one accord.yaml.
+"""`accord import`: the setup Accord replaces — a LiteLLM `config.yaml` and its `.env`, PAL's custom models and
+.env, Claude Code's MCP config holding PAL's entry — converted into one accord.yaml.
 
 Every input is recognised by its content. Whatever cannot be mapped is reported by name with the reason;
-secrets go to the env file, accord.yaml only references them.
+secrets go to the env file, accord.yaml only references them, and every variable it references is either
+written to that env file or named in the report.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..litellm_config import _LITELLM_ONLY, _MODEL_INFO, _SETTINGS_MAP, _unsupported
 from ..providers.vendors import VENDORS
-from . import pal
+from . import env_vars, pal
+from .claude_config import all_servers
 
 _ENV_LINE = re.compile(r"^(export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=")
 _SECTIONS = ("model_list", "litellm_settings", "router_settings", "general_settings", "environment_variables")
@@ -31,6 +35,7 @@ class Result:
     skipped: list[str] = field(default_factory=list)  # "what: why"
     notes: list[str] = field(default_factory=list)
     kinds: list[tuple[str, str]] = field(default_factory=list)  # (file, kind)
+    litellm_database: bool = False  # --use-litellm-database: Accord's tables into LiteLLM's PostgreSQL
 
     @property
     def models(self) -> list[dict]:
@@ -42,7 +47,7 @@ class Result:
 
 # --------------------------------------------------------------------------------------------- recognising
 def detect(name: str, text: str) -> tuple[str, Any]:
-    """(kind, parsed): kind is litellm | pal-models | pal-env."""
+    """(kind, parsed): kind is litellm | pal-models | claude-mcp | pal-env | litellm-env | env."""
     raw = text.lstrip("\ufeff")
     body = raw.strip()
     if not body:
@@ -56,15 +61,19 @@ def detect(name: str, text: str) -> tuple[str, Any]:
             raise ImportProblem(f"{name}:{e.lineno}: not valid JSON ({e.msg})") from None
         if isinstance(data, dict) and isinstance(data.get("models"), list):
             return "pal-models", data["models"]
-        raise ImportProblem(f'{name}: JSON, but not a PAL custom models file ({{"models": [...]}})')
+        if isinstance(data, dict) and ("mcpServers" in data or isinstance(data.get("projects"), dict)):
+            return "claude-mcp", _pal_entry(name, data)
+        raise ImportProblem(f'{name}: JSON, but not a PAL custom models file ({{"models": [...]}}) nor Claude '
+                            'Code\'s MCP config ({"mcpServers": {...}})')
     lines = [ln.strip() for ln in body.splitlines() if ln.strip() and not ln.strip().startswith("#")]
     if lines and all(_ENV_LINE.match(ln) for ln in lines):
         from ..envfile import parse
 
         try:
-            return "pal-env", parse(body, name)
+            values = parse(body, name)
         except Exception as e:
             raise ImportProblem(str(e)) from None
+        return _env_kind(values), values
     import yaml
 
     try:
@@ -80,31 +89,101 @@ def detect(name: str, text: str) -> tuple[str, Any]:
     raise ImportProblem(f"{name}: not a LiteLLM config.yaml, a PAL custom_models.json or a PAL .env file")
 
 
-def convert(files: list[tuple[str, str]]) -> Result:
+_PAL_KEYS = ("CUSTOM_API_URL", "CUSTOM_API_KEY", "CUSTOM_MODEL_NAME", "CUSTOM_MODELS_CONFIG_PATH", "DEFAULT_MODEL",
+             "DISABLED_TOOLS", "CONVERSATION_TIMEOUT_HOURS", "MAX_CONVERSATION_TURNS")
+
+
+def _env_kind(values: dict[str, str]) -> str:
+    if any(k in values for k in _PAL_KEYS):
+        return "pal-env"
+    if any(k.startswith("LITELLM_") or k in ("UI_USERNAME", "UI_PASSWORD", "DATABASE_URL") for k in values):
+        return "litellm-env"
+    return "env"
+
+
+def _pal_entry(name: str, data: dict) -> dict:
+    """PAL's entry in a Claude Code file: the user-scope one first, then this folder's project, then any."""
+    found = [(keys, n, e) for keys, n, e in all_servers(data) if pal.is_server(n, e)]
+    if not found:
+        names = sorted({n for _, n, _ in all_servers(data)})
+        raise ImportProblem(f"{name}: Claude Code's MCP config, but no PAL server in it (servers: "
+                            f"{', '.join(names) or 'none'}); give the file whose mcpServers hold PAL's entry")
+    here = ("projects", str(Path.cwd()), "mcpServers")
+    found.sort(key=lambda f: 0 if len(f[0]) == 1 else 1 if f[0] == here else 2)
+    keys, server, entry = found[0]
+    env = entry.get("env") if isinstance(entry.get("env"), dict) else {}
+    return {"server": server, "where": _where(keys, server),
+            "env": {str(k): "" if v is None else str(v) for k, v in env.items()},
+            "others": [_where(k, n) for k, n, _ in found[1:]]}
+
+
+def _where(keys: tuple[str, ...], server: str) -> str:
+    return f"projects[{keys[1]}].mcpServers.{server}" if len(keys) > 1 else f"mcpServers.{server}"
+
+
+def _follow(parsed: list[tuple[str, str, Any]], out: Result) -> list[tuple[str, str, Any]]:
+    """The custom models file PAL's CUSTOM_MODELS_CONFIG_PATH names (`~` expanded; relative to the file that
+    names it), read when it was not given too."""
+    given = {Path(n).expanduser().resolve() for n, _, _ in parsed}
+    extra: list[tuple[str, str, Any]] = []
+    for name, kind, data in parsed:
+        env = data.get("env", {}) if kind == "claude-mcp" else data if kind.endswith("env") else {}
+        value = (env.get("CUSTOM_MODELS_CONFIG_PATH") or "").strip()
+        if not value:
+            continue
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            path = Path(name).expanduser().absolute().parent / path
+        if path.resolve() in given:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            out.skipped.append(f"CUSTOM_MODELS_CONFIG_PATH ({value}): no such file here, so PAL's model "
+                               "capabilities are not imported (the built-in catalog's are used); import the "
+                               "file by hand if it lives elsewhere")
+            continue
+        except (OSError, UnicodeDecodeError) as e:
+            raise ImportProblem(f"{path} (CUSTOM_MODELS_CONFIG_PATH in {name}): cannot read it "
+                                f"({getattr(e, 'strerror', None) or e.__class__.__name__})") from None
+        kind2, data2 = detect(str(path), text)
+        if kind2 != "pal-models":
+            raise ImportProblem(f"{path} (CUSTOM_MODELS_CONFIG_PATH in {name}): not a PAL custom models file")
+        given.add(path.resolve())
+        extra.append((str(path), kind2, data2))
+        out.notes.append(f"read {path}: CUSTOM_MODELS_CONFIG_PATH in {Path(name).name} names it")
+    return extra
+
+
+def convert(files: list[tuple[str, str]], *, litellm_database: bool = False) -> Result:
     """Convert the given (name, text) inputs. Raises ImportProblem for an input it cannot read."""
     parsed = [(name, *detect(name, text)) for name, text in files]
+    out = Result(litellm_database=litellm_database)
+    parsed += _follow(parsed, out)
     kinds = [k for _, k, _ in parsed]
     if kinds.count("litellm") > 1:
         raise ImportProblem("give one LiteLLM config (several would be merged ambiguously)")
-    out = Result(kinds=[(n, k) for n, k, _ in parsed])
+    out.kinds = [(n, k) for n, k, _ in parsed]
     litellm = next((d for _, k, d in parsed if k == "litellm"), None)
     if litellm is not None:
         from_litellm(litellm, out)
     env: dict[str, str] = {}
-    for _, kind, data in parsed:
-        if kind == "pal-env":
+    # Claude Code's env block last: it is the process environment PAL ran with, which beats PAL's .env
+    for _, kind, data in sorted(parsed, key=lambda p: p[1] == "claude-mcp"):
+        if kind.endswith("env"):
             env.update(data)
-    custom = pal.apply_env(env, out, have_litellm=litellm is not None, inputs=[n for n, _, _ in parsed])
+        elif kind == "claude-mcp":
+            env.update(data["env"])
+            out.notes.append(f"PAL's settings read from the `env` of {data['where']}"
+                             + (f" (also found, not read: {', '.join(data['others'])})" if data["others"] else ""))
+    custom, rest = pal.apply_env(env, out, have_litellm=litellm is not None)
     for _, kind, data in parsed:
         if kind == "pal-models":
             pal.apply_models(data, out, custom, have_litellm=litellm is not None)
     if custom.model_name and not any(_matches(custom.model_name, m) for m in out.models):
         pal.add_custom(custom.model_name, {}, [], out, custom, have_litellm=litellm is not None)
-    default = out.data.get("mcp", {}).get("default_model")
-    known = {n for m in out.models for n in (m["name"], *(m.get("aliases") or []))}
-    if default and default != "auto" and default not in known:
-        out.notes.append(f"DEFAULT_MODEL `{default}` is not among the imported models; mcp.default_model names it "
-                         "anyway (add the model, or set it to auto)")
+    pal.default_model(custom, out)
+    env_vars.apply(rest, out, litellm_database=litellm_database)
     _check(out)
     return out
 
@@ -263,10 +342,11 @@ def _settings(data: dict, out: Result) -> None:
             if target == "model_group_alias":
                 _group_aliases(value, out)
                 continue
+            if key == "database_url" and section == "general_settings" and out.litellm_database:
+                settings["database_url"] = _secret(out, value, "DATABASE_URL", f"{section}.database_url")
+                continue
             if target is None:
-                why = ("Accord keeps its own store (SQLite by default); LiteLLM's tables are not read, set "
-                       "settings.database_url to a PostgreSQL URL for Accord's own" if key == "database_url"
-                       else "not used by Accord")
+                why = env_vars.DATABASE if key == "database_url" else "not used by Accord"
                 out.skipped.append(f"{section}.{key}: {why}")
                 continue
             if target in ("fallbacks", "context_window_fallbacks"):

@@ -1,9 +1,11 @@
-"""PAL MCP server settings, mapped onto accord.yaml: its custom models file and its .env."""
+"""PAL MCP server settings, mapped onto accord.yaml: its custom models file, its .env, and the `env` of its
+entry in Claude Code's MCP config (where a uvx install keeps all of them)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 if TYPE_CHECKING:
@@ -29,6 +31,23 @@ THREADS = "Accord stores threads in its database; it has no expiry or turn-limit
 LOG_LEVELS = {"debug": "debug", "info": "info", "warning": "warning", "warn": "warning", "error": "error",
               "critical": "error"}
 LOOPBACK = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "host.docker.internal"}
+# how PAL's Claude Code entry is named (Zen MCP was its former name), or what its launcher runs
+SERVER_NAMES = {"pal", "zen", "pal-mcp", "zen-mcp", "pal-mcp-server", "zen-mcp-server", "zen_mcp", "zen_mcp_server"}
+_LAUNCHER = re.compile(r"(?<![a-z0-9])(pal|zen)[-_]mcp([-_]server)?(?![a-z0-9])")  # not paypal-mcp-server
+APILOOKUP = ("apilookup (on in PAL) has no Accord tool: Claude Code looks current API docs up itself with its "
+             "web search (WebSearch, WebFetch)")
+
+
+def is_server(name: str, entry: Any) -> bool:
+    """PAL's entry among Claude Code's MCP servers: by its name, or by a command or arguments (a `bash -c`
+    launcher string included) that run pal-mcp-server / zen-mcp-server."""
+    if not isinstance(entry, dict):
+        return False
+    if name.strip().lower() in SERVER_NAMES:
+        return True
+    args = entry.get("args") if isinstance(entry.get("args"), list) else []
+    launch = " ".join(str(x) for x in [entry.get("command") or "", *args]).lower()
+    return bool(_LAUNCHER.search(launch))
 
 
 @dataclass
@@ -36,10 +55,12 @@ class Custom:
     url: str | None = None  # CUSTOM_API_URL
     key_ref: str | None = None  # how entries reference CUSTOM_API_KEY
     model_name: str | None = None  # CUSTOM_MODEL_NAME
+    default: str | None = None  # DEFAULT_MODEL, resolved once the models are known (default_model)
 
 
-def apply_env(env: dict[str, str], out: Result, *, have_litellm: bool, inputs: list[str]) -> Custom:
-    custom = Custom()
+def apply_env(env: dict[str, str], out: Result, *, have_litellm: bool) -> tuple[Custom, dict[str, str]]:
+    """Map PAL's own settings; returns them and the variables that are not PAL's (keys, LiteLLM's, ...)."""
+    custom, rest = Custom(), {}
     url = env.get("CUSTOM_API_URL", "").strip()
     proxy_here = False
     if url:
@@ -68,8 +89,7 @@ def apply_env(env: dict[str, str], out: Result, *, have_litellm: bool, inputs: l
         if key == "CUSTOM_MODEL_NAME":
             custom.model_name = value or None
         elif key == "DEFAULT_MODEL":
-            if value:
-                out.section("mcp")["default_model"] = value
+            custom.default = value or None
         elif key == "DISABLED_TOOLS":
             tools = [t.strip().lower() for t in value.split(",") if t.strip()]
             if tools:
@@ -83,17 +103,46 @@ def apply_env(env: dict[str, str], out: Result, *, have_litellm: bool, inputs: l
         elif key in ("CONVERSATION_TIMEOUT_HOURS", "MAX_CONVERSATION_TURNS"):
             out.skipped.append(f"{key}={value}: {THREADS}")
         elif key == "CUSTOM_MODELS_CONFIG_PATH":
-            if not any(i.endswith(value.rsplit("/", 1)[-1]) for i in inputs):
-                out.notes.append(f"CUSTOM_MODELS_CONFIG_PATH names {value}: import it too (accord import ... {value})")
-        elif key.endswith("_API_KEY"):
-            if value:
-                out.env[key] = value
-                out.notes.append(f"{key} moved to the env file")
+            continue  # the importer reads the file it names
         else:
-            out.skipped.append(f"{key}: not a PAL setting Accord uses")
+            rest[key] = value
     if custom.url and custom.key_ref is None:  # no key: do not let OPENAI_API_KEY be sent to it
         custom.key_ref = "none"
-    return custom
+    pal_here = len(rest) < len(env)  # PAL's own settings were given, so PAL's apilookup was on unless disabled
+    if pal_here and "apilookup" not in out.data.get("mcp", {}).get("disabled_tools", []):
+        out.notes.append(APILOOKUP)
+    return custom, rest
+
+
+def default_model(custom: Custom, out: Result) -> None:
+    """DEFAULT_MODEL as an imported model's name: PAL's `custom` means CUSTOM_MODEL_NAME, and a name the
+    imported models do not answer to would fail every call, so it becomes `auto` (said in a note)."""
+    value = custom.default
+    if not value:
+        return
+    mcp = out.section("mcp")
+    if value.lower() == "auto":
+        mcp["default_model"] = "auto"
+        return
+    wanted = value
+    if value.lower() == "custom":
+        if not custom.model_name:
+            mcp["default_model"] = "auto"
+            out.notes.append("DEFAULT_MODEL=custom names CUSTOM_MODEL_NAME, which is not set: mcp.default_model "
+                             "is auto")
+            return
+        wanted = custom.model_name
+    target = _target(wanted, [], out)
+    if target is None:
+        mcp["default_model"] = "auto"
+        names = ", ".join(m["name"] for m in out.models) or "none"
+        out.notes.append(f"DEFAULT_MODEL `{wanted}` is not among the imported models ({names}): mcp.default_model "
+                         "is auto; set it to one of them to pin it")
+        return
+    mcp["default_model"] = target
+    if wanted != value:
+        out.notes.append(f"DEFAULT_MODEL=custom is PAL's name for CUSTOM_MODEL_NAME ({wanted}): "
+                         f"mcp.default_model is {target}")
 
 
 def match_names(model_name: str, aliases: list[str]) -> set[str]:
