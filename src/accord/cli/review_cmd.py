@@ -49,7 +49,7 @@ def review(config_path, env_file, staged, models, fail_on, precommit, intent, fi
     from ..consensus.types import Member
 
     diff = "staged" if staged else rev
-    ask = Ask([Member.parse(m) for m in models or cfg.consensus.panel], path=where if (diff or not files or precommit)
+    ask = Ask([Member(Member.parse(m).model) for m in models or cfg.consensus.panel], path=where if (diff or not files or precommit)
               else None, diff=diff, files=[os.path.abspath(f) for f in files] or None, intent=intent,
               precommit=precommit, fail_on=fail_on)
     if not ask.panel:

@@ -31,7 +31,7 @@ FailOn = Annotated[Literal["critical", "high", "medium", "low"] | None,
 
 
 def panel(state: State, models: list[str] | None) -> list[Member]:
-    seats = [Member.parse(m) for m in models or state.cfg.consensus.panel]
+    seats = [Member(Member.parse(m).model) for m in models or state.cfg.consensus.panel]  # reviewers take no stance
     if not seats:
         seats = [Member(n) for n in top([(n, state.models.info(n)) for n in state.models.names()])]
     if not seats:
