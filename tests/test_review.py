@@ -199,6 +199,15 @@ async def test_paths_outside_the_allowed_roots_and_option_like_revisions_are_ref
         assert r.is_error and "outside the allowed roots" in text(r)
         r = await c.call_tool("precommit", {"path": str(repo)})
         assert r.is_error and "outside the allowed roots" in text(r)
+        r = await c.call_tool("review", {"files": [str(repo / "app.py")]})
+        assert r.is_error and "outside the allowed roots" in text(r)
+        (allowed / "ok.py").write_text("def ok():\n    return 1\n")
+        upstream.reset()
+        upstream.responder = lambda req: findings_reply([])
+        out = text(await c.call_tool("review", {"files": [str(allowed / "ok.py")], "models": ["deepseek"]}))
+        assert out.startswith("# Review: PASS") and "1 file(s)" in out
+        assert "return 1" in upstream.last["json"]["messages"][-1]["content"]
+    upstream.reset()
     async with connect(upstream) as c:
         r = await c.call_tool("review", {"path": str(repo), "diff": f"--output={tmp_path}/pwned"})
         assert r.is_error and "use staged, unstaged, a revision" in text(r)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 MAX_PIECES = 8  # calls per model; a change past MAX_PIECES × the file budget is reviewed in part, and says so
 MIN_PIECE_TOKENS = 500
 
-SYSTEM = """You review a code change as a senior engineer. Report real problems only: bugs, security holes, \
+SYSTEM = """You review code (a unified diff of a change, and/or whole files) as a senior engineer. Report real problems only: bugs, security holes, \
 data loss, races, broken error handling, missing validation, wrong behaviour, clear maintainability traps. \
 No praise, no restating the change, no style nits unless they hide a bug.
 Answer with JSON only, in one ```json block:
@@ -122,7 +122,8 @@ async def gather(cfg: Config, ask: Ask) -> tuple[list[FileDiff], str, list[str],
         notes += file_notes
         read = _split_read(text)
         items += read
-        target.append(f"{len(read)} file(s)")
+        names = [f.path for f in read]
+        target.append(f"{len(read)} file(s) ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''})")
     if not items:
         if ask.path or ask.diff:
             raise InputError(f"nothing to review: {'; '.join(notes) or 'the change is empty'} (stage the change, "
@@ -143,7 +144,7 @@ def _messages(ask: Ask, target: str, piece: Piece, n: int, i: int) -> list[dict]
         head.append(f"The change is in {n} pieces, each reviewed on its own; this is piece {i} of {n} ({what}). "
                     "Report only what you can see here.")
     return [{"role": "system", "content": system},
-            {"role": "user", "content": "\n".join(head) + "\n\n```diff\n" + piece.text + "\n```"}]
+            {"role": "user", "content": "\n".join(head) + "\n\n```\n" + piece.text + "\n```"}]
 
 
 async def review(engine: Engine, cfg: Config, ask: Ask, on_event: OnEvent | None = None, *,
