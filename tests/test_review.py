@@ -212,3 +212,17 @@ async def test_paths_outside_the_allowed_roots_and_option_like_revisions_are_ref
         r = await c.call_tool("review", {"path": str(repo), "diff": f"--output={tmp_path}/pwned"})
         assert r.is_error and "use staged, unstaged, a revision" in text(r)
         assert not (tmp_path / "pwned").exists() and upstream.requests == []
+
+
+async def test_many_findings_stay_within_the_output_budget(upstream, tmp_path: Path):
+    repo = staged_repo(tmp_path)
+    many = [finding("medium" if i % 2 else "high", "app.py", i * 10, i * 10, f"problem number {i} of kind {i * 7}",
+                    "a long explanation " * 20) for i in range(1, 60)]
+    upstream.responder = lambda req: findings_reply(many)
+    async with connect(upstream, "  output_tokens: 1500\n") as c:
+        out = text(await c.call_tool("review", {"path": str(repo), "diff": "staged"}))
+        assert tokens.count(out) <= 1500
+        assert out.startswith("# Review: FAIL") and "59 finding(s)" in out
+        assert "more (less severe) in thread" in out and "thread: " in out
+        shown = [x for x in out.splitlines() if x.startswith("- **")]
+        assert 0 < len(shown) < 59 and all(x.startswith("- **high**") for x in shown)  # most severe first
