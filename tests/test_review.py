@@ -226,3 +226,22 @@ async def test_many_findings_stay_within_the_output_budget(upstream, tmp_path: P
         assert "more (less severe) in thread" in out and "thread: " in out
         shown = [x for x in out.splitlines() if x.startswith("- **")]
         assert 0 < len(shown) < 59 and all(x.startswith("- **high**") for x in shown)  # most severe first
+
+
+async def test_findings_are_read_leniently_in_the_shapes_models_write(upstream, tmp_path: Path):
+    repo = staged_repo(tmp_path)
+    upstream.responder = by_model({
+        "deepseek-chat": Reply(content=json.dumps([{"severity": "Major", "path": "app.py", "lines": "6-5",
+                                                    "issue": "SQL injection in find"}])),
+        "qwen3-max": Reply(content="Two notes.\n" + json.dumps({"issues": [
+            {"priority": "blocker", "filename": "b/app.py", "line": 5, "summary": "SQL injection through name"}]})
+            + "\nThat is all."),
+        "kimi-k2-0905-preview": Reply(content="No issues found."),
+    })
+    async with connect(upstream) as c:
+        out = text(await c.call_tool("codereview", {"path": str(repo), "compare_to": "HEAD", "focus_on": "security"}))
+        assert out.startswith("# Review: FAIL")
+        [line] = [x for x in out.splitlines() if x.startswith("- **")]
+        assert line.startswith("- **critical** app.py:5-6: SQL injection") and "found by 2 (deepseek, qwen)" in line
+        assert "- kimi: ok, 0 finding(s)" in out
+        assert "Focus on: security" in upstream.last["json"]["messages"][-1]["content"]

@@ -24,6 +24,7 @@ ANNOTATIONS = {
     "precommit": ToolAnnotations(title="Multi-model pre-commit check", readOnlyHint=True, openWorldHint=True),
 }
 
+Diff = Annotated[str | None, Field(validation_alias=AliasChoices("diff", "compare_to"))]
 Path_ = Annotated[str | None, Field(description="absolute path in the git repository")]
 Models = Annotated[list[str] | None, Field(description="panel; default: the configured one")]
 FailOn = Annotated[Literal["critical", "high", "medium", "low"] | None,
@@ -55,11 +56,12 @@ def make(state: State):
     async def review_(
         ctx: Context,
         path: Path_ = None,
-        diff: Annotated[str | None, Field(validation_alias=AliasChoices("diff", "compare_to"))] = None,
+        diff: Diff = None,
         files: inputs.Files = None,
         models: Models = None,
         fail_on: FailOn = None,
-        focus: Annotated[str | None, Field(validation_alias=AliasChoices("focus", "step", "prompt"))] = None,
+        focus: Annotated[str | None, Field(validation_alias=AliasChoices("focus", "focus_on", "step", "prompt"))
+                         ] = None,
     ) -> str:
         with inputs.tool_errors():
             ask = Ask(panel(state, models), path=path, diff=diff, files=files, fail_on=fail_on, focus=focus)
@@ -74,13 +76,14 @@ def make_precommit(state: State):
         ctx: Context,
         intent: Annotated[str | None, Field(description="what the change is meant to do",
                                             validation_alias=AliasChoices("intent", "step", "prompt"))] = None,
+        diff: Diff = None,
         models: Models = None,
         fail_on: FailOn = None,
     ) -> str:
         with inputs.tool_errors():
             if not path:
                 raise InputError("path is needed: the absolute path of the repository")
-            ask = Ask(panel(state, models), path=path, intent=intent, precommit=True, fail_on=fail_on)
+            ask = Ask(panel(state, models), path=path, diff=diff, intent=intent, precommit=True, fail_on=fail_on)
         return await run(state, ctx, ask, "precommit")
 
     return precommit
