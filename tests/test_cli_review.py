@@ -91,6 +91,10 @@ def test_install_and_uninstall_the_pre_commit_hook(upstream, tmp_path: Path):
     c = subprocess.run(["git", *IDENTITY, "commit", "-q", "-m", "ok"], cwd=repo, capture_output=True, text=True,
                        timeout=120)
     assert c.returncode == 0, c.stdout + c.stderr
+    c = subprocess.run(["git", *IDENTITY, "commit", "-q", "--allow-empty", "-m", "empty"], cwd=repo,
+                       capture_output=True, text=True, timeout=120)
+    assert c.returncode == 0 and "nothing to review" in c.stderr, c.stdout + c.stderr
+    assert run("review", "-c", str(cfg), "--staged", cwd=repo).returncode == 2  # asked by a person: an error
 
     r = run("review", "--uninstall-hook", cwd=repo)
     assert r.returncode == 0 and "put the previous one back" in r.stdout

@@ -34,9 +34,10 @@ EXIT = {"pass": 0, "fail": 1, "unclear": 2}
 @click.option("--install-hook", is_flag=True, help="Make `accord review --staged --precommit` the pre-commit hook.")
 @click.option("--uninstall-hook", is_flag=True, help="Remove the hook --install-hook wrote.")
 @click.option("--force", is_flag=True, help="--install-hook: replace another hook (kept as a backup).")
+@click.option("--empty-ok", is_flag=True, help="Exit 0 when there is nothing to review (what the hook uses).")
 @click.argument("rev", required=False, metavar="[REV | A...B]")
 def review(config_path, env_file, staged, models, fail_on, precommit, intent, files, repo, as_json, sarif_file,
-           install_hook, uninstall_hook, force, rev) -> None:
+           install_hook, uninstall_hook, force, empty_ok, rev) -> None:
     """Review a change with the panel. Without REV: the staged change, else the unstaged one."""
     where = os.path.abspath(repo)
     if install_hook or uninstall_hook:
@@ -54,14 +55,14 @@ def review(config_path, env_file, staged, models, fail_on, precommit, intent, fi
               precommit=precommit, fail_on=fail_on)
     if not ask.panel:
         fail("no panel: give -m MODEL (repeat), or set consensus.panel in accord.yaml", 2)
-    sys.exit(asyncio.run(_run(cfg, ask, as_json, sarif_file)))
+    sys.exit(asyncio.run(_run(cfg, ask, as_json, sarif_file, empty_ok)))
 
 
-async def _run(cfg, ask, as_json: bool, sarif_file: str | None) -> int:
+async def _run(cfg, ask, as_json: bool, sarif_file: str | None, empty_ok: bool) -> int:
     import orjson
 
     from ..consensus.callers import LocalModels
-    from ..consensus.review_code import markdown, review
+    from ..consensus.review_code import NothingToReview, markdown, review
     from ..consensus.runner import Engine
     from ..consensus.sarif import sarif
     from ..consensus.types import InputError
@@ -79,6 +80,11 @@ async def _run(cfg, ask, as_json: bool, sarif_file: str | None) -> int:
         async with recorded_router(cfg, db) as router:
             r = await review(Engine(LocalModels(router), ThreadStore(db)), cfg, ask, progress,
                              tool="precommit" if ask.precommit else "review")
+    except NothingToReview as e:
+        if not empty_ok:
+            fail(str(e), 2)
+        click.echo(f"accord review: {e}", err=True)
+        return 0
     except InputError as e:
         fail(str(e), 2)
     finally:
@@ -110,7 +116,7 @@ def _hook(repo: str, install: bool, config_path: str | None, env_file: str | Non
             click.echo(git_hook.uninstall(top))
             return
         exe = str(Path(sys.argv[0]).resolve()) if Path(sys.argv[0]).name == "accord" else "accord"
-        command = [exe, "review", "--staged", "--precommit"]
+        command = [exe, "review", "--staged", "--precommit", "--empty-ok"]
         if config_path:
             command += ["-c", os.path.abspath(config_path)]
         if env_file:

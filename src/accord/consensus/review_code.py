@@ -83,6 +83,10 @@ class Ask:
     thread_id: str | None = None
 
 
+class NothingToReview(InputError):
+    """An empty change: an error for a person asking, a pass for a hook (`git commit --allow-empty`)."""
+
+
 _FILE_HEADER = re.compile(r"(?m)^--- FILE: (.+?) ---\n")
 
 
@@ -126,7 +130,7 @@ async def gather(cfg: Config, ask: Ask) -> tuple[list[FileDiff], str, list[str],
         target.append(f"{len(read)} file(s) ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''})")
     if not items:
         if ask.path or ask.diff:
-            raise InputError(f"nothing to review: {'; '.join(notes) or 'the change is empty'} (stage the change, "
+            raise NothingToReview(f"nothing to review: {'; '.join(notes) or 'the change is empty'} (stage the change, "
                              "or name a revision or range in diff, or give files)")
         raise InputError("nothing to review: give path (a git repository) with diff, and/or files")
     return items, " and ".join(target), notes, changed, repo
