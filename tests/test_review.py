@@ -245,3 +245,17 @@ async def test_findings_are_read_leniently_in_the_shapes_models_write(upstream, 
         assert line.startswith("- **critical** app.py:5-6: SQL injection") and "found by 2 (deepseek, qwen)" in line
         assert "- kimi: ok, 0 finding(s)" in out
         assert "Focus on: security" in upstream.last["json"]["messages"][-1]["content"]
+
+
+async def test_files_too_large_for_every_piece_are_named_not_passed(upstream, tmp_path: Path):
+    big = tmp_path / "big.py"
+    big.write_text("".join(f"def f{i}(x):\n    return x + {i}\n" for i in range(1500)))
+    small = tmp_path / "small.py"
+    small.write_text("def ok():\n    return 1\n")
+    upstream.responder = lambda req: findings_reply([])
+    async with connect(upstream, "  file_tokens: 500\n") as c:
+        out = text(await c.call_tool("review", {"files": [str(small), str(big)], "models": ["deepseek"]}))
+        assert out.startswith("# Review: UNCLEAR")
+        assert f"**not reviewed:** {big}" in out and f"trimmed {big}" in out
+        sent = "\n".join(x["json"]["messages"][-1]["content"] for x in upstream.requests)
+        assert "return 1" in sent and "return x + 0\n" in sent  # what could be read was reviewed

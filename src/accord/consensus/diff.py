@@ -127,13 +127,15 @@ def split_files(text: str) -> list[FileDiff]:
             binary = "\nBinary files " in body or "\nGIT binary patch" in body
             out.append(FileDiff(path, body, binary))
 
+    in_hunk = False
     for line in text.splitlines(keepends=True):
         m = _HEADER.match(line.rstrip("\n"))
         if m:
             close()
-            current, path = [line], m.group(2)
+            current, path, in_hunk = [line], m.group(2), False
         elif current:
-            if line.startswith("+++ b/"):
+            in_hunk = in_hunk or line.startswith("@@")
+            if not in_hunk and line.startswith("+++ b/"):  # exact, where the header line is ambiguous
                 path = line[6:].rstrip("\n")
             current.append(line)
     close()

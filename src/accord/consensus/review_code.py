@@ -88,6 +88,7 @@ class NothingToReview(InputError):
 
 
 _FILE_HEADER = re.compile(r"(?m)^--- FILE: (.+?) ---\n")
+_CUT = re.compile(r"^(?:trimmed|left out) (/.+?)(?: to \d+ characters of|: )")  # read_files' notes
 
 
 def _split_read(text: str) -> list[FileDiff]:
@@ -97,14 +98,17 @@ def _split_read(text: str) -> list[FileDiff]:
             for i, m in enumerate(heads)]
 
 
-async def gather(cfg: Config, ask: Ask) -> tuple[list[FileDiff], str, list[str], list[FileDiff], str | None]:
-    """(what to review, in words what it is, notes, the change's files (for the checks), the repository)."""
+async def gather(cfg: Config, ask: Ask
+                 ) -> tuple[list[FileDiff], str, list[str], list[FileDiff], str | None, list[str]]:
+    """(what to review, in words what it is, notes, the change's files (for the checks), the repository, the
+    files that could be read only in part or not at all)."""
     rules = Rules.from_config(cfg)
     notes: list[str] = []
     items: list[FileDiff] = []
     changed: list[FileDiff] = []
     target: list[str] = []
     repo = None
+    partly: list[str] = []  # files read_inputs trimmed or left out: not wholly reviewed
     if ask.fail_on is not None and ask.fail_on not in findings.RANK:
         raise InputError(f"fail_on must be one of {', '.join(findings.SEVERITIES)}, not {ask.fail_on!r}")
     if ask.diff is not None or ask.precommit or (ask.path and not ask.files):
@@ -124,6 +128,9 @@ async def gather(cfg: Config, ask: Ask) -> tuple[list[FileDiff], str, list[str],
         budget = max(cfg.mcp.file_tokens, MIN_PIECE_TOKENS) * MAX_PIECES
         text, _images, file_notes = await read_inputs(ask.files, None, budget, rules)
         notes += file_notes
+        partly += [m.group(1) for m in map(_CUT.match, file_notes) if m]
+        if any(n.startswith("left out the rest") or "more files skipped or left out" in n for n in file_notes):
+            partly.append("(more files: see the notes)")
         read = _split_read(text)
         items += read
         names = [f.path for f in read]
@@ -133,7 +140,7 @@ async def gather(cfg: Config, ask: Ask) -> tuple[list[FileDiff], str, list[str],
             raise NothingToReview(f"nothing to review: {'; '.join(notes) or 'the change is empty'} (stage the change, "
                              "or name a revision or range in diff, or give files)")
         raise InputError("nothing to review: give path (a git repository) with diff, and/or files")
-    return items, " and ".join(target), notes, changed, repo
+    return items, " and ".join(target), notes, changed, repo, partly
 
 
 def _messages(ask: Ask, target: str, piece: Piece, n: int, i: int) -> list[dict]:
@@ -155,23 +162,24 @@ async def review(engine: Engine, cfg: Config, ask: Ask, on_event: OnEvent | None
                  tool: str = "review") -> Review:
     """Run the panel over every piece; never raises for a model's failure (it shows in `panel`)."""
     c = cfg.consensus
-    items, target, notes, changed, repo = await gather(cfg, ask)
+    items, target, notes, changed, repo, partly = await gather(cfg, ask)
     req = Request(question=f"Review {target}", panel=ask.panel, thinking=None, concurrency=c.concurrency,
                   per_model_timeout=c.per_model_timeout, timeout=c.timeout, max_tokens=c.max_tokens,
                   token_budget=c.token_budget, cost_budget=c.cost_budget)
     engine.check(req)
     budget = max(cfg.mcp.file_tokens, MIN_PIECE_TOKENS)
     parts = await asyncio.to_thread(pieces, items, budget)
-    unreviewed: list[str] = []
+    unreviewed: list[str] = list(partly)
     if len(parts) > MAX_PIECES:
         left = parts[MAX_PIECES:]
         parts = parts[:MAX_PIECES]
         sent = {p for piece in parts for p in piece.paths}
-        unreviewed = list(dict.fromkeys(p for piece in left for p in piece.paths))
+        over = list(dict.fromkeys(p for piece in left for p in piece.paths))
+        unreviewed += over
         notes.append(f"the change is larger than {MAX_PIECES} pieces of {budget} tokens (mcp.file_tokens): "
-                     f"not reviewed: {', '.join(unreviewed)}" + (
-                         " (in part: " + ", ".join(p for p in unreviewed if p in sent) + ")"
-                         if any(p in sent for p in unreviewed) else ""))
+                     f"not reviewed: {', '.join(over)}" + (
+                         " (in part: " + ", ".join(p for p in over if p in sent) + ")"
+                         if any(p in sent for p in over) else ""))
     labels = engine.labels(req.panel)
     run = Run(req, on_event=on_event, sem=asyncio.Semaphore(req.concurrency) if req.concurrency else None)
     run.calls_planned = len(req.panel) * len(parts)
