@@ -99,6 +99,13 @@ async def test_same_finding_merged_across_models_with_counts_and_verdict(upstrea
         tid = out.split("thread: ")[1].split()[0]
         stored = text(await c.call_tool("threads", {"id": tid}))
         assert "SQL injection via the name parameter" in stored  # each model's answer is kept
+        upstream.reset()
+        upstream.responder = lambda req: findings_reply([])
+        r = await c.call_tool("review", {"path": str(repo), "diff": "staged", "continuation_id": tid,
+                                         "focus": "I fixed it: look again"})
+        assert f"thread: {tid}" in text(r)
+        msgs = upstream.requests[0]["json"]["messages"]
+        assert msgs[1]["role"] == "user" and msgs[2]["role"] == "assistant" and "# Review: FAIL" in msgs[2]["content"]
 
         # the policy: two models call it high -> fail by default; fail_on critical with only highs -> pass
         upstream.responder = by_model({

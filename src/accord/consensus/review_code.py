@@ -80,7 +80,8 @@ class Ask:
     precommit: bool = False
     fail_on: str | None = None
     focus: str | None = None
-    thread_id: str | None = None
+    thread_id: str | None = None  # continue this thread: its turns go before the change
+    history: list[dict] = field(default_factory=list)
 
 
 class NothingToReview(InputError):
@@ -154,7 +155,7 @@ def _messages(ask: Ask, target: str, piece: Piece, n: int, i: int) -> list[dict]
         what = f"{piece.paths[0]}, part {piece.part}" if piece.part else ", ".join(piece.paths)
         head.append(f"The change is in {n} pieces, each reviewed on its own; this is piece {i} of {n} ({what}). "
                     "Report only what you can see here.")
-    return [{"role": "system", "content": system},
+    return [{"role": "system", "content": system}, *ask.history,
             {"role": "user", "content": "\n".join(head) + "\n\n```\n" + piece.text + "\n```"}]
 
 

@@ -62,9 +62,11 @@ def make(state: State):
         fail_on: FailOn = None,
         focus: Annotated[str | None, Field(validation_alias=AliasChoices("focus", "focus_on", "step", "prompt"))
                          ] = None,
+        continuation_id: inputs.Continuation = None,
     ) -> str:
         with inputs.tool_errors():
-            ask = Ask(panel(state, models), path=path, diff=diff, files=files, fail_on=fail_on, focus=focus)
+            ask = Ask(panel(state, models), path=path, diff=diff, files=files, fail_on=fail_on, focus=focus,
+                      thread_id=continuation_id, history=await inputs.history(state, continuation_id))
         return await run(state, ctx, ask, "review")
 
     return review_
@@ -79,11 +81,13 @@ def make_precommit(state: State):
         diff: Diff = None,
         models: Models = None,
         fail_on: FailOn = None,
+        continuation_id: inputs.Continuation = None,
     ) -> str:
         with inputs.tool_errors():
             if not path:
                 raise InputError("path is needed: the absolute path of the repository")
-            ask = Ask(panel(state, models), path=path, diff=diff, intent=intent, precommit=True, fail_on=fail_on)
+            ask = Ask(panel(state, models), path=path, diff=diff, intent=intent, precommit=True, fail_on=fail_on,
+                      thread_id=continuation_id, history=await inputs.history(state, continuation_id))
         return await run(state, ctx, ask, "precommit")
 
     return precommit
