@@ -16,7 +16,8 @@ TOOLS = ("consensus", "chat", "thinkdeep", "challenge", "review", "precommit", "
 MODULES = {"precommit": "review"}  # a tool that lives in another tool's module: make_<name>, <NAME>_DESCRIPTION
 ALIASES = {"codereview": "review"}  # PAL's names: callable, not listed (every listed tool costs context)
 INSTRUCTIONS = ("Accord asks many models at once. consensus runs a whole panel in one call; chat, thinkdeep "
-                "and challenge ask one model; any tool continues any thread by continuation_id.")
+                "and challenge ask one model; review and precommit have the panel review a code change; any tool "
+                "continues any thread by continuation_id.")
 
 
 class Server(MCPServer):
@@ -34,9 +35,9 @@ def build(state: State) -> MCPServer:
         if name in disabled:
             continue
         module = importlib.import_module(f"accord.mcp.{MODULES.get(name, name)}")
-        own = name in MODULES
-        fn = getattr(module, f"make_{name}")(state) if own else module.make(state)
-        description = getattr(module, f"{name.upper()}_DESCRIPTION") if own else module.DESCRIPTION
+        shared = name in MODULES  # not its module's main tool
+        fn = getattr(module, f"make_{name}")(state) if shared else module.make(state)
+        description = getattr(module, f"{name.upper()}_DESCRIPTION") if shared else module.DESCRIPTION
         annotations = getattr(module, "ANNOTATIONS", {}).get(name)
         tool = Tool.from_function(fn, name=name, description=description, structured_output=False,
                                   annotations=annotations)
