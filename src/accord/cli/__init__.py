@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "usage": ("accord.cli.store_cmds", "usage", "Requests, tokens and spend per day, model or key."),
     "db": ("accord.cli.store_cmds", "db", "Database migrations (`accord db upgrade`)."),
     "consensus": ("accord.cli.consensus_cmd", "consensus", "Ask a panel of models at once; see them work live."),
+    "review": ("accord.cli.review_cmd", "review", "The panel reviews a change; exit 0 pass, 1 fail (CI, git hooks)."),
     "threads": ("accord.cli.threads_cmd", "threads", "List stored threads, or show one."),
     "mcp": ("accord.cli.mcp_cmd", "mcp", "Run the MCP server on stdio (claude mcp add accord -- accord mcp)."),
     "init": ("accord.cli.init_cmd", "init", "Set Accord up: providers, keys, the default consensus panel."),

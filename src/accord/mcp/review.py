@@ -1,0 +1,93 @@
+"""The `review` tool (PAL's `codereview`) and `precommit`: the whole panel reviews a git change and/or files
+in parallel, in one call; findings merged across models with who found each, and a verdict under a policy."""
+
+from typing import Annotated, Literal
+
+from mcp.server.mcpserver import Context
+from mcp.types import ToolAnnotations
+from pydantic import AliasChoices, Field
+
+from .. import metering
+from ..consensus.choose import top
+from ..consensus.review_code import Ask, markdown, review
+from ..consensus.types import InputError, Member
+from . import inputs
+from .progress import Progress
+from .state import State
+
+DESCRIPTION = ("The panel reviews a git change (diff: staged, unstaged, a rev or a...b, in the repo at path) "
+               "and/or files in parallel; findings merged across models, verdict pass/fail.")
+PRECOMMIT_DESCRIPTION = ("Review the pending change (staged, else unstaged) before committing: the panel's "
+                         "review and intent check, plus secrets, debug leftovers, TODOs, untested code.")
+ANNOTATIONS = {
+    "review": ToolAnnotations(title="Multi-model code review", readOnlyHint=True, openWorldHint=True),
+    "precommit": ToolAnnotations(title="Multi-model pre-commit check", readOnlyHint=True, openWorldHint=True),
+}
+
+Diff = Annotated[str | None, Field(validation_alias=AliasChoices("diff", "compare_to"))]
+Path_ = Annotated[str | None, Field(description="absolute path in the git repository")]
+Models = Annotated[list[str] | None, Field(description="panel; default: the configured one")]
+FailOn = Annotated[Literal["critical", "high", "medium", "low"] | None,
+                   Field(description="fail on this severity or worse; default: critical, or high found by 2+")]
+
+
+def panel(state: State, models: list[str] | None) -> list[Member]:
+    seats = [Member(Member.parse(m).model) for m in models or state.cfg.consensus.panel]  # reviewers take no stance
+    if not seats:
+        seats = [Member(n) for n in top([(n, state.models.info(n)) for n in state.models.names()])]
+    if not seats:
+        raise InputError("no panel: give models, or set consensus.panel in accord.yaml")
+    return seats
+
+
+async def run(state: State, ctx: Context, ask: Ask, tool: str) -> str:
+    with inputs.tool_errors():
+        async with Progress(ctx, state.cfg.mcp.heartbeat) as progress:
+            await progress.send(f"reviewing with {len(ask.panel)} models")
+            with metering.tagged("mcp"):
+                r = await review(state.engine, state.cfg, ask, progress.on_event, tool=tool)
+        if r.status == "failed" and not r.findings:
+            why = "; ".join(f"{p['model']}: {p['error'] or p['unreadable']}" for p in r.panel)
+            raise InputError(f"no model could review the change ({why}); thread {r.thread_id}")
+        return markdown(r, state.cfg.mcp.output_tokens)
+
+
+def make(state: State):
+    async def review_(
+        ctx: Context,
+        path: Path_ = None,
+        diff: Diff = None,
+        files: inputs.Files = None,
+        models: Models = None,
+        fail_on: FailOn = None,
+        focus: Annotated[str | None, Field(validation_alias=AliasChoices("focus", "focus_on", "step", "prompt"))
+                         ] = None,
+        continuation_id: inputs.Continuation = None,
+    ) -> str:
+        with inputs.tool_errors():
+            ask = Ask(panel(state, models), path=path, diff=diff, files=files, fail_on=fail_on, focus=focus,
+                      thread_id=continuation_id, history=await inputs.history(state, continuation_id))
+        return await run(state, ctx, ask, "review")
+
+    return review_
+
+
+def make_precommit(state: State):
+    async def precommit(
+        path: Path_,
+        ctx: Context,
+        intent: Annotated[str | None, Field(description="what the change is meant to do",
+                                            validation_alias=AliasChoices("intent", "step", "prompt"))] = None,
+        diff: Diff = None,
+        models: Models = None,
+        fail_on: FailOn = None,
+        continuation_id: inputs.Continuation = None,
+    ) -> str:
+        with inputs.tool_errors():
+            if not path:
+                raise InputError("path is needed: the absolute path of the repository")
+            ask = Ask(panel(state, models), path=path, diff=diff, intent=intent, precommit=True, fail_on=fail_on,
+                      thread_id=continuation_id, history=await inputs.history(state, continuation_id))
+        return await run(state, ctx, ask, "precommit")
+
+    return precommit
