@@ -1,0 +1,325 @@
+"""Prometheus metrics: what was served, how fast, at what cost, and how healthy the parts are.
+
+Recorded at the places that already see each event, once per event: the gateway's usage row (a request),
+the router's attempt, failure, cooldown and stream hooks, the consensus engine's finished run, the usage
+writer's failed flush. Every hook is a module function that does nothing until `enable()` ran, so code paths
+that never serve metrics (a CLI call) pay one global lookup. Label children are bound once per label set and
+kept in a dict, so a hot-path record is a dict lookup and an add.
+
+One registry per process. With several worker processes (`accord serve --workers N`) every worker writes to
+prometheus_client's multiprocess files in a private directory `accord serve` makes (PROMETHEUS_MULTIPROC_DIR),
+and a scrape of any worker, or of the metrics port, reads them all: the numbers are the server's, never one
+worker's. Several instances are scraped one by one, as Prometheus does (its `instance` label).
+
+Gauges that describe a state (database and Redis up, usage rows waiting, deployments cooling down, upstream
+calls in flight) are sampled off the request path: by `refresh()` before each scrape, and every
+SAMPLE_EVERY seconds by each process (so a worker that is not the one scraped is current too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import Deployment
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+SAMPLE_EVERY = 10.0  # seconds between a process's samples of its state gauges
+PROBE_TIMEOUT = 1.0  # seconds a database or Redis health probe may take
+MASTER = "master"  # the `key` label of requests made with the master key (or on an open loopback server)
+SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+FIRST_TOKEN = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
+SHARE = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+TOKEN_TYPES = ("input", "output", "reasoning", "cached")
+
+_m: _Metrics | None = None
+
+
+def multiprocess() -> bool:
+    """Whether this process writes prometheus_client's multiprocess files (set by `accord serve --workers N`)."""
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+def enable() -> None:
+    """Create this process's metrics (once); from then on every hook records."""
+    global _m
+    if _m is None:
+        _m = _Metrics()
+
+
+def enabled() -> bool:
+    return _m is not None
+
+
+def exposition() -> bytes:
+    """The text a scrape returns: this process's registry, or every worker's files in multiprocess mode."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    if multiprocess():
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        return generate_latest(registry)
+    assert _m is not None
+    return generate_latest(_m.registry)
+
+
+def scrape_registry() -> Any:
+    """The registry a stand-alone metrics server (the metrics port) serves."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    if multiprocess():
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        return registry
+    enable()
+    assert _m is not None
+    return _m.registry
+
+
+def process_exited() -> None:
+    """A worker is stopping: its live gauges (in flight, queue depth, health) stop counting."""
+    if multiprocess():
+        from prometheus_client import multiprocess as mp
+
+        with contextlib.suppress(Exception):
+            mp.mark_process_dead(os.getpid())
+
+
+# --------------------------------------------------------------------------------------------- the hooks
+def request(row: dict, key_alias: str | None, served: Callable[[str], str | None]) -> None:
+    """One finished gateway request, from its usage row. `served(name)`: the served model a name refers to,
+    or None (a request that reached no deployment is labelled with it only when it names a served model, so
+    a client cannot mint label values)."""
+    if _m is not None:
+        _m.request(row, key_alias or MASTER, served)
+
+
+def attempt(dep: Deployment, outcome: str) -> None:
+    """One upstream attempt ended: `ok`, or the error's type."""
+    if _m is not None:
+        _m.child(_m.attempts, (dep.name, dep.id, outcome)).inc()
+
+
+def retry(model: str) -> None:
+    if _m is not None:
+        _m.child(_m.retries, (model,)).inc()
+
+
+def fallback(model: str, to: str) -> None:
+    if _m is not None:
+        _m.child(_m.fallbacks, (model, to)).inc()
+
+
+def cooldown(dep: Deployment) -> None:
+    if _m is not None:
+        _m.child(_m.cooldowns, (dep.name, dep.id)).inc()
+
+
+def stream_opened() -> None:
+    if _m is not None:
+        _m.streams.inc()
+
+
+def stream_closed() -> None:
+    if _m is not None:
+        _m.streams.dec()
+
+
+def request_started() -> None:
+    if _m is not None:
+        _m.in_flight.inc()
+
+
+def request_ended() -> None:
+    if _m is not None:
+        _m.in_flight.dec()
+
+
+def consensus(result: Any) -> None:
+    """A consensus run is over (its `Result`, status set): runs, failures, agreement, tokens and spend."""
+    if _m is not None:
+        _m.consensus(result)
+
+
+def usage_flush_failed() -> None:
+    if _m is not None:
+        _m.flush_errors.inc()
+
+
+async def refresh(state: Any) -> None:
+    """Sample the state gauges from an app's state (store, limits, router), probing the database and Redis."""
+    if _m is not None:
+        await _m.sample(state)
+
+
+async def sample_forever(state: Any) -> None:
+    while True:
+        with contextlib.suppress(Exception):  # a failed sample must never end the sampling
+            await refresh(state)
+        await asyncio.sleep(SAMPLE_EVERY)
+
+
+# --------------------------------------------------------------------------------------------- the metrics
+class _Metrics:
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+
+        from . import __version__
+
+        disable_created_metrics()  # a `_created` series beside each counter doubles the scrape for no use here
+        mp = multiprocess()
+        # multiprocess: the metrics are written to files and read back by MultiProcessCollector, never registered
+        self.registry = None if mp else CollectorRegistry()
+        if not mp:
+            from prometheus_client.gc_collector import GCCollector
+            from prometheus_client.platform_collector import PlatformCollector
+            from prometheus_client.process_collector import ProcessCollector
+
+            ProcessCollector(registry=self.registry)
+            PlatformCollector(registry=self.registry)
+            GCCollector(registry=self.registry)
+        r = self.registry
+
+        def counter(name: str, doc: str, labels: tuple[str, ...] = ()) -> Any:
+            return Counter(name, doc, labels, registry=r)
+
+        def gauge(name: str, doc: str, labels: tuple[str, ...] = (), mode: str = "livesum") -> Any:
+            return Gauge(name, doc, labels, registry=r, multiprocess_mode=mode)
+
+        self.requests = counter("accord_requests", "Gateway requests, by route, served model, deployment, "
+                                "virtual key alias (`master` for the master key) and HTTP status",
+                                ("route", "model", "deployment", "key", "status"))
+        self.latency = Histogram("accord_request_duration_seconds", "Gateway request latency, request in to "
+                                 "response (or stream) over", ("route", "model"), buckets=SECONDS, registry=r)
+        self.ttft = Histogram("accord_time_to_first_token_seconds", "Streamed requests: time from the upstream "
+                              "call to its first chunk", ("route", "model"), buckets=FIRST_TOKEN, registry=r)
+        self.tokens = counter("accord_tokens", "Tokens, by type: input, output, reasoning (part of output), "
+                              "cached (part of input)", ("route", "model", "key", "type"))
+        self.spend = counter("accord_spend_usd", "Spend in US dollars, as recorded in the usage rows",
+                             ("route", "model", "key"))
+        self.in_flight = gauge("accord_requests_in_flight", "HTTP requests being served")
+        self.streams = gauge("accord_streams_in_flight", "Streamed upstream responses being relayed")
+        self.attempts = counter("accord_upstream_attempts", "Upstream attempts by outcome (`ok` or the error "
+                                "type), retries and fallbacks included", ("model", "deployment", "outcome"))
+        self.retries = counter("accord_upstream_retries", "Attempts that retried a model's group after a "
+                               "failure", ("model",))
+        self.fallbacks = counter("accord_fallbacks", "Calls that moved on to a fallback model",
+                                 ("model", "fallback"))
+        self.cooldowns = counter("accord_cooldowns", "Times a deployment was put in cooldown",
+                                 ("model", "deployment"))
+        self.cooling = gauge("accord_deployment_cooling", "1 while a deployment is in cooldown",
+                             ("model", "deployment"), "livemax")
+        self.upstream_in_flight = gauge("accord_upstream_in_flight", "Upstream calls in flight per deployment",
+                                        ("model", "deployment"))
+        self.runs = counter("accord_consensus_runs", "Consensus runs by mode and outcome (done, partial, "
+                            "failed, ...)", ("mode", "outcome"))
+        self.run_time = Histogram("accord_consensus_duration_seconds", "Consensus run wall time", ("mode",),
+                                  buckets=SECONDS, registry=r)
+        self.panel_failures = counter("accord_consensus_panelist_failures", "Panel, review, debate and chair "
+                                      "calls that gave no answer, by model and status (failed, timeout, skipped)",
+                                      ("model", "status"))
+        self.agreement = Histogram("accord_consensus_agreement", "Agreement of a run's answers (0..1)",
+                                   ("mode",), buckets=SHARE, registry=r)
+        self.queue = gauge("accord_usage_queue_depth", "Usage rows waiting to be written to the database")
+        self.flush_errors = counter("accord_usage_flush_errors", "Usage-row batches the database refused "
+                                    "(kept in memory and retried)")
+        self.up = gauge("accord_backend_up", "1 when the backend answers a probe: database (always), redis "
+                        "(when configured)", ("backend",), "livemin")
+        info = gauge("accord_build_info", "Accord's version", ("version",), "max")
+        info.labels(__version__).set(1)
+        self._children: dict[tuple, Any] = {}
+
+    def child(self, metric: Any, labels: tuple) -> Any:
+        """The label child, bound once: prometheus_client's `labels()` validates and locks on every call."""
+        key = (id(metric), *labels)
+        c = self._children.get(key)
+        if c is None:
+            if len(self._children) > 100_000:  # a label source gone wild: forget, rather than grow forever
+                self._children.clear()
+            c = self._children[key] = metric.labels(*labels)
+        return c
+
+    def request(self, row: dict, key: str, served: Callable[[str], str | None]) -> None:
+        route = row["route"]
+        dep = row.get("deployment")
+        model = row["model"] if dep else (_safe(served, row.get("model") or "") or "")
+        self.child(self.requests, (route, model, dep or "", key, str(row.get("status", 200)))).inc()
+        self.child(self.latency, (route, model)).observe(row.get("latency_ms", 0.0) / 1000)
+        ttft = row.get("ttft_ms")
+        if ttft is not None and row.get("stream"):
+            self.child(self.ttft, (route, model)).observe(ttft / 1000)
+        if dep:
+            self._count(route, model, key, row.get("prompt_tokens", 0), row.get("completion_tokens", 0),
+                        row.get("reasoning_tokens", 0), row.get("cached_tokens", 0), row.get("cost", 0.0))
+
+    def _count(self, route: str, model: str, key: str, prompt: int, completion: int, reasoning: int,
+               cached: int, cost: float) -> None:
+        for kind, n in zip(TOKEN_TYPES, (prompt, completion, reasoning, cached), strict=True):
+            if n:
+                self.child(self.tokens, (route, model, key, kind)).inc(n)
+        if cost:
+            self.child(self.spend, (route, model, key)).inc(cost)
+
+    def consensus(self, result: Any) -> None:
+        mode = result.mode
+        self.child(self.runs, (mode, result.status)).inc()
+        self.child(self.run_time, (mode,)).observe(result.wall_time)
+        if result.agreement is not None:
+            self.child(self.agreement, (mode,)).observe(result.agreement)
+        rounds = [a for rnd in result.rounds for a in rnd]
+        for a in [*result.answers, *rounds, *result.reviews, *([result.chair] if result.chair else [])]:
+            if a.status != "ok":
+                self.child(self.panel_failures, (a.model, a.status)).inc()
+            self._count("consensus", a.model, MASTER, a.prompt_tokens, a.completion_tokens, 0, 0, a.cost)
+
+    async def sample(self, state: Any) -> None:
+        store, limits, router = state.store, state.limits, state.router
+        usage = store.usage
+        self.queue.set(len(usage.buffer) if usage is not None else len(store._early))
+        mono = time.monotonic()
+        for group in router.groups.values():
+            for d in group:
+                st = router.state[d.id]
+                self.child(self.cooling, (d.name, d.id)).set(1 if st.cooldown_until > mono else 0)
+                self.child(self.upstream_in_flight, (d.name, d.id)).set(st.in_flight)
+        self.child(self.up, ("database",)).set(1 if await _probe_db(store) else 0)
+        if limits.redis.url:
+            self.child(self.up, ("redis",)).set(1 if await _probe_redis(limits.redis) else 0)
+
+
+def _safe(served: Callable[[str], str | None], name: str) -> str | None:
+    try:
+        return served(name)
+    except Exception:  # a name too long to look up: not a served one
+        return None
+
+
+async def _probe_db(store: Any) -> bool:
+    if store.db is None or not store.ready.is_set():
+        return False
+    try:
+        from sqlalchemy import text
+
+        async def ping() -> None:
+            async with store.db.session() as s:
+                await s.execute(text("SELECT 1"))
+
+        await asyncio.wait_for(ping(), PROBE_TIMEOUT)
+        return True
+    except Exception:
+        return False
+
+
+async def _probe_redis(link: Any) -> bool:
+    try:
+        await asyncio.wait_for(link.client().ping(), PROBE_TIMEOUT)
+        return True
+    except Exception:
+        return False
