@@ -292,3 +292,26 @@ def test_every_metric_the_dashboard_uses_exists(upstream, gateway_factory):
     for what in ("request rate", "error rate", "latency", "first token", "tokens", "spend", "in flight",
                  "consensus"):
         assert what in titles, what
+
+
+# ------------------------------------------------------------------------------------------------ workers
+def test_workers_report_one_total(upstream, tmp_path: Path):
+    """`accord serve` with two workers: whichever worker answers a scrape, and the metrics port (served by
+    the parent), the count is the server's, not one worker's."""
+    from serving import serving
+
+    metrics_port = free_port()
+    cfg = tmp_path / "accord.yaml"
+    cfg.write_text(basic_config(upstream.url).replace("settings:\n", f"settings:\n  workers: 2\n"
+                                                                     f"  metrics_port: {metrics_port}\n"))
+    sent = 24
+    with serving(cfg, tmp_path, level="warning") as (url, _log, _env):
+        for _ in range(sent):  # a new connection each: the kernel hands them to either worker
+            r = httpx.post(f"{url}/v1/chat/completions", headers=ADMIN,
+                           json={"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}]})
+            assert r.status_code == 200, r.text
+        for _ in range(8):
+            assert value(scrape(url), "accord_requests_total", model="gpt-test", status="200") == sent
+        text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+        assert f'accord_requests_total{{deployment="gpt-test",key="master",model="gpt-test",route="chat",' \
+               f'status="200"}} {float(sent)}' in text
