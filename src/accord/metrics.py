@@ -235,6 +235,7 @@ class _Metrics:
         info = gauge("accord_build_info", "Accord's version", ("version",), "max")
         info.labels(__version__).set(1)
         self._children: dict[tuple, Any] = {}
+        self._bundles: dict[tuple, tuple] = {}
 
     def child(self, metric: Any, labels: tuple) -> Any:
         """The label child, bound once: prometheus_client's `labels()` validates and locks on every call."""
@@ -250,14 +251,37 @@ class _Metrics:
         route = row["route"]
         dep = row.get("deployment")
         model = row["model"] if dep else (_safe(served, row.get("model") or "") or "")
-        self.child(self.requests, (route, model, dep or "", key, str(row.get("status", 200)))).inc()
-        self.child(self.latency, (route, model)).observe(row.get("latency_ms", 0.0) / 1000)
+        labels = (route, model, dep or "", key, row.get("status", 200))
+        b = self._bundles.get(labels)
+        if b is None:
+            b = self._bundle(labels)
+        b[0].inc()
+        b[1].observe(row.get("latency_ms", 0.0) / 1000)
         ttft = row.get("ttft_ms")
         if ttft is not None and row.get("stream"):
-            self.child(self.ttft, (route, model)).observe(ttft / 1000)
+            b[2].observe(ttft / 1000)
         if dep:
-            self._count(route, model, key, row.get("prompt_tokens", 0), row.get("completion_tokens", 0),
-                        row.get("reasoning_tokens", 0), row.get("cached_tokens", 0), row.get("cost", 0.0))
+            tokens = b[3]
+            for i, field in enumerate(("prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens")):
+                n = row.get(field)
+                if n:
+                    tokens[i].inc(n)
+            cost = row.get("cost")
+            if cost:
+                b[4].inc(cost)
+
+    def _bundle(self, labels: tuple) -> tuple:
+        """Every child one kind of request records to, bound at its first occurrence: later requests of the
+        same route, model, deployment, key and status cost one dict lookup."""
+        route, model, dep, key, status = labels
+        if len(self._bundles) > 20_000:  # a label source gone wild: forget, rather than grow forever
+            self._bundles.clear()
+        b = (self.requests.labels(route, model, dep, key, str(status)), self.latency.labels(route, model),
+             self.ttft.labels(route, model),
+             tuple(self.tokens.labels(route, model, key, t) for t in TOKEN_TYPES) if dep else (),
+             self.spend.labels(route, model, key) if dep else None)
+        self._bundles[labels] = b
+        return b
 
     def _count(self, route: str, model: str, key: str, prompt: int, completion: int, reasoning: int,
                cached: int, cost: float) -> None:
