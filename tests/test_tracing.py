@@ -4,8 +4,10 @@ rounds and the chair, each with its attempts under it."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx2
 import openai
@@ -180,3 +182,48 @@ def test_otel_variables_configure_an_exporter(tmp_path):
                          env={"PATH": "/usr/bin:/bin", "OTEL_TRACES_EXPORTER": "console",
                               "OTEL_SERVICE_NAME": "accord-test"})
     assert out.stdout.strip() == "True", out.stderr
+
+
+def test_cli_consensus_exports_over_otlp(upstream, tmp_path):
+    """`accord consensus`, configured by OTEL_* alone, sends its spans to an OTLP/HTTP collector before it
+    exits; its --json output is untouched."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from fakes import ServerThread
+    from panelkit import panel_config, responder
+
+    received: list[bytes] = []
+
+    async def traces(request: Request) -> Response:
+        received.append(await request.body())
+        return Response(b"", media_type="application/x-protobuf")
+
+    collector = ServerThread(Starlette(routes=[Route("/v1/traces", traces, methods=["POST"])])).start()
+    try:
+        upstream.responder = responder(lambda m, r: Reply(content=f"{m}: yes"),
+                                       chair=Reply(content=chair_json(["deepseek", "kimi"])))
+        cfg = tmp_path / "accord.yaml"
+        cfg.write_text(panel_config(upstream.url))
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"),
+               "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url, "OTEL_SERVICE_NAME": "accord-cli-test"}
+        accord = str(Path(sys.executable).parent / "accord")
+        r = subprocess.run([accord, "consensus", "-c", str(cfg), "--json", "Ship on Friday?"], capture_output=True,
+                           text=True, timeout=120, env=env)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["status"] == "done"
+    finally:
+        collector.stop()
+    assert received, "no spans reached the collector"
+    names, services = [], set()
+    for body in received:
+        req = ExportTraceServiceRequest.FromString(body)
+        for rs in req.resource_spans:
+            services |= {a.value.string_value for a in rs.resource.attributes if a.key == "service.name"}
+            names += [s.name for ss in rs.scope_spans for s in ss.spans]
+    assert services == {"accord-cli-test"}
+    assert names.count("consensus.panelist") == 3 and "consensus synthesize" in names and "consensus.chair" in names
+    assert sum(n.startswith("chat ") for n in names) == 4  # one attempt per call

@@ -93,6 +93,7 @@ class Router:
                     self.aliases.setdefault(a, d.name)
         self.state: dict[str, DeploymentState] = {d.id: DeploymentState() for d in cfg.deployments}
         self.listeners: list[Callable[[Call], None]] = []  # called with every finished call (usage, logs)
+        tracing.configure()  # every entry point makes a router: each traces when OTEL_* (or a host) says so
 
     # ----------------------------------------------------------------------------------------- lookup
     def names(self) -> list[str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -86,7 +87,8 @@ def _from_env() -> Any:
     provider = TracerProvider(resource=resource)
     for name in [e.strip() for e in (exporter or "otlp").split(",") if e.strip()]:
         if name == "console":
-            provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+            # stderr: stdout carries `accord mcp`'s protocol and `--json` output
+            provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))
         elif name == "otlp":
             provider.add_span_processor(BatchSpanProcessor(_otlp_exporter()))
         else:

@@ -60,7 +60,6 @@ def routes() -> list[Route]:
 def create_app(cfg: Config) -> Starlette:
     logs.redact_config(cfg)  # its secrets are masked in every log line and traceback
     router = Router(cfg)
-    tracing.configure()  # OpenTelemetry, when the extra is installed and OTEL_* says where to send spans
     s = cfg.settings
     if s.metrics:
         metrics.enable()
