@@ -55,11 +55,28 @@ def hook_cost_us(n: int = 20_000) -> float:
     return (time.perf_counter() - t0) / n * 1e6
 
 
+def _cpu(srv: Any) -> float:
+    """CPU seconds the server (and its workers) used so far: per request, the figure least moved by a busy
+    machine."""
+    import psutil
+
+    p = psutil.Process(srv.proc.pid)
+    total = 0.0
+    for proc in (p, *p.children(recursive=True)):
+        try:
+            t = proc.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
 def measure(a: argparse.Namespace, rounds: int | None = None) -> dict[str, Any]:
     rounds = rounds or (2 if a.smoke else 6)
     work = Path(tempfile.mkdtemp(prefix="accord-bench-metrics-"))
     fake = targets.fake_upstream(work, a.chunks, a.pace_ms)
-    runs: dict[str, dict[str, list[float]]] = {name: {"p50": [], "p99": [], "rps16": []} for name in ("on", "off")}
+    runs: dict[str, dict[str, list[float]]] = {name: {"p50": [], "p99": [], "rps16": [], "cpu_us": []}
+                                               for name in ("on", "off")}
     with fake:
         fake.start()
         on = targets.accord(work, fake.url, a.workers, "", "accord-metrics-on")
@@ -74,18 +91,22 @@ def measure(a: argparse.Namespace, rounds: int | None = None) -> dict[str, Any]:
                 order = ("on", "off") if i % 2 == 0 else ("off", "on")
                 for name in order:
                     r1 = _load(a, servers[name].port, 1, a.duration)
+                    cpu0 = _cpu(servers[name])
                     r16 = _load(a, servers[name].port, 16, a.duration)
+                    runs[name]["cpu_us"].append((_cpu(servers[name]) - cpu0) / max(1, r16.ok) * 1e6)
                     runs[name]["p50"].append(r1.p50_ms)
                     runs[name]["p99"].append(r1.p99_ms)
                     runs[name]["rps16"].append(r16.rps)
                     print(f"bench: metrics {name:3} round {i + 1}: c=1 p50 {r1.p50_ms:.3f} ms  "
-                          f"p99 {r1.p99_ms:.3f} ms  c=16 {r16.rps:,.0f} req/s", flush=True)
+                          f"p99 {r1.p99_ms:.3f} ms  c=16 {r16.rps:,.0f} req/s, "
+                          f"{runs[name]['cpu_us'][-1]:.0f} µs CPU each", flush=True)
     out: dict[str, Any] = {"rounds": rounds, "loadgen": a.loadgen, "duration_s": a.duration, "workers": a.workers,
                            "runs": runs, "hook_cost_us": round(hook_cost_us(), 2)}
     for name in ("on", "off"):
         out[name] = {k: round(median(v), 3) for k, v in runs[name].items()}
     out["added_p50_ms"] = round(out["on"]["p50"] - out["off"]["p50"], 3)
     out["added_p99_ms"] = round(out["on"]["p99"] - out["off"]["p99"], 3)
+    out["added_cpu_us"] = round(out["on"]["cpu_us"] - out["off"]["cpu_us"], 1)
     spread = sorted(runs["off"]["p50"])
     out["off_p50_spread_ms"] = round(spread[-1] - spread[0], 3)  # how much the same server moves round to round
     return out
@@ -98,11 +119,12 @@ def markdown(res: dict[str, Any], when: str, machine: dict[str, Any]) -> str:
 Python {machine['python']}; {res['rounds']} alternating rounds of {res['duration_s']:g} s per figure \
 ({res['loadgen']}), {res['workers']} worker.
 
-| `accord serve` | c=1 p50 | c=1 p99 | c=16 req/s |
-|---|---|---|---|
-| metrics on (default) | {on['p50']:.3f} ms | {on['p99']:.3f} ms | {on['rps16']:,.0f} |
-| metrics off | {off['p50']:.3f} ms | {off['p99']:.3f} ms | {off['rps16']:,.0f} |
-| added by metrics | **{res['added_p50_ms']:+.3f} ms** | {res['added_p99_ms']:+.3f} ms | {rps_change:+.1f}% |
+| `accord serve` | c=1 p50 | c=1 p99 | c=16 req/s | server CPU per request (c=16) |
+|---|---|---|---|---|
+| metrics on (default) | {on['p50']:.3f} ms | {on['p99']:.3f} ms | {on['rps16']:,.0f} | {on['cpu_us']:.0f} µs |
+| metrics off | {off['p50']:.3f} ms | {off['p99']:.3f} ms | {off['rps16']:,.0f} | {off['cpu_us']:.0f} µs |
+| added by metrics | **{res['added_p50_ms']:+.3f} ms** | {res['added_p99_ms']:+.3f} ms | {rps_change:+.1f}% | \
+{res['added_cpu_us']:+.0f} µs |
 
 The hooks' own cost, timed in-process: **{res['hook_cost_us']:.1f} µs per request**. For scale, the metrics-off
 server's c=1 p50 moved by {res['off_p50_spread_ms']:.3f} ms between its own rounds.
