@@ -93,12 +93,21 @@ def process_exited() -> None:
 
 
 # --------------------------------------------------------------------------------------------- the hooks
-def request(row: dict, key_alias: str | None, served: Callable[[str], str | None]) -> None:
-    """One finished gateway request, from its usage row. `served(name)`: the served model a name refers to,
-    or None (a request that reached no deployment is labelled with it only when it names a served model, so
-    a client cannot mint label values)."""
-    if _m is not None:
-        _m.request(row, key_alias or MASTER, served)
+def request_labels(route: str, key_id: str | None, key_alias: str | None) -> list | None:
+    """A model route's request is starting: the labels it will be counted under, filled in as the request
+    learns them (`[route, key, model, deployment, status of a stream]`), or None when metrics are off. Kept
+    on the request's scope; the middleware counts the request when it is over (`request_ended`)."""
+    if _m is None:
+        return None
+    if key_id is not None:
+        _m.aliases[key_id] = key_alias or key_id
+    return [route, key_alias or MASTER, "", "", 0]
+
+
+def usage_row(row: dict) -> None:
+    """A usage row (one per upstream attempt, whichever front-end made it): tokens, spend, time to first token."""
+    if _m is not None and row.get("deployment"):
+        _m.usage_row(row)
 
 
 def attempt(dep: Deployment, outcome: str) -> None:
@@ -143,13 +152,19 @@ def request_started() -> None:
     _requests_in_flight += 1
 
 
-def request_ended() -> None:
+def request_ended(scope: dict, status: int, started: float) -> None:
+    """An HTTP request is over (the middleware): one count and one latency for a model route's request."""
     global _requests_in_flight
     _requests_in_flight -= 1
+    if _m is not None:
+        labels = scope.get("accord.metrics")
+        if labels is not None:
+            _m.request(labels, status, time.perf_counter() - started, scope["app"].state.router.lookup)
 
 
 def consensus(result: Any) -> None:
-    """A consensus run is over (its `Result`, status set): runs, failures, agreement, tokens and spend."""
+    """A consensus run is over (its `Result`, status set): runs, failures, agreement (its tokens and spend are
+    in the usage rows of its calls)."""
     if _m is not None:
         _m.consensus(result)
 
@@ -204,11 +219,11 @@ class _Metrics:
                                 ("route", "model", "deployment", "key", "status"))
         self.latency = Histogram("accord_request_duration_seconds", "Gateway request latency, request in to "
                                  "response (or stream) over", ("route", "model"), buckets=SECONDS, registry=r)
-        self.ttft = Histogram("accord_time_to_first_token_seconds", "Streamed requests: time from the upstream "
+        self.ttft = Histogram("accord_time_to_first_token_seconds", "Streamed upstream calls: time from the "
                               "call to its first chunk", ("route", "model"), buckets=FIRST_TOKEN, registry=r)
         self.tokens = counter("accord_tokens", "Tokens, by type: input, output, reasoning (part of output), "
                               "cached (part of input)", ("route", "model", "key", "type"))
-        self.spend = counter("accord_spend_usd", "Spend in US dollars, as recorded in the usage rows",
+        self.spend = counter("accord_spend_usd", "Spend in US dollars, as priced in the usage rows",
                              ("route", "model", "key"))
         self.in_flight = gauge("accord_requests_in_flight", "HTTP requests being served")
         self.streams = gauge("accord_streams_in_flight", "Streamed upstream responses being relayed")
@@ -241,7 +256,9 @@ class _Metrics:
         info = gauge("accord_build_info", "Accord's version", ("version",), "max")
         info.labels(__version__).set(1)
         self._children: dict[tuple, Any] = {}
-        self._bundles: dict[tuple, tuple] = {}
+        self._requests: dict[tuple, tuple] = {}
+        self._rows: dict[tuple, tuple] = {}
+        self.aliases: dict[str, str] = {}  # virtual key id -> its alias, as seen by the requests that used it
 
     def child(self, metric: Any, labels: tuple) -> Any:
         """The label child, bound once: prometheus_client's `labels()` validates and locks on every call."""
@@ -253,49 +270,48 @@ class _Metrics:
             c = self._children[key] = metric.labels(*labels)
         return c
 
-    def request(self, row: dict, key: str, served: Callable[[str], str | None]) -> None:
-        route = row["route"]
-        dep = row.get("deployment")
-        model = row["model"] if dep else (_safe(served, row.get("model") or "") or "")
-        labels = (route, model, dep or "", key, row.get("status", 200))
-        b = self._bundles.get(labels)
+    def request(self, labels: list, status: int, seconds: float, served: Callable[[str], str | None]) -> None:
+        route, key, model, dep, stream_status = labels
+        if not dep:  # refused, or failed at every upstream: a name a client made up is not a label value
+            model = (_safe(served, model) or "") if model else ""
+        kind = (route, model, dep, key, stream_status or status)
+        b = self._requests.get(kind)
         if b is None:
-            b = self._bundle(labels)
+            if len(self._requests) > 20_000:  # a label source gone wild: forget, rather than grow forever
+                self._requests.clear()
+            b = self._requests[kind] = (self.requests.labels(route, model, dep, key, str(kind[4])),
+                                        self.latency.labels(route, model))
         b[0].inc()
-        b[1].observe(row.get("latency_ms", 0.0) / 1000)
-        ttft = row.get("ttft_ms")
-        if ttft is not None and row.get("stream"):
-            b[2].observe(ttft / 1000)
-        if dep:
-            tokens = b[3]
-            for i, field in enumerate(("prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens")):
-                n = row.get(field)
-                if n:
-                    tokens[i].inc(n)
-            cost = row.get("cost")
-            if cost:
-                b[4].inc(cost)
+        b[1].observe(seconds)
 
-    def _bundle(self, labels: tuple) -> tuple:
-        """Every child one kind of request records to, bound at its first occurrence: later requests of the
-        same route, model, deployment, key and status cost one dict lookup."""
-        route, model, dep, key, status = labels
-        if len(self._bundles) > 20_000:  # a label source gone wild: forget, rather than grow forever
-            self._bundles.clear()
-        b = (self.requests.labels(route, model, dep, key, str(status)), self.latency.labels(route, model),
-             self.ttft.labels(route, model),
-             tuple(self.tokens.labels(route, model, key, t) for t in TOKEN_TYPES) if dep else (),
-             self.spend.labels(route, model, key) if dep else None)
-        self._bundles[labels] = b
-        return b
-
-    def _count(self, route: str, model: str, key: str, prompt: int, completion: int, reasoning: int,
-               cached: int, cost: float) -> None:
-        for kind, n in zip(TOKEN_TYPES, (prompt, completion, reasoning, cached), strict=True):
+    def usage_row(self, row: dict) -> None:
+        key_id = row.get("key_id")
+        kind = (row["route"], row["model"], self.aliases.get(key_id, key_id) if key_id else MASTER)
+        b = self._rows.get(kind)
+        if b is None:
+            b = self._bundle(kind)
+        tokens = b[0]
+        for i, field in enumerate(("prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens")):
+            n = row.get(field)
             if n:
-                self.child(self.tokens, (route, model, key, kind)).inc(n)
+                tokens[i].inc(n)
+        cost = row.get("cost")
         if cost:
-            self.child(self.spend, (route, model, key)).inc(cost)
+            b[1].inc(cost)
+        ttft = row.get("ttft_ms")
+        if ttft is not None and row.get("stream") and row.get("status", 200) < 400:
+            b[2].observe(ttft / 1000)
+
+    def _bundle(self, kind: tuple) -> tuple:
+        """Every child one kind of usage row records to, bound at its first occurrence: later rows of the same
+        route, model and key cost one dict lookup."""
+        route, model, key = kind
+        if len(self._rows) > 20_000:
+            self._rows.clear()
+        b = (tuple(self.tokens.labels(route, model, key, t) for t in TOKEN_TYPES), self.spend.labels(route, model, key),
+             self.ttft.labels(route, model))
+        self._rows[kind] = b
+        return b
 
     def consensus(self, result: Any) -> None:
         mode = result.mode
@@ -307,7 +323,6 @@ class _Metrics:
         for a in [*result.answers, *rounds, *result.reviews, *([result.chair] if result.chair else [])]:
             if a.status != "ok":
                 self.child(self.panel_failures, (a.model, a.status)).inc()
-            self._count("consensus", a.model, MASTER, a.prompt_tokens, a.completion_tokens, 0, 0, a.cost)
 
     async def sample(self, state: Any) -> None:
         store, limits, router = state.store, state.limits, state.router

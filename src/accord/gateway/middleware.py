@@ -140,7 +140,7 @@ class RequestContext:
 
             await (await on_unexpected(Request(scope), e))(scope, receive, send_with_id)
         finally:
-            metrics.request_ended()
+            metrics.request_ended(scope, status, started)
             if log.isEnabledFor(logging.INFO):
                 ms = (time.perf_counter() - started) * 1000
                 log.info("%s %s %s %.1f ms", scope["method"], scope["path"], status, ms,
