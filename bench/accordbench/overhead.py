@@ -4,8 +4,8 @@ Two `accord serve` on the same fake upstream, in one run: one with the default `
 `metrics: false` (nothing recorded, prometheus_client never imported). They are measured in alternation,
 round after round (the order flipped each round), so a slower or busier minute of the machine falls on both;
 the figure is the median over the rounds of each one's p50 (and p99) at c = 1, and its req/s at c = 16. The
-hooks' own cost is also timed in-process: one request's worth of records (`metrics.request`, the router's
-attempt and stream hooks, the in-flight gauge), without any server around it.
+hooks' own cost is also timed in-process: one request's worth of records (its labels, the attempt, the usage row,
+the count and latency at its end), without any server around it.
 """
 
 from __future__ import annotations
@@ -38,14 +38,19 @@ def hook_cost_us(n: int = 20_000) -> float:
 
     metrics.enable()
     dep = SimpleNamespace(name="m", id="m")
+    router = SimpleNamespace(lookup=lambda name: name)
     row = {"route": "chat", "model": "m", "deployment": "m", "status": 200, "latency_ms": 1.2, "stream": False,
-           "prompt_tokens": 12, "completion_tokens": 30, "reasoning_tokens": 0, "cached_tokens": 0, "cost": 1e-5}
+           "key_id": None, "prompt_tokens": 12, "completion_tokens": 30, "reasoning_tokens": 0, "cached_tokens": 0,
+           "cost": 1e-5}
 
-    def one() -> None:
+    def one() -> None:  # what one non-streamed chat request records, in the order it does
+        scope = {"app": SimpleNamespace(state=SimpleNamespace(router=router))}
         metrics.request_started()
+        scope["accord.metrics"] = labels = metrics.request_labels("chat", None, None)
         metrics.attempt(dep, "ok")  # type: ignore[arg-type]
-        metrics.request(row, None, lambda name: name)
-        metrics.request_ended()
+        metrics.usage_row(row)
+        labels[2], labels[3] = "m", "m"  # type: ignore[index]
+        metrics.request_ended(scope, 200, time.perf_counter())
 
     for _ in range(1000):
         one()
