@@ -35,7 +35,8 @@ MASTER = "master"  # the `key` label of requests made with the master key (or on
 SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 FIRST_TOKEN = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
 SHARE = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
-TOKEN_TYPES = ("input", "output", "reasoning", "cached")
+TOKEN_FIELDS = (("input", "prompt_tokens"), ("output", "completion_tokens"), ("reasoning", "reasoning_tokens"),
+                ("cached", "cached_tokens"))  # (type label, usage-row field)
 
 _m: _Metrics | None = None
 
@@ -113,7 +114,10 @@ def usage_row(row: dict) -> None:
 def attempt(dep: Deployment, outcome: str) -> None:
     """One upstream attempt ended: `ok`, or the error's type."""
     if _m is not None:
-        _m.child(_m.attempts, (dep.name, dep.id, outcome)).inc()
+        add = _m.attempt_adders.get((dep.id, outcome))
+        if add is None:
+            add = _m.attempt_adders[(dep.id, outcome)] = _adder(_m.attempts.labels(dep.name, dep.id, outcome))
+        add(1)
 
 
 def retry(model: str) -> None:
@@ -257,6 +261,7 @@ class _Metrics:
         info.labels(__version__).set(1)
         self._children: dict[tuple, Any] = {}
         self._requests: dict[tuple, tuple] = {}
+        self.attempt_adders: dict[tuple[str, str], Callable[[float], None]] = {}
         self._rows: dict[tuple, tuple] = {}
         self.aliases: dict[str, str] = {}  # virtual key id -> its alias, as seen by the requests that used it
 
@@ -279,10 +284,10 @@ class _Metrics:
         if b is None:
             if len(self._requests) > 20_000:  # a label source gone wild: forget, rather than grow forever
                 self._requests.clear()
-            b = self._requests[kind] = (self.requests.labels(route, model, dep, key, str(kind[4])),
-                                        self.latency.labels(route, model))
-        b[0].inc()
-        b[1].observe(seconds)
+            b = self._requests[kind] = (_adder(self.requests.labels(route, model, dep, key, str(kind[4]))),
+                                        self.latency.labels(route, model).observe)
+        b[0](1)
+        b[1](seconds)
 
     def usage_row(self, row: dict) -> None:
         key_id = row.get("key_id")
@@ -290,17 +295,17 @@ class _Metrics:
         b = self._rows.get(kind)
         if b is None:
             b = self._bundle(kind)
-        tokens = b[0]
-        for i, field in enumerate(("prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens")):
-            n = row.get(field)
+        get = row.get
+        for add, field in b[0]:
+            n = get(field)
             if n:
-                tokens[i].inc(n)
-        cost = row.get("cost")
+                add(n)
+        cost = get("cost")
         if cost:
-            b[1].inc(cost)
-        ttft = row.get("ttft_ms")
-        if ttft is not None and row.get("stream") and row.get("status", 200) < 400:
-            b[2].observe(ttft / 1000)
+            b[1](cost)
+        ttft = get("ttft_ms")
+        if ttft is not None and get("stream") and get("status", 200) < 400:
+            b[2](ttft / 1000)
 
     def _bundle(self, kind: tuple) -> tuple:
         """Every child one kind of usage row records to, bound at its first occurrence: later rows of the same
@@ -308,8 +313,8 @@ class _Metrics:
         route, model, key = kind
         if len(self._rows) > 20_000:
             self._rows.clear()
-        b = (tuple(self.tokens.labels(route, model, key, t) for t in TOKEN_TYPES), self.spend.labels(route, model, key),
-             self.ttft.labels(route, model))
+        b = (tuple((_adder(self.tokens.labels(route, model, key, t)), field) for t, field in TOKEN_FIELDS),
+             _adder(self.spend.labels(route, model, key)), self.ttft.labels(route, model).observe)
         self._rows[kind] = b
         return b
 
@@ -339,6 +344,13 @@ class _Metrics:
         self.child(self.up, ("database",)).set(1 if await _probe_db(store) else 0)
         if limits.redis.url:
             self.child(self.up, ("redis",)).set(1 if await _probe_redis(limits.redis) else 0)
+
+
+def _adder(child: Any) -> Callable[[float], None]:
+    """A counter child's add, as cheap as it gets: its value's own `inc` (a lock and an add, or a write to the
+    multiprocess file), skipping the checks `Counter.inc` repeats on every call; `inc` itself if that changes."""
+    value = getattr(child, "_value", None)
+    return getattr(value, "inc", None) or child.inc
 
 
 def _safe(served: Callable[[str], str | None], name: str) -> str | None:
