@@ -155,7 +155,7 @@ async def test_every_family_after_a_known_sequence(upstream, faults, gateway_fac
     assert d("accord_tokens_total", model="mx-chat", key="master", type="cached") == 30
     assert d("accord_tokens_total", model="mx-chat", key="team-a", type="output") > 0
     assert d("accord_spend_usd_total", route="chat", model="mx-chat", key="master") == pytest.approx(
-        gw.router.info("mx-chat").cost(100, 40))
+        gw.router.info("mx-chat").cost(100, 40, 30))  # 30 cached tokens at the cache price
 
     assert d("accord_upstream_attempts_total", model="flaky", deployment="flaky") == 2
     assert d("accord_upstream_attempts_total", model="flaky", outcome="ok") == 0
