@@ -317,3 +317,21 @@ def test_workers_report_one_total(upstream, tmp_path: Path):
         text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
         assert f'accord_requests_total{{deployment="gpt-test",key="master",model="gpt-test",route="chat",' \
                f'status="200"}} {float(sent)}' in text
+
+
+def test_serve_refuses_a_taken_metrics_port(upstream, tmp_path: Path):
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        taken = held.getsockname()[1]
+        cfg = tmp_path / "accord.yaml"
+        cfg.write_text(basic_config(upstream.url).replace("settings:\n", f"settings:\n  metrics_port: {taken}\n"))
+        accord = str(Path(sys.executable).parent / "accord")
+        r = subprocess.run([accord, "serve", "-c", str(cfg), "--port", str(free_port())], capture_output=True,
+                           text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert r.returncode == 1 and f"metrics_port {taken}" in r.stderr and "already in use" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
