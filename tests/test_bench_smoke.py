@@ -31,3 +31,15 @@ def test_bench_smoke_runs_every_stage(tmp_path: Path) -> None:
     assert res["consensus"]["status"] == "ok" or res["consensus"]["status"].startswith("not available")
     table = (out / "smoke.md").read_text()
     assert "| start to healthy |" in table and "req/s c=16" in table
+
+
+def test_bench_metrics_overhead_smoke(tmp_path: Path) -> None:
+    """`--metrics-overhead`: accord serve with metrics on and off, alternating, in one run (figures not asserted)."""
+    out = tmp_path / "results"
+    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--metrics-overhead", "--smoke", "--out", str(out)],
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]
+    res = json.loads((out / "metrics-smoke.json").read_text())
+    for name in ("on", "off"):
+        assert len(res["runs"][name]["p50"]) == res["rounds"] and res[name]["p50"] > 0, res
+    assert res["hook_cost_us"] > 0 and "added by metrics" in (out / "metrics-smoke.md").read_text()

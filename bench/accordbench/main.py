@@ -44,6 +44,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--targets", default="direct,accord,litellm", help="comma list of targets to run")
     ap.add_argument("--micro", action="store_true",
                     help="instead: the micro-benchmarks (aiohttp vs httpx; uvicorn loop and parser)")
+    ap.add_argument("--metrics-overhead", action="store_true",
+                    help="instead: the latency Prometheus metrics add (accord serve with metrics on and off, "
+                         "alternating rounds in one run)")
     ap.add_argument("--out", type=Path, default=targets.BENCH / "results", help="where results are written")
     a = ap.parse_args(argv)
     a.argv = _without_out(sys.argv[1:] if argv is None else argv)
@@ -220,6 +223,23 @@ def update_readme(section: str, text: str) -> None:
     README.write_text(f"{head}{start}\n{text.strip()}\n{end}{tail}")
 
 
+def _metrics_overhead(a: argparse.Namespace) -> int:
+    from . import overhead
+
+    targets.clean_env()
+    res = overhead.measure(a)
+    when = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    m = machine()
+    text = overhead.markdown(res, when, m)
+    stamp = "smoke" if a.smoke else when[:10]
+    (a.out / f"metrics-{stamp}.json").write_text(json.dumps({"date": when, "machine": m, **res}, indent=2) + "\n")
+    (a.out / f"metrics-{stamp}.md").write_text(text)
+    if not a.smoke and a.out.resolve() == (targets.BENCH / "results").resolve():
+        update_readme("metrics", text)
+    print(text)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     a.out.mkdir(parents=True, exist_ok=True)
@@ -233,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         if a.out.resolve() == (targets.BENCH / "results").resolve():
             update_readme("micro", m["markdown"])
         return 0
+    if a.metrics_overhead:
+        return _metrics_overhead(a)
     res = run(a)
     stamp = res["date"][:10] if not a.smoke else "smoke"
     table = report.markdown(res)

@@ -95,6 +95,10 @@ class Settings(_Strict):
     allowed_hosts: list[str] = []
     # how long POST /v1/responses answers are kept for `previous_response_id` (OpenAI keeps them 30 days)
     responses_retention_days: float = PField(default=30, gt=0)
+    # Prometheus metrics at GET /metrics (master key); off: nothing recorded, prometheus_client never imported
+    metrics: bool = True
+    # also serve /metrics without auth on 127.0.0.1:<metrics_port>, for a Prometheus on the same host
+    metrics_port: int | None = PField(default=None, ge=1, le=65535)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from . import metering, providers
+from . import metering, metrics, providers, tracing
 from .config import Config, Deployment
 from .errors import AccordError, BadRequest, NotFound, RateLimited, UpstreamError, UpstreamTimeout
 from .providers.base import Call, Usage, estimate_tokens
@@ -93,6 +93,7 @@ class Router:
                     self.aliases.setdefault(a, d.name)
         self.state: dict[str, DeploymentState] = {d.id: DeploymentState() for d in cfg.deployments}
         self.listeners: list[Callable[[Call], None]] = []  # called with every finished call (usage, logs)
+        tracing.configure()  # every entry point makes a router: each traces when OTEL_* (or a host) says so
 
     # ----------------------------------------------------------------------------------------- lookup
     def names(self) -> list[str]:
@@ -169,6 +170,7 @@ class Router:
                 except BaseException:
                     await it.aclose()  # type: ignore[attr-defined]
                     raise
+                tracing.first_chunk(call, first)
                 return _prepend(first, it, call, self._finished, body)
 
             try:
@@ -192,6 +194,7 @@ class Router:
         configured fallbacks (context-window ones only for a context error), each with retries of their own.
         Configured fallbacks `allow` refuses are skipped, never called; a request's own must all be allowed."""
         primary = self.canonical(name, allow)
+        attempt = tracing.attempts(attempt)  # a span per attempt when tracing is on; else attempt itself
         queue, seen, tried_models, skipped = [primary], {primary}, [], False
         for m in (plan.fallbacks if plan else ()):
             if (m := self.canonical(m, allow)) not in seen:
@@ -202,6 +205,8 @@ class Router:
         last: AccordError | None = None
         while queue:
             model = queue.pop(0)
+            if model != primary:
+                metrics.fallback(primary, model)
             tried_models.append(model)
             group = self.groups[model]
             tried: set[str] = set()
@@ -212,6 +217,8 @@ class Router:
                     last = self._limit_error(model, group)
                     break
                 tried.add(dep.id)
+                if n:
+                    metrics.retry(model)
                 attempts += 1
                 call = Call(dep, origin=metering.current.get())
                 st = self.state[dep.id]
@@ -356,6 +363,7 @@ class Router:
         st = self.state[dep.id]
         now = time.monotonic()
         st.failures += 1
+        metrics.attempt(dep, e.type)
         st.last_error = e.message[:300]
         st.last_error_at = time.time()
         if not getattr(e, "retryable", False):
@@ -364,10 +372,12 @@ class Router:
         if len(st.fails) >= self.settings.allowed_fails and self.settings.cooldown_time > 0:
             st.cooldown_until = now + self.settings.cooldown_time
             st.fails.clear()
+            metrics.cooldown(dep)
 
     def _succeeded(self, dep: Deployment, call: Call) -> None:
         st = self.state[dep.id]
         st.successes += 1
+        metrics.attempt(dep, "ok")
         st.fails.clear()
         took = time.perf_counter() - call.started
         st.latency = took if st.latency is None else 0.8 * st.latency + 0.2 * took
@@ -383,6 +393,7 @@ class Router:
             if took > 0:
                 tps = call.usage.completion_tokens / took
                 st.throughput = tps if st.throughput is None else 0.8 * st.throughput + 0.2 * tps
+        tracing.finished(call)
         for listener in self.listeners:
             listener(call)
 
@@ -404,6 +415,7 @@ async def _prepend(first: bytes, rest: AsyncIterator[bytes], call: Call,
                    done: Callable[[Call], None], body: dict) -> AsyncIterator[bytes]:
     """The stream with its first chunk put back; `done(call)` when it ends, with how it ended on the call."""
     call.status, call.error_type = 499, "client_gone"  # unless it runs to its end or fails
+    metrics.stream_opened()
     try:
         yield first
         async for item in rest:
@@ -419,6 +431,7 @@ async def _prepend(first: bytes, rest: AsyncIterator[bytes], call: Call,
         try:
             await rest.aclose()  # type: ignore[attr-defined]  # a client gone mid-stream closes the upstream now
         finally:
+            metrics.stream_closed()
             if call.usage is None and call.chunks:  # cut off before the usage chunk: what was sent still costs
                 call.usage = Usage(estimate_tokens(body.get("messages")), call.chunks, estimated=True)
             done(call)

@@ -49,6 +49,13 @@ def serve(config_path: str | None, env_file: str | None, host: str | None, port:
     fmt = log_format or s.log_format
     if port and probe.port_is_taken(host, port):  # before the banner: it would announce a server that never runs
         fail(port_taken(cfg, host, port), 1)
+    if s.metrics and s.metrics_port:
+        if s.metrics_port == port:
+            fail(f"settings.metrics_port is {port}, the API's own port: choose another port for the metrics "
+                 "(or leave metrics_port out: /metrics on the API port takes the master key)", 2)
+        if probe.port_is_taken("127.0.0.1", s.metrics_port):
+            fail(f"settings.metrics_port {s.metrics_port} on 127.0.0.1 is already in use: choose a free port, or "
+                 "leave metrics_port out (/metrics on the API port takes the master key)", 1)
     logs.setup(level, fmt)
     os.environ["ACCORD_LOG"] = f"{level}:{fmt}"  # for worker processes
     _banner(cfg, host, port)
@@ -59,6 +66,8 @@ def serve(config_path: str | None, env_file: str | None, host: str | None, port:
                   http="accord.gateway.headlimit:BoundedHttpTools",  # httptools, with request heads bounded
                   timeout_graceful_shutdown=30, lifespan="on", proxy_headers=False)
     if workers > 1:
+        if s.metrics:
+            _multiprocess_metrics(s.metrics_port)
         if cfg.path:
             os.environ["ACCORD_CONFIG"] = str(cfg.path.resolve())
         if env_file:
@@ -71,6 +80,23 @@ def serve(config_path: str | None, env_file: str | None, host: str | None, port:
         app = create_app(cfg)
         tune_for_serving()
         uvicorn.run(app, **common)  # type: ignore[arg-type]
+
+
+def _multiprocess_metrics(metrics_port: int | None) -> None:
+    """Several workers: each writes its metrics to prometheus_client's multiprocess files, in a private
+    directory made here and removed at exit, so a scrape of any worker (or of the metrics port, served once,
+    by this process) counts them all."""
+    import atexit
+    import shutil
+    import tempfile
+
+    where = tempfile.mkdtemp(prefix="accord-metrics-")  # 0700: only this user's processes write or read it
+    atexit.register(shutil.rmtree, where, True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = where  # before any worker imports prometheus_client
+    if metrics_port:
+        from ..gateway.prometheus import serve_port
+
+        serve_port(metrics_port)
 
 
 def worker_app():

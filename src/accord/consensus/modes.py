@@ -6,6 +6,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from .. import tracing
 from . import extract, prompts, rank, synthesis, vote
 from .select import select
 from .types import Answer, Member, Result
@@ -169,7 +170,7 @@ async def debate(engine: Engine, run: Run) -> Result:
             msgs += [{"role": "assistant", "content": current[i].content}, {"role": "user", "content": ask}]
             return lambda: engine.ask(run, m.model, msgs, stance=m.stance, label=f"{labels[i]} r{rnd}", notes=notes)
 
-        new = await engine.fan_out(run, [job(i) for i in live])
+        new = await tracing.debate_round(rnd, engine.fan_out(run, [job(i) for i in live]))
         revised = [Answer(m.model, m.stance, status="skipped", error="no answer to revise in this round")
                    for m in run.req.panel]
         for i, a in zip(live, new, strict=True):

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .. import metering
+from .. import metering, metrics, tracing
 from ..errors import AccordError
 from ..providers.base import Usage
 from . import prompts
@@ -127,13 +127,14 @@ class Engine:
             await self.store.add(tid, [{"role": "user", "content": req.question}])
         with metering.tagged(thread_id=tid):  # every model call of the run is counted against its thread
             try:
-                result = await modes.MODES[req.mode](self, run)
+                result = await tracing.consensus(req, modes.MODES[req.mode](self, run))
             except asyncio.CancelledError:
                 await self.cancelled(tid, run)
                 raise
             await aggregate.finish(self, run, result)  # clusters, the chair's fallback, the honest status
         result.wall_time = round(run.elapsed(), 3)
         result.thread_id = tid
+        metrics.consensus(result)
         await run.emit("finished", None, result.status)
         if self.store is not None and tid is not None:
             await self._record(tid, result)
@@ -222,7 +223,8 @@ class Engine:
         t0 = time.monotonic()
         try:
             on_text = None if run.on_delta is None else functools.partial(run.on_delta, who)
-            data, _call = await asyncio.wait_for(self.models.complete(ans.model, body, on_text), timeout=limit)
+            data, _call = await asyncio.wait_for(
+                tracing.member(event, who, ans.model, self.models.complete(ans.model, body, on_text)), timeout=limit)
         except asyncio.TimeoutError:
             ans.status, ans.error = "timeout", f"no answer within {limit:.0f} s" + (
                 " (the run's deadline)" if limit < req.per_model_timeout else "")

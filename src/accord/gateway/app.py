@@ -13,13 +13,13 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 
-from .. import __version__, logs, metering
+from .. import __version__, logs, metering, metrics
 from ..config import Config
 from ..limits import Limits
 from ..router import Router
 from ..store.ledger import Ledger
 from ..ui import LazyUI
-from . import chat, errors, health, keys_api, models, openapi, reload, responses, spend
+from . import chat, errors, health, keys_api, models, openapi, prometheus, reload, responses, spend
 from .hosts import HostPolicy
 from .mcp_mount import LazyMCP
 from .middleware import RequestContext
@@ -60,6 +60,9 @@ def routes() -> list[Route]:
 def create_app(cfg: Config) -> Starlette:
     logs.redact_config(cfg)  # its secrets are masked in every log line and traceback
     router = Router(cfg)
+    s = cfg.settings
+    if s.metrics:
+        metrics.enable()
     mcp = LazyMCP() if cfg.mcp.http else None  # MCP over streamable HTTP at /mcp
 
     @contextlib.asynccontextmanager
@@ -68,9 +71,17 @@ def create_app(cfg: Config) -> Starlette:
         with contextlib.suppress(ValueError, RuntimeError, NotImplementedError, AttributeError):
             # only the main thread of a process can take signals (not a test's server thread, not Windows)
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload.on_sighup, app)
+        sampler = asyncio.create_task(metrics.sample_forever(app.state), name="accord-metrics") if s.metrics else None
+        # with several workers the metrics port is served once, by `accord serve`'s parent process
+        port = prometheus.serve_port(s.metrics_port) if s.metrics and s.metrics_port and not metrics.multiprocess() \
+            else None
         try:
             yield
         finally:
+            if sampler is not None:
+                sampler.cancel()
+            prometheus.stop_port(port)
+            metrics.process_exited()
             if mcp is not None:
                 await mcp.close()
             await app.state.router.close()
@@ -78,7 +89,8 @@ def create_app(cfg: Config) -> Starlette:
             await app.state.limits.close()
 
     ui = [Mount("/ui", app=LazyUI())]  # the dashboard, built on its first request
-    app = Starlette(routes=routes() + ([Route("/mcp", endpoint=mcp)] if mcp else []) + ui,
+    scrape = [Route("/metrics", prometheus.scrape, methods=["GET"])] if s.metrics else []
+    app = Starlette(routes=routes() + scrape + ([Route("/mcp", endpoint=mcp)] if mcp else []) + ui,
                     exception_handlers=errors.HANDLERS, lifespan=lifespan,
                     middleware=[Middleware(RequestContext)])  # type: ignore[arg-type]
     app.state.cfg = cfg

@@ -20,6 +20,7 @@ import time
 import orjson
 from starlette.requests import ClientDisconnect, Request
 
+from .. import metrics, tracing
 from ..logs import request_id
 from .hosts import host_name
 
@@ -83,6 +84,7 @@ async def _refuse(send, status: int, code: str, message: str) -> None:
 class RequestContext:
     def __init__(self, app) -> None:
         self.app = app
+        self.inner = tracing.asgi(app)  # with a span per request when tracing is on
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -119,12 +121,13 @@ class RequestContext:
                 message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
+        metrics.request_started()
         try:
             refused = _refusal(scope, length, bad_host, content_type, has_body)
             if refused is not None:
                 await _refuse(send_with_id, *refused)
                 return
-            await self.app(scope, receive, send_with_id)
+            await self.inner(scope, receive, send_with_id)
         except ClientDisconnect:  # the client left before its body was read: nobody to answer, nothing wrong here
             status = status or 499
         except Exception as e:
@@ -137,6 +140,7 @@ class RequestContext:
 
             await (await on_unexpected(Request(scope), e))(scope, receive, send_with_id)
         finally:
+            metrics.request_ended(scope, status, started)
             if log.isEnabledFor(logging.INFO):
                 ms = (time.perf_counter() - started) * 1000
                 log.info("%s %s %s %.1f ms", scope["method"], scope["path"], status, ms,

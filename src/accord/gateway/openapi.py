@@ -93,6 +93,8 @@ def spec() -> dict:
         "/health/readiness": {"get": _op("Ready (database, limits backend)", OBJ, public=True)},
         "/health": {"get": _op("A one-token request to every deployment, and its live state", OBJ, 401, 403,
                                admin=True)},
+        "/metrics": {"get": _op("Prometheus metrics (text format; 404 with settings.metrics off)", {"type": "string"},
+                                401, 403, 404, admin=True, ok_type="text/plain")},
         "/key/generate": {"post": _op("Create a virtual key (shown once)", OBJ, 400, 401, 403, 503,
                                       body={"type": "object", "properties": KEY_FIELDS}, admin=True)},
         "/key/info": {"get": _op("One key", OBJ, 400, 401, 403, 404, 503, admin=True,

@@ -21,7 +21,7 @@ from . import auth
 from .hosts import HostPolicy
 
 log = logging.getLogger("accord.reload")
-NEEDS_RESTART = ("host", "port", "workers", "database_url", "redis_url", "data_dir")
+NEEDS_RESTART = ("host", "port", "workers", "database_url", "redis_url", "data_dir", "metrics", "metrics_port")
 _retiring: set[asyncio.Task] = set()
 
 

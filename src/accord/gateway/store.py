@@ -12,7 +12,7 @@ import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .. import budgets
+from .. import budgets, metrics
 from ..errors import AccordError
 from ..store.ledger import Ledger
 
@@ -102,6 +102,7 @@ class Store:
             row["account"] = budgets.account(key_id, duration, anchor, row["created_at"])
         if key_id and row.get("cost"):
             self.ledger.charge(row.get("account") or key_id, row["cost"])
+        metrics.usage_row(row)
         if self.usage is not None:
             self.usage.add(row)
         elif len(self._early) < 100_000:

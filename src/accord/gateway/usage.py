@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
-from .. import metering
+from .. import metering, metrics
 
 if TYPE_CHECKING:
     from ..providers.base import Call
@@ -21,7 +21,10 @@ if TYPE_CHECKING:
 
 @contextlib.contextmanager
 def origin(request: Request, route: str, key: KeyInfo | None) -> Iterator[metering.Origin]:
-    """The model calls this request makes are recorded under its route, key and request id."""
+    """The model calls this request makes are recorded under its route, key and request id (and the request
+    is counted under them in the metrics, with the model that served it)."""
+    request.scope["accord.metrics"] = metrics.request_labels(route, key.id if key else None,
+                                                             (key.name or key.prefix) if key else None)
     with metering.tagged(route, key_id=key.id if key else None,
                          request_id=request.scope.get("accord.request_id", "")) as o:
         yield o
@@ -30,6 +33,9 @@ def origin(request: Request, route: str, key: KeyInfo | None) -> Iterator[meteri
 def refused(request: Request, o: metering.Origin, *, model: str, started: float, status: int,
             error_type: str | None, stream: bool = False) -> None:
     """A request that failed: one row, unless its upstream attempts were recorded already."""
+    labels = request.scope.get("accord.metrics")
+    if labels is not None:
+        labels[2] = model  # the name asked for: counted only if it is a served one
     if o.calls:
         return
     request.app.state.store.record(metering.row(o, model=model, status=status, error_type=error_type, stream=stream,
@@ -37,7 +43,12 @@ def refused(request: Request, o: metering.Origin, *, model: str, started: float,
 
 
 def count_tokens(request: Request, key: KeyInfo | None, call: Call) -> None:
-    """A key with a tpm limit: its tokens go to the shared limiter (in the background)."""
+    """The request was served by `call` (a stream: it is over): counted under its model and deployment. A key
+    with a tpm limit: its tokens go to the shared limiter (in the background)."""
+    labels = request.scope.get("accord.metrics")
+    if labels is not None:
+        labels[2], labels[3] = call.deployment.name, call.deployment.id
+        labels[4] = call.status if call.stream else 0  # how a stream ended: its HTTP status was 200 from the start
     if key is None or key.tpm_limit is None or call.usage is None:
         return
     task = asyncio.ensure_future(request.app.state.limits.add_tokens(key.id, call.usage.total_tokens))

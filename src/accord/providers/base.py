@@ -94,6 +94,7 @@ class Call:
     error_type: str | None = None  # why it failed (an AccordError's type), for its usage row
     stream: bool = False
     origin: Any = None  # metering.Origin: who asked (route, key, thread), captured when the attempt starts
+    span: Any = None  # this attempt's trace span while it is open (accord.tracing), when tracing is on
 
     @property
     def ttft(self) -> float | None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
-from .. import budgets
+from .. import budgets, metrics
 from .db import Database
 from .keys import period_spend
 from .ledger import Ledger
@@ -76,6 +76,7 @@ class UsageWriter:
             raise
         except Exception as e:
             self.buffer[:0] = rows[: self.max_buffer]  # keep them for the next try, oldest first
+            metrics.usage_flush_failed()
             if self.failing_since is None:
                 self.failing_since = asyncio.get_running_loop().time()
                 log.warning("usage: cannot write to the database (%s); keeping %d rows in memory until it is back",
