@@ -44,6 +44,7 @@ class Reply:
     cached_tokens: int | None = None  # of prompt_tokens, read from the cache (None: the vendor's default)
     cache_write_tokens: int = 0  # of prompt_tokens, written to the cache (Anthropic)
     raw: bytes | None = None  # send these bytes as the body, verbatim (malformed output)
+    gate: threading.Event | None = None  # the response waits until the test sets it (a model still working)
 
 
 def free_port() -> int:
@@ -157,6 +158,8 @@ class FakeUpstream:
         reply = self._next(rec)
         if reply.delay:
             await asyncio.sleep(reply.delay)
+        while reply.gate is not None and not reply.gate.is_set():
+            await asyncio.sleep(0.01)  # wait-ok: polling the test's gate
         if reply.status >= 400:
             err = reply.error if reply.error is not None else {"error": {"message": f"fake error {reply.status}",
                                                                            "type": "server_error"}}

@@ -38,9 +38,15 @@ def refused(request: Request, o: metering.Origin, *, model: str, started: float,
 
 def count_tokens(request: Request, key: KeyInfo | None, call: Call) -> None:
     """A key with a tpm limit: its tokens go to the shared limiter (in the background)."""
-    if key is None or key.tpm_limit is None or call.usage is None:
+    if call.usage is not None:
+        count(request, key, call.usage.total_tokens)
+
+
+def count(request: Request, key: KeyInfo | None, tokens: int) -> None:
+    """`tokens` spent by `key`, for its tpm limit (a panel's total, or one call's)."""
+    if key is None or key.tpm_limit is None:
         return
-    task = asyncio.ensure_future(request.app.state.limits.add_tokens(key.id, call.usage.total_tokens))
+    task = asyncio.ensure_future(request.app.state.limits.add_tokens(key.id, tokens))
     _background.add(task)
     task.add_done_callback(_background.discard)
 
