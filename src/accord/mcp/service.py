@@ -29,7 +29,8 @@ def _headers(cfg: Config) -> dict[str, str]:
 
 async def _call(cfg: Config, method: str, path: str, body: Any = None) -> tuple[int, Any]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30, connect=3)) as s, \
-            s.request(method, _base(cfg) + path, json=body, headers=_headers(cfg)) as r:
+            s.request(method, _base(cfg) + path, json=body if method == "GET" else (body or {}),
+                      headers=_headers(cfg)) as r:
         return r.status, await r.json(content_type=None)
 
 
