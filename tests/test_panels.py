@@ -4,6 +4,9 @@ key refused a panel with a model it may not use."""
 
 from __future__ import annotations
 
+import concurrent.futures
+import threading
+
 import httpx
 import openai
 import pytest
@@ -150,3 +153,32 @@ def test_panel_config_errors_name_the_line():
     assert "accord.yaml:" in str(e.value)
     with pytest.raises(ConfigError, match="has the name of a model"):
         parse(panel_config("http://127.0.0.1:9", "panels:\n  kimi:\n    models: [deepseek]\n"))
+
+
+def test_a_keys_budget_holds_the_panels_worst_case_while_it_runs(upstream, gateway_factory):
+    from accord.consensus import panels
+    from accord.costs import worst_case
+
+    gate = threading.Event()
+    upstream.responder = responder(lambda m, r: Reply(content=f"{m}: yes", gate=gate if m == UPSTREAM["kimi"]
+                                                      else None))
+    gw = gateway_factory(config(upstream.url))
+    ask = [{"role": "user", "content": "Ship on Friday?"}]
+    panel = panels.worst_case(gw.router, gw.cfg.panels["council"], gw.cfg.consensus, {"messages": ask})
+    single = worst_case(gw.router, "deepseek", {"messages": ask})
+    assert panel > 3 * single > 0  # three seats and a chair that reads every answer
+    key = httpx.post(f"{gw.url}/key/generate", json={"max_budget": 2 * single}, headers=ADMIN).json()["key"]
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        try:
+            running = pool.submit(sdk(gw.url, key).chat.completions.create, model="council", messages=ask)
+            wait_for(lambda: any(q["json"].get("model") == UPSTREAM["kimi"] for q in upstream.requests),
+                     "the panel to be under way")
+            with pytest.raises(openai.RateLimitError) as e:  # the panel's worst case holds the budget
+                sdk(gw.url, key).chat.completions.create(model="deepseek", messages=ask)
+            assert e.value.code == "budget_exceeded" and "held by its requests in flight" in e.value.message
+        finally:
+            gate.set()
+        r = running.result()
+    assert r.model_extra["accord"]["status"] == "done"
+    # once over, only what it cost counts
+    assert sdk(gw.url, key).chat.completions.create(model="deepseek", messages=ask).choices[0].message.content
