@@ -98,6 +98,9 @@ def test_panel_model_streams_progress_then_the_chairs_answer(upstream, gateway_f
     assert len([c for c in content if RECOMMENDATION.find(c.strip()) >= 0 and c.strip()]) > 3, \
         "the recommendation arrives in pieces, as the chair writes it"
     assert ext is not None and ext["status"] == "partial" and usage is not None and usage.total_tokens > 0
+    rows = wait_for(lambda: (x := spend(gw.url, thread_id=ext["thread_id"])) and len(x) == 4 and x,
+                    "the streamed panel's four usage rows")
+    assert {row["route"] for row in rows} == {"panel:council"}
 
 
 def test_panel_as_a_fallback_target(upstream, gateway_factory):

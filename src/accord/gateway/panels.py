@@ -4,8 +4,8 @@ its budget is reserved for the panel's worst case; every upstream call is record
 `panel:<name>` and the run's thread. Whole answers carry the panel's detail in an `accord` field; streamed
 ones show progress as `reasoning_content` while the panel works, then the chair's answer as it is written.
 
-`chat` is the one entry point: a route that serves panels (messages, responses) translates its body to chat
-messages and calls it, or calls `run` and shapes the result itself."""
+`chat` serves /v1/chat/completions. Another route (messages, responses) calls `open_panel` with the body
+translated to chat messages, then translates `PanelCall.complete()` or `.chunks()` as it does a model's."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -114,56 +113,92 @@ async def engine_for(request: Request, allow: Allow | None) -> Engine:
     return Engine(LocalModels(request.app.state.router, allow), threads)
 
 
-async def chat(request: Request, name: str, body: dict, key: KeyInfo | None, allow: Allow | None, *,
-               started: float, charged: bool = False) -> Response:
-    """A chat completion from panel `name`, whole or streamed. `charged`: the key's rpm/tpm were counted
-    already (a fallback from a model that failed)."""
+class PanelCall:
+    """A panel run, checked and paid for, not yet started: `complete()` gives a `chat.completion`, `chunks()`
+    its `chat.completion.chunk` payloads (JSON bytes, as the router's streams); `close()` releases the key's
+    budget reservation once it is over. Other routes (messages, responses) translate these as they translate
+    a model's answer."""
+
+    def __init__(self, request: Request, name: str, engine: Engine, req: Any, key: KeyInfo | None, body: dict,
+                 res: Any, origin: metering.Origin) -> None:
+        self.request, self.name, self.engine, self.req, self.key, self.body, self.res = (
+            request, name, engine, req, key, body, res)
+        self.origin = origin  # route panel:<name>, the key, the request id: every call of the run is its
+        self.labels = engine.labels(req.panel)
+
+    async def run(self, on_event: Any = None, on_delta: Any = None) -> Result:
+        token = metering.current.set(self.origin)  # a stream runs after the route has returned: set it here
+        try:
+            return await self.engine.run(self.req, on_event, tool=f"panel:{self.name}", on_delta=on_delta)
+        finally:
+            metering.current.reset(token)
+
+    async def close(self) -> None:
+        await auth.budget_release(self.request, self.res)
+        self.res = None
+
+    async def complete(self) -> dict:
+        result = await self.run()
+        _count(self.request, self.key, result)
+        _raise_if_failed(self.name, result, self.labels)
+        return {"id": f"chatcmpl-{result.thread_id or uuid.uuid4().hex}", "object": "chat.completion",
+                "created": int(time.time()), "model": self.name,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": panels.answer(result)},
+                             "finish_reason": "stop"}],
+                "usage": panels.usage(result), "accord": panels.extension(self.name, result, self.labels)}
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        return _streamed(self)
+
+
+async def open_panel(request: Request, name: str, body: dict, key: KeyInfo | None, allow: Allow | None, *,
+                     started: float, charged: bool = False) -> PanelCall:
+    """Check the caller may use panel `name` and the request is one it can answer, and reserve the key's
+    budget for its worst case; refused requests leave their usage row. `charged`: the key's rpm/tpm were
+    counted already (a fallback from a model that failed)."""
     cfg = request.app.state.cfg
     spec = cfg.panels[name]
-    stream = bool(body.get("stream"))
     res = None
     with metering.tagged(f"panel:{name}") as o:
         try:
+            permit(request, key, name, spec, allow)
             try:
-                permit(request, key, name, spec, allow)
-                try:
-                    req = panels.request_for(spec, cfg.consensus, body)
-                except InputError as e:
-                    raise BadRequest(str(e), param="messages") from None
-                if key is not None:
-                    amount = panels.worst_case(request.app.state.router, spec, cfg.consensus, body, allow)
-                    res = await auth.enforce(request, key, name, body, None, amount=amount, rate=not charged)
-                engine = await engine_for(request, allow)
-                try:
-                    engine.check(req)
-                except InputError as e:
-                    raise BadRequest(str(e), param="model") from None
-            except AccordError as e:
-                refused(request, o, model=name, started=started, status=e.status, error_type=e.type, stream=stream)
-                raise
-            labels = engine.labels(req.panel)
-            if stream:
-                out = sse.ClosingStream(sse.events(_streamed(request, engine, req, name, labels, key, body)),
-                                        partial(auth.budget_release, request, res), media_type="text/event-stream",
-                                        headers={"cache-control": "no-cache", "x-accel-buffering": "no",
-                                                 "x-accord-model": name})
-                res = None  # released by the response, once the stream is over
-                return out
+                req = panels.request_for(spec, cfg.consensus, body)
+            except InputError as e:
+                raise BadRequest(str(e), param="messages") from None
+            if key is not None:
+                amount = panels.worst_case(request.app.state.router, spec, cfg.consensus, body, allow)
+                res = await auth.enforce(request, key, name, body, None, amount=amount, rate=not charged)
+            engine = await engine_for(request, allow)
             try:
-                result = await unless_disconnected(request, engine.run(req, tool=f"panel:{name}"))
-            except ClientGone:
-                return Response(status_code=499)  # nobody is listening; the panel's calls are cancelled
-            _count(request, key, result)
-            _raise_if_failed(name, result, labels)
-            data = {"id": f"chatcmpl-{result.thread_id or uuid.uuid4().hex}", "object": "chat.completion",
-                    "created": int(time.time()), "model": name,
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": panels.answer(result)},
-                                 "finish_reason": "stop"}],
-                    "usage": panels.usage(result), "accord": panels.extension(name, result, labels)}
-            headers = {"x-accord-model": name, **({"x-accord-thread": result.thread_id} if result.thread_id else {})}
-            return Response(orjson.dumps(data), media_type="application/json", headers=headers)
-        finally:
+                engine.check(req)
+            except InputError as e:
+                raise BadRequest(str(e), param="model") from None
+        except AccordError as e:
             await auth.budget_release(request, res)
+            refused(request, o, model=name, started=started, status=e.status, error_type=e.type,
+                    stream=bool(body.get("stream")))
+            raise
+    return PanelCall(request, name, engine, req, key, body, res, o)
+
+
+async def chat(request: Request, name: str, body: dict, key: KeyInfo | None, allow: Allow | None, *,
+               started: float, charged: bool = False) -> Response:
+    """POST /v1/chat/completions for panel `name`, whole or streamed."""
+    call = await open_panel(request, name, body, key, allow, started=started, charged=charged)
+    if body.get("stream"):
+        return sse.ClosingStream(sse.events(call.chunks()), call.close, media_type="text/event-stream",
+                                 headers={"cache-control": "no-cache", "x-accel-buffering": "no",
+                                          "x-accord-model": name})
+    try:
+        data = await unless_disconnected(request, call.complete())
+    except ClientGone:
+        return Response(status_code=499)  # nobody is listening; the panel's calls are cancelled
+    finally:
+        await call.close()
+    thread = data["accord"]["thread_id"]
+    return Response(orjson.dumps(data), media_type="application/json",
+                    headers={"x-accord-model": name, **({"x-accord-thread": thread} if thread else {})})
 
 
 def _raise_if_failed(name: str, result: Result, labels: list[str]) -> None:
@@ -188,19 +223,29 @@ def progress_line(e: Event) -> str:
     }.get(e.kind, "")
 
 
-async def _streamed(request: Request, engine: Engine, req: Any, name: str, labels: list[str],
-                    key: KeyInfo | None, body: dict) -> AsyncIterator[bytes]:
+HEARTBEAT = 15.0  # seconds without news after which the stream says who is still being waited for
+
+
+async def _streamed(call: PanelCall) -> AsyncIterator[bytes]:
     """Chunks of a streamed panel answer; the run is cancelled if the client goes away."""
+    req, name, labels = call.req, call.name, call.labels
     cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
     chair = panels.ChairText()
     sent: list[str] = []
+    working: dict[str, float] = {}  # who is being waited for, since when
+    t0 = time.monotonic()
 
     def chunk(delta: dict, finish: str | None = None, **extra: Any) -> bytes:
         return orjson.dumps({"id": cid, "object": "chat.completion.chunk", "created": created, "model": name,
                              "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra})
 
     async def on_event(e: Event) -> None:
+        if e.model is not None:
+            if e.kind in ("start", "chair", "review"):
+                working[e.model] = time.monotonic()
+            else:
+                working.pop(e.model, None)
         line = progress_line(e)
         if line and not sent:  # once the answer is being written, the thinking is over
             queue.put_nowait(chunk({"reasoning_content": line}))
@@ -214,15 +259,15 @@ async def _streamed(request: Request, engine: Engine, req: Any, name: str, label
 
     async def work() -> None:
         try:
-            result = await engine.run(req, on_event, tool=f"panel:{name}", on_delta=on_delta)
-            _count(request, key, result)
+            result = await call.run(on_event, on_delta)
+            _count(call.request, call.key, result)
             _raise_if_failed(name, result, labels)
             final, already = panels.answer(result), "".join(sent)
             rest = final[len(already):] if final.startswith(already) else ("\n\n" if already else "") + final
             if rest:
                 queue.put_nowait(chunk({"content": rest}))
             queue.put_nowait(chunk({}, "stop", accord=panels.extension(name, result, labels)))
-            if (body.get("stream_options") or {}).get("include_usage"):
+            if (call.body.get("stream_options") or {}).get("include_usage"):
                 queue.put_nowait(orjson.dumps({"id": cid, "object": "chat.completion.chunk", "created": created,
                                                "model": name, "choices": [], "usage": panels.usage(result)}))
             queue.put_nowait(None)
@@ -236,7 +281,13 @@ async def _streamed(request: Request, engine: Engine, req: Any, name: str, label
         yield chunk({"role": "assistant", "content": ""})
         yield chunk({"reasoning_content": f"Asking the {name} panel ({req.mode}): {', '.join(labels)}\n"})
         while True:
-            item = await queue.get()
+            try:
+                item = await asyncio.wait_for(queue.get(), HEARTBEAT)
+            except asyncio.TimeoutError:  # a quiet minute looks like a dead connection to clients and proxies
+                if not sent and working:
+                    yield chunk({"reasoning_content": f"still waiting for {', '.join(working)} "
+                                                      f"({time.monotonic() - t0:.0f} s)\n"})
+                continue
             if item is None:
                 return
             if isinstance(item, BaseException):
