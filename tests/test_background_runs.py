@@ -167,7 +167,11 @@ async def test_stdio_hands_background_runs_to_the_service_and_restart_marks_them
             async with Client(params) as client:
                 second = run_id(await call(client, "consensus", {"question": "Ship?", "background": True}))
                 wait_for(lambda: _status_has(_url(cfg), second, "kimi", "asking"), "the service to run it")
-        # stopped (SIGTERM) with the second run in flight
-        assert thread(cfg, env, second)["status"] == "interrupted"
+                text = await call(client, "threads", {"id": second, "cancel": True})  # cancelled in the service
+                assert "(consensus, cancelled)" in text
+                third = run_id(await call(client, "consensus", {"question": "Ship?", "background": True}))
+                wait_for(lambda: _status_has(_url(cfg), third, "kimi", "asking"), "the service to run it")
+        # stopped (SIGTERM) with the third run in flight
+        assert thread(cfg, env, third)["status"] == "interrupted"
     finally:
         gate.set()

@@ -14,7 +14,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from .types import Event, InputError, Member, Request
+from .types import Event, InputError, Request
 
 if TYPE_CHECKING:
     from ..store.threads import ThreadStore
@@ -30,17 +30,19 @@ def request_to_dict(req: Request) -> dict[str, Any]:
 
 def request_from_dict(data: Any) -> Request:
     """A Request sent by another process (`accord mcp` handing a run to `accord serve`); InputError if malformed."""
+    from pydantic import TypeAdapter, ValidationError
+
     if not isinstance(data, dict):
         raise InputError("`request` must be an object (a consensus request)")
-    names = {f.name for f in dataclasses.fields(Request)}
-    unknown = sorted(set(data) - names)
+    unknown = sorted(set(data) - {f.name for f in dataclasses.fields(Request)})
     if unknown:
-        raise InputError(f"unknown request field(s): {', '.join(unknown)}")
+        raise InputError(f"unknown request field(s): {', '.join(map(str, unknown))[:200]}")
     try:
-        panel = [Member(**m) if isinstance(m, dict) else Member.parse(str(m)) for m in data.get("panel") or ()]
-        return Request(**{**data, "panel": panel})
-    except TypeError as e:
-        raise InputError(f"malformed consensus request: {e}") from None
+        return TypeAdapter(Request).validate_python(data, strict=False)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(map(str, err["loc"])) or "request"
+        raise InputError(f"request.{where}: {err['msg']}") from None
 
 
 class Progress:

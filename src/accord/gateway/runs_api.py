@@ -72,4 +72,4 @@ async def start_run(request: Request) -> Response:
         raise BadRequest(str(e), param="request") from None
     except LookupError:
         raise NotFound(f"no thread {tid}", param="thread_id") from None
-    return _json({"id": run_id, "status": "running"}, 202)
+    return _json({"id": run_id, "status": "running"})

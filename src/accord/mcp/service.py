@@ -53,7 +53,7 @@ async def start(cfg: Config, request: dict, thread_id: str | None) -> str:
     if not await reachable(cfg):
         raise InputError(NOT_RUNNING)
     status, data = await _call(cfg, "POST", "/v1/consensus/runs", {"request": request, "thread_id": thread_id})
-    if status != 202:
+    if status != 200:
         raise _error(status, data)
     return data["id"]
 
