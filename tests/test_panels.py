@@ -185,3 +185,19 @@ def test_a_keys_budget_holds_the_panels_worst_case_while_it_runs(upstream, gatew
     assert r.model_extra["accord"]["status"] == "done"
     # once over, only what it cost counts
     assert sdk(gw.url, key).chat.completions.create(model="deepseek", messages=ask).choices[0].message.content
+
+
+def test_panel_on_the_responses_api(upstream, gateway_factory):
+    kimi_fails(upstream)
+    gw = gateway_factory(config(upstream.url))
+    r = sdk(gw.url).responses.create(model="council", input="Ship on Friday?", instructions="We run a web shop.")
+    assert r.output_text.startswith(f"## Recommendation\n{RECOMMENDATION}")
+    assert r.model_extra["accord"]["status"] == "partial" and r.usage.total_tokens > 0
+    deltas = []
+    with sdk(gw.url).responses.stream(model="council", input="Ship on Friday?") as s:
+        for event in s:
+            if event.type == "response.output_text.delta":
+                deltas.append(event.delta)
+        final = s.get_final_response()
+    assert "".join(deltas) == final.output_text and final.output_text.startswith(f"## Recommendation\n{RECOMMENDATION}")
+    assert len(deltas) > 3 and final.usage.total_tokens > 0

@@ -25,10 +25,11 @@ from ..consensus.callers import LocalModels
 from ..consensus.runner import Engine
 from ..consensus.types import Event, InputError, Result
 from ..errors import AccordError, BadRequest, PermissionDenied, UpstreamError
+from ..providers.base import Usage
 from . import auth, sse
 from .disconnect import ClientGone, unless_disconnected
 from .store import StoreUnavailable
-from .usage import count, refused
+from .usage import count_tokens
 
 if TYPE_CHECKING:
     from ..config import PanelSettings
@@ -125,13 +126,16 @@ class PanelCall:
             request, name, engine, req, key, body, res)
         self.origin = origin  # route panel:<name>, the key, the request id: every call of the run is its
         self.labels = engine.labels(req.panel)
+        self.usage: Usage | None = None  # the run's total once it is over (as a router Call's)
 
     async def run(self, on_event: Any = None, on_delta: Any = None) -> Result:
         token = metering.current.set(self.origin)  # a stream runs after the route has returned: set it here
         try:
-            return await self.engine.run(self.req, on_event, tool=f"panel:{self.name}", on_delta=on_delta)
+            result = await self.engine.run(self.req, on_event, tool=f"panel:{self.name}", on_delta=on_delta)
         finally:
             metering.current.reset(token)
+        self.usage = Usage(result.prompt_tokens, result.completion_tokens)
+        return result
 
     async def close(self) -> None:
         await auth.budget_release(self.request, self.res)
@@ -139,7 +143,6 @@ class PanelCall:
 
     async def complete(self) -> dict:
         result = await self.run()
-        _count(self.request, self.key, result)
         _raise_if_failed(self.name, result, self.labels)
         return {"id": f"chatcmpl-{result.thread_id or uuid.uuid4().hex}", "object": "chat.completion",
                 "created": int(time.time()), "model": self.name,
@@ -154,31 +157,34 @@ class PanelCall:
 async def open_panel(request: Request, name: str, body: dict, key: KeyInfo | None, allow: Allow | None, *,
                      started: float, charged: bool = False) -> PanelCall:
     """Check the caller may use panel `name` and the request is one it can answer, and reserve the key's
-    budget for its worst case; refused requests leave their usage row. `charged`: the key's rpm/tpm were
-    counted already (a fallback from a model that failed)."""
+    budget for its worst case. Called inside the route's usage origin, whose route becomes `panel:<name>`: the
+    route records a refused request's row as for any model. `charged`: the key's rpm/tpm were counted already
+    (a fallback from a model that failed)."""
     cfg = request.app.state.cfg
     spec = cfg.panels[name]
+    o = metering.current.get()
+    if o is None:
+        o = metering.Origin(f"panel:{name}", key_id=key.id if key else None,
+                            request_id=request.scope.get("accord.request_id", ""))
+    o.route = f"panel:{name}"
+    permit(request, key, name, spec, allow)
+    try:
+        req = panels.request_for(spec, cfg.consensus, body)
+    except InputError as e:
+        raise BadRequest(str(e), param="messages") from None
     res = None
-    with metering.tagged(f"panel:{name}") as o:
-        try:
-            permit(request, key, name, spec, allow)
-            try:
-                req = panels.request_for(spec, cfg.consensus, body)
-            except InputError as e:
-                raise BadRequest(str(e), param="messages") from None
-            if key is not None:
-                amount = panels.worst_case(request.app.state.router, spec, cfg.consensus, body, allow)
-                res = await auth.enforce(request, key, name, body, None, amount=amount, rate=not charged)
-            engine = await engine_for(request, allow)
-            try:
-                engine.check(req)
-            except InputError as e:
-                raise BadRequest(str(e), param="model") from None
-        except AccordError as e:
-            await auth.budget_release(request, res)
-            refused(request, o, model=name, started=started, status=e.status, error_type=e.type,
-                    stream=bool(body.get("stream")))
-            raise
+    if key is not None:
+        amount = panels.worst_case(request.app.state.router, spec, cfg.consensus, body, allow)
+        res = await auth.enforce(request, key, name, body, None, amount=amount, rate=not charged)
+    try:
+        engine = await engine_for(request, allow)
+        engine.check(req)
+    except InputError as e:
+        await auth.budget_release(request, res)
+        raise BadRequest(str(e), param="model") from None
+    except BaseException:
+        await auth.budget_release(request, res)
+        raise
     return PanelCall(request, name, engine, req, key, body, res, o)
 
 
@@ -187,7 +193,11 @@ async def chat(request: Request, name: str, body: dict, key: KeyInfo | None, all
     """POST /v1/chat/completions for panel `name`, whole or streamed."""
     call = await open_panel(request, name, body, key, allow, started=started, charged=charged)
     if body.get("stream"):
-        return sse.ClosingStream(sse.events(call.chunks()), call.close, media_type="text/event-stream",
+        async def over() -> None:  # however the stream ended: its tokens count, its reservation goes
+            count_tokens(request, key, call)
+            await call.close()
+
+        return sse.ClosingStream(sse.events(call.chunks()), over, media_type="text/event-stream",
                                  headers={"cache-control": "no-cache", "x-accel-buffering": "no",
                                           "x-accord-model": name})
     try:
@@ -195,6 +205,7 @@ async def chat(request: Request, name: str, body: dict, key: KeyInfo | None, all
     except ClientGone:
         return Response(status_code=499)  # nobody is listening; the panel's calls are cancelled
     finally:
+        count_tokens(request, key, call)
         await call.close()
     thread = data["accord"]["thread_id"]
     return Response(orjson.dumps(data), media_type="application/json",
@@ -207,10 +218,6 @@ def _raise_if_failed(name: str, result: Result, labels: list[str]) -> None:
     why = "; ".join(f"{lab}: {a.error}" for lab, a in zip(labels, result.answers, strict=False))
     raise UpstreamError(f"every model of panel `{name}` failed ({why})" +
                         (f"; thread {result.thread_id}" if result.thread_id else ""), retryable=False)
-
-
-def _count(request: Request, key: KeyInfo | None, result: Result) -> None:
-    count(request, key, result.prompt_tokens + result.completion_tokens)
 
 
 def progress_line(e: Event) -> str:
@@ -260,7 +267,6 @@ async def _streamed(call: PanelCall) -> AsyncIterator[bytes]:
     async def work() -> None:
         try:
             result = await call.run(on_event, on_delta)
-            _count(call.request, call.key, result)
             _raise_if_failed(name, result, labels)
             final, already = panels.answer(result), "".join(sent)
             rest = final[len(already):] if final.startswith(already) else ("\n\n" if already else "") + final
