@@ -193,11 +193,15 @@ def test_panel_on_the_responses_api(upstream, gateway_factory):
     r = sdk(gw.url).responses.create(model="council", input="Ship on Friday?", instructions="We run a web shop.")
     assert r.output_text.startswith(f"## Recommendation\n{RECOMMENDATION}")
     assert r.model_extra["accord"]["status"] == "partial" and r.usage.total_tokens > 0
-    deltas = []
+    deltas, thinking = [], []
     with sdk(gw.url).responses.stream(model="council", input="Ship on Friday?") as s:
         for event in s:
             if event.type == "response.output_text.delta":
                 deltas.append(event.delta)
+            if event.type == "response.reasoning_text.delta":
+                assert not deltas, "progress comes before the answer"
+                thinking.append(event.delta)
         final = s.get_final_response()
+    assert "deepseek answered" in "".join(thinking) and "kimi failed" in "".join(thinking)
     assert "".join(deltas) == final.output_text and final.output_text.startswith(f"## Recommendation\n{RECOMMENDATION}")
     assert len(deltas) > 3 and final.usage.total_tokens > 0
