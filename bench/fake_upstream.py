@@ -9,7 +9,8 @@ bottleneck. It answers:
 - GET /health/liveliness, /health, .../models.
 
 The requested model name can script one request: `delay-1.5` anywhere in it waits 1.5 s before answering,
-`sse-20x10` streams 20 chunks 10 ms apart. Otherwise --chunks/--pace-ms apply.
+`sse-20x10` streams 20 chunks 10 ms apart, `chairjson` wraps the streamed tokens in a consensus chair's JSON
+reply (`{"recommendation": "tok1 tok2 ..."}`). Otherwise --chunks/--pace-ms apply.
 
     python bench/fake_upstream.py --port 9001 [--chunks 20 --pace-ms 10] [--loop asyncio|uvloop]
 """
@@ -167,11 +168,17 @@ class Conn(asyncio.Protocol):
             t.write(b"%x\r\n%s\r\n" % (len(data), data))
 
         send(chunk(model, {"role": "assistant", "content": ""}))
+        chair = "chairjson" in model
         for i in range(1, n + 1):
             await asyncio.sleep(max(0.0, start + i * pace - loop.time()))
             if t.is_closing():
                 return
-            send(chunk(model, {"content": f"tok{i} "}))
+            text = f"tok{i} "
+            if chair and i == 1:
+                text = '```json\n{"recommendation": "' + text
+            if chair and i == n:
+                text += '", "supporters": []}\n```'
+            send(chunk(model, {"content": text}))
         tail = chunk(model, {}, "stop")
         if usage:
             tail += chunk(model, {}, usage=True)

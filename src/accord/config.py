@@ -126,6 +126,19 @@ class ConsensusSettings(_Strict):
     rounds: int = PField(default=1, ge=1, le=5)  # debate rounds after the first answers
 
 
+class PanelSettings(_Strict):
+    """A named panel, served as a model on the gateway (`model: council`) and usable as a fallback."""
+
+    models: list[str] = PField(min_length=1)  # "model" or "model:stance" (for | against | neutral)
+    mode: Literal["synthesize", "vote", "review", "debate", "select"] = "synthesize"
+    chair: str | None = None  # unset: chosen per run (another family than the panel's majority)
+    rounds: int | None = PField(default=None, ge=1, le=5)
+    answer_format: str | None = None  # vote: number | choice | yesno | json:<field>
+    max_tokens: int | None = PField(default=None, ge=1)  # per answer; the request's max_tokens wins
+    timeout: float | None = PField(default=None, gt=0)  # unset: consensus.timeout
+    per_model_timeout: float | None = PField(default=None, gt=0)
+
+
 class MCPSettings(_Strict):
     endpoint: str | None = None  # a remote OpenAI-compatible base URL instead of the in-process router
     endpoint_key: str | None = None
@@ -142,6 +155,7 @@ class AccordFile(_Strict):
     models: list[ModelEntry] = []
     settings: Settings = Settings()
     consensus: ConsensusSettings = ConsensusSettings()
+    panels: dict[str, PanelSettings] = {}
     mcp: MCPSettings = MCPSettings()
 
 
@@ -204,6 +218,7 @@ class Config:
     warnings: list[str] = field(default_factory=list)
     env_file: Path | None = None
     master_key_env: str | None = None  # the variable master_key is read from; None: a literal, or no key
+    panels: dict[str, PanelSettings] = field(default_factory=dict)
 
     @property
     def identity(self) -> str:
@@ -235,6 +250,7 @@ class Config:
                 for d in self.deployments
             ],
             "consensus": self.consensus.model_dump(),
+            "panels": {n: p.model_dump(exclude_none=True) for n, p in self.panels.items()},
             "mcp": redact(self.mcp.model_dump()),
             "ignored": self.ignored,
         }
@@ -368,7 +384,8 @@ def _accord(data: dict, src: yamlsource.Source) -> Config:
         )
         for i, e in enumerate(parsed.models)
     ]
-    cfg = Config(None, parsed.settings, deployments, parsed.consensus, parsed.mcp, source="accord")
+    cfg = Config(None, parsed.settings, deployments, parsed.consensus, parsed.mcp, source="accord",
+                 panels=parsed.panels)
     finish(cfg, src)
     return cfg
 
@@ -508,6 +525,7 @@ def finish(cfg: Config, src: yamlsource.Source | None = None) -> None:
                 raise ConfigError(f"alias `{a}` of model `{d.name}` is also a model name; pick another alias",
                                   file=where)
     cfg.warnings.extend(stray_api_bases(cfg.deployments))
+    check_panels(cfg, src)
     s = cfg.settings
     if not s.master_key and os.environ.get("ACCORD_MASTER_KEY"):
         s.master_key = os.environ["ACCORD_MASTER_KEY"]
@@ -529,6 +547,33 @@ def finish(cfg: Config, src: yamlsource.Source | None = None) -> None:
             file=src.file if src else None, line=src.line(("settings", "host")) if src else None,
             key="settings.host",
         )
+
+
+PANEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,17}$")  # it tags usage rows: route `panel:<name>`
+
+
+def check_panels(cfg: Config, src: yamlsource.Source | None = None) -> None:
+    """Each panel's name is free (no model or alias has it) and every member and chair is a served model."""
+    served = {n.lower() for d in cfg.deployments for n in (d.name, *d.aliases)}
+
+    def bad(path: tuple, msg: str) -> ConfigError:
+        return src.error(path, msg) if src else ConfigError(msg, key=yamlsource.dotted(path))
+
+    for name, p in cfg.panels.items():
+        if not PANEL_NAME.match(name):
+            raise bad(("panels", name), f"panel name `{name[:40]}`: use 1-18 letters, digits, `.`, `_` or `-` "
+                                        "(it names the model clients ask for and tags usage rows)")
+        if name.lower() in served:
+            raise bad(("panels", name), f"panel `{name}` has the name of a model or alias; rename the panel")
+        for i, spec in enumerate(p.models):
+            model, sep, stance = spec.rpartition(":")
+            model = model if sep and stance in ("for", "against", "neutral") else spec
+            if model.lower() not in served:
+                close = difflib.get_close_matches(model, sorted({d.name for d in cfg.deployments}), n=1)
+                hint = f"; did you mean `{close[0]}`?" if close else "; members must be models listed under models:"
+                raise bad(("panels", name, "models", i), f"panel `{name}`: model `{model}` is not served{hint}")
+        if p.chair and p.chair.lower() not in served:
+            raise bad(("panels", name, "chair"), f"panel `{name}`: chair `{p.chair}` is not a served model")
 
 
 _HOST_LABELS = re.compile(r"^(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?$")

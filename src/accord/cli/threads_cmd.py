@@ -49,6 +49,14 @@ async def _run(cfg, thread_id: str | None, limit: int, as_json: bool) -> None:
     t = data
     click.secho(f"{t['id']}  {t['tool']}  {t['status']}  {t['prompt_tokens'] + t['completion_tokens']} tokens  "
                 f"${t['cost']:.4f}", bold=True)
+    r = t.get("result") or {}  # type: ignore[union-attr]
+    if t["status"] == "running" and r.get("background"):  # type: ignore[index]
+        click.secho("\nstill running (a background run); run again for more", fg="yellow")
+        for who, st in (r.get("progress") or {}).items():
+            click.echo(f"  {who}: {st.get('state')}" + (f" ({st['detail']})" if st.get("detail") else ""))
+        for who, text in (r.get("partial") or {}).items():
+            click.secho(f"\n— {who}, so far", fg="cyan")
+            click.echo(text)
     for m in t["messages"]:  # type: ignore[index]
         who = m["role"] + (f" {m['model']}" if m["model"] else "") + (f" ({m['stance']})" if m["stance"] else "")
         click.secho(f"\n— {who}" + (f" · {m['latency']:.1f} s" if m["latency"] else ""), fg="cyan")

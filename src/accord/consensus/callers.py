@@ -35,17 +35,20 @@ class ModelCaller(Protocol):
 
 
 class LocalModels:
-    """The in-process Router."""
+    """The in-process Router; with `allow` (a virtual key's allow-list), only the models it allows are named,
+    chosen (the chair) or called (fallbacks included)."""
 
-    def __init__(self, router: Any) -> None:
+    def __init__(self, router: Any, allow: Any = None) -> None:
         self.router = router
+        self.allow = allow
 
     def names(self) -> list[str]:
-        return [n for n in self.router.names() if self.info(n).mode == "chat"]
+        return [n for n in self.router.names() if self.info(n).mode == "chat" and (self.allow is None
+                                                                                   or self.allow(n))]
 
     def canonical(self, name: str) -> str:
         try:
-            return self.router.canonical(name)
+            return self.router.canonical(name, self.allow)
         except NotFound as e:
             raise InputError(e.message) from None
 
@@ -80,11 +83,12 @@ class LocalModels:
 
     async def embed(self, name: str, body: dict) -> tuple[dict, Any]:
         """Embeddings through the router (so the call is balanced, retried and metered like any other)."""
-        return await self.router.embed(name, body)
+        return await self.router.embed(name, body, self.allow)
 
     async def stream(self, name: str, body: dict) -> tuple[Any, Any]:
         """Chunks (JSON bytes) as they arrive, usage at the end."""
-        return await self.router.stream(name, {**body, "stream": True, "stream_options": {"include_usage": True}})
+        return await self.router.stream(name, {**body, "stream": True, "stream_options": {"include_usage": True}},
+                                        self.allow)
 
 
 class RemoteModels:

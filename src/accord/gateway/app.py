@@ -15,11 +15,12 @@ from starlette.routing import Mount, Route
 
 from .. import __version__, logs, metering, metrics
 from ..config import Config
+from ..consensus.background import Runs
 from ..limits import Limits
 from ..router import Router
 from ..store.ledger import Ledger
 from ..ui import LazyUI
-from . import chat, errors, health, keys_api, models, openapi, prometheus, reload, responses, spend
+from . import chat, errors, health, keys_api, models, openapi, prometheus, reload, responses, runs_api, spend
 from .hosts import HostPolicy
 from .mcp_mount import LazyMCP
 from .middleware import RequestContext
@@ -53,6 +54,9 @@ def routes() -> list[Route]:
         Route("/usage/summary", spend.summary, methods=["GET"]),
         Route("/config/reload", reload.reload_route, methods=["POST"]),
         Route("/openapi.json", openapi.openapi, methods=["GET"]),
+        Route("/v1/consensus/runs", runs_api.start_run, methods=["POST"]),
+        Route("/v1/consensus/runs/{run_id}", runs_api.get_run, methods=["GET"]),
+        Route("/v1/consensus/runs/{run_id}/cancel", runs_api.cancel_run, methods=["POST"]),
     ]
     return out
 
@@ -82,6 +86,7 @@ def create_app(cfg: Config) -> Starlette:
                 sampler.cancel()
             prometheus.stop_port(port)
             metrics.process_exited()
+            await app.state.runs.close()  # background runs end `interrupted`, stored before the store closes
             if mcp is not None:
                 await mcp.close()
             await app.state.router.close()
@@ -95,6 +100,7 @@ def create_app(cfg: Config) -> Starlette:
                     middleware=[Middleware(RequestContext)])  # type: ignore[arg-type]
     app.state.cfg = cfg
     app.state.router = router
+    app.state.runs = Runs()  # background consensus runs (MCP `background: true`, /v1/consensus/runs)
     app.state.on_reload = []  # callables (cfg, router) told of every reload
     app.state.limits = Limits(cfg.settings.redis_url)
     app.state.store = Store(cfg.settings, Ledger(app.state.limits.redis))  # budgets share the limits' Redis

@@ -104,11 +104,13 @@ def allowed(request: Request, key: KeyInfo | None) -> Allow | None:
 
 
 async def enforce(request: Request, key: KeyInfo, model: str, body: dict, allow: Allow | None,
-                  plan: Plan | None = None) -> Reservation | None:
+                  plan: Plan | None = None, *, amount: float | None = None, rate: bool = True) -> Reservation | None:
     """A virtual key's model allow-list, budget and rpm/tpm limits, each refused with what and until when.
 
     With a budget, the request's worst-case cost is reserved here; the caller releases the reservation when the
-    request is over (`budget_release`), however it ends."""
+    request is over (`budget_release`), however it ends. `amount`: a worst case the caller worked out (a panel,
+    or a model that may fall back to one), held to the key's max_price too; `allow` None skips the model check
+    (a panel checks its members itself); `rate` False skips rpm/tpm (counted already)."""
     label = key.name or key.prefix
     router = request.app.state.router
     if allow is not None:  # the model asked for, and each the request names as its own fallback (`models`)
@@ -118,10 +120,14 @@ async def enforce(request: Request, key: KeyInfo, model: str, body: dict, allow:
                 raise PermissionDenied(f"key `{label}` may not use model `{name}`; it may use: "
                                        f"{', '.join(key.models or ())}", param=param, code="model_not_allowed")
     res = None
-    amount = price_cap(request, key, model, body, allow, plan)
+    worst = price_cap(request, key, model, body, allow, plan) if router.lookup(model) is not None else None
+    if amount is not None:
+        if key.max_price is not None and amount > key.max_price:
+            raise BadRequest(cap_message(f"key `{label}`'s", key.max_price, amount, body), param="max_tokens",
+                             code="max_price_exceeded")
+        worst = max(amount, worst or 0.0)
     if key.max_budget is not None:
-        if amount is None:
-            amount = worst_case(router, model, body, allow, plan)
+        amount = worst if worst is not None else worst_case(router, model, body, allow, plan)
         now = budgets.now()
         try:
             res = await request.app.state.store.ledger.reserve(key.account(now), amount, key.max_budget)
@@ -134,7 +140,7 @@ async def enforce(request: Request, key: KeyInfo, model: str, body: dict, allow:
                               "raise max_budget (POST /key/update or `accord keys update`) to go on",
                               code="budget_exceeded", type="budget_exceeded",
                               retry_after=(span[1] - now).total_seconds() if span else None) from None
-    if key.rpm_limit is not None or key.tpm_limit is not None:
+    if rate and (key.rpm_limit is not None or key.tpm_limit is not None):
         over = await request.app.state.limits.hit(key.id, key.rpm_limit, key.tpm_limit)
         if over is not None:
             await budget_release(request, res)

@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from ..errors import AccordError, BadRequest
 from ..providers.base import Call
-from . import auth, routing, sse
+from . import auth, panels, routing, sse
 from .body import model_of, read_json
 from .disconnect import ClientGone, unless_disconnected
 from .usage import count_tokens, origin, refused
@@ -49,8 +49,12 @@ async def chat_completions(request: Request) -> Response:
                 messages = body.get("messages")
                 if not isinstance(messages, list) or not messages:
                     raise BadRequest("`messages` must be a non-empty list of {role, content}", param="messages")
+                panel = panels.find(request, model)
+                if panel is not None:  # a panel asked as a model: its own checks, reservation and rows
+                    return await panels.chat(request, panel, body, key, allow, started=started)
                 if key is not None:
-                    res = await auth.enforce(request, key, model, body, allow, plan)
+                    res = await auth.enforce(request, key, model, body, allow, plan,
+                                             amount=panels.fallback_cost(request, model, body, allow))
                 else:
                     routing.check_served(router, plan)
                     auth.price_cap(request, None, model, body, allow, plan)
@@ -68,6 +72,11 @@ async def chat_completions(request: Request) -> Response:
                     refused(request, o, model=model, started=started, status=499, error_type="client_gone")
                     return Response(status_code=499)  # nobody is listening; the upstream call is cancelled
             except AccordError as e:
+                panel = panels.fallback(request, model, e, key, allow)
+                if panel is not None:  # the model and its model fallbacks failed: a panel is next in line
+                    await auth.budget_release(request, res)
+                    res = None
+                    return await panels.chat(request, panel, body, key, allow, started=started, charged=True)
                 refused(request, o, model=model, started=started, status=e.status, error_type=e.type, stream=stream)
                 raise
             count_tokens(request, key, call)

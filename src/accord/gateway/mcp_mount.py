@@ -41,7 +41,7 @@ class LazyMCP:
         module = await asyncio.to_thread(importlib.import_module, "accord.mcp.http")
         store = app.state.store
         await store.wait(timeout=30)  # threads live in the gateway's own database
-        mount = module.MCPMount(app.state.cfg, app.state.router, db=store.db)
+        mount = module.MCPMount(app.state.cfg, app.state.router, db=store.db, runs=app.state.runs)
         started, self._stop = asyncio.Event(), asyncio.Event()
         failed: list[BaseException] = []
 

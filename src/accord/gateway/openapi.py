@@ -48,6 +48,7 @@ KEY_FIELDS = {
     "budget_duration": {"type": ["string", "null"], "description": "1d, 7d, 30d (whole days) or 1mo"},
     "max_price": {"type": ["number", "null"], "minimum": 0, "description": "USD one request may cost at most"}}
 OBJ = {"type": "object"}
+RUN_ID = {"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
 def _errors(*codes: int) -> dict:
@@ -115,6 +116,17 @@ def spec() -> dict:
         "/usage/summary": {"get": _op("Totals per day, model or key", OBJ, 400, 401, 403, 503, admin=True, params=[
             _q("group_by", {"type": "string", "enum": ["day", "model", "key"]}), _q("start", {"type": "string"}),
             _q("end", {"type": "string"}), _q("key_id", {"type": "string"}), _q("model", {"type": "string"})])},
+        "/v1/consensus/runs": {"post": _op(
+            "Start a background consensus run (how stdio `accord mcp` hands one to the service)", OBJ, 400, 401,
+            403, 404, 503, admin=True, body={"type": "object", "required": ["request"], "properties": {
+                "request": {"type": "object", "description": "a consensus request: question, panel, mode, ..."},
+                "thread_id": {"type": ["string", "null"]}}})},
+        "/v1/consensus/runs/{run_id}": {"get": {**_op(
+            "A background run: its state, each model's progress and answer so far, the result when done", OBJ,
+            401, 403, 404, 503, admin=True), "parameters": [RUN_ID]}},
+        "/v1/consensus/runs/{run_id}/cancel": {"post": {**_op(
+            "Stop a background run and its upstream calls", OBJ, 401, 403, 404, 409, 503, admin=True,
+            body={"type": "object", "description": "ignored; send {}"}), "parameters": [RUN_ID]}},
         "/config/reload": {"post": _op("Apply the changed config file", OBJ, 400, 401, 403, admin=True,
                                        body={"type": "object", "description": "ignored; send {}"})},
     })

@@ -23,7 +23,7 @@ from ..providers.base import Call
 from ..providers.translate_responses import input_messages, to_chat
 from ..providers.translate_responses_output import from_chat, new_id
 from ..providers.translate_responses_stream import StreamBridge
-from . import auth, routing, sse
+from . import auth, panels, routing, sse
 from .body import model_of, read_json
 from .chat import served_by
 from .disconnect import ClientGone, unless_disconnected
@@ -48,6 +48,9 @@ async def create_response(request: Request) -> Response:
             try:
                 history = await _history(request, body, key)
                 chat, conversation, bridge = to_chat(body, history)
+                panel = panels.find(request, model)
+                if panel is not None:  # a panel asked as a model: its answer translated as a model's
+                    return await _panel(request, panel, body, chat, key, allow, started, conversation, bridge)
                 if key is not None:
                     res = await auth.enforce(request, key, model, chat, allow, plan)
                 else:
@@ -77,6 +80,28 @@ async def create_response(request: Request) -> Response:
             return Response(orjson.dumps(out), media_type=_JSON, headers=served_by(call))
         finally:
             await auth.budget_release(request, res)
+
+
+async def _panel(request: Request, name: str, body: dict, chat: dict, key: Any, allow: Any, started: float,
+                 conversation: list[dict], bridge: Any) -> Response:
+    call = await panels.open_panel(request, name, chat, key, allow, started=started)
+    rid = new_id("resp")
+    if chat.get("stream"):
+        events = _streamed(request, call.chunks(), call, StreamBridge(body, rid, bridge), key,  # type: ignore[arg-type]
+                           conversation)
+        return sse.ClosingStream(events, call.close, media_type="text/event-stream",
+                                 headers={"cache-control": "no-cache", "x-accel-buffering": "no",
+                                          "x-accord-model": name})
+    try:
+        data = await unless_disconnected(request, call.complete())
+    except ClientGone:
+        return Response(status_code=499)
+    finally:
+        await call.close()
+    count_tokens(request, key, call)  # type: ignore[arg-type]  # a panel's total, as a Call's usage
+    out = {**from_chat(data, body, rid, bridge, call.usage), "accord": data["accord"]}
+    await _keep(request, body, key, out, conversation)
+    return Response(orjson.dumps(out), media_type=_JSON, headers={"x-accord-model": name})
 
 
 async def get_response(request: Request) -> Response:

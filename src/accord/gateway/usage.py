@@ -43,15 +43,22 @@ def refused(request: Request, o: metering.Origin, *, model: str, started: float,
 
 
 def count_tokens(request: Request, key: KeyInfo | None, call: Call) -> None:
-    """The request was served by `call` (a stream: it is over): counted under its model and deployment. A key
+    """The request was served by `call` (a stream: it is over): counted under its model and deployment; a key
     with a tpm limit: its tokens go to the shared limiter (in the background)."""
     labels = request.scope.get("accord.metrics")
     if labels is not None:
-        labels[2], labels[3] = call.deployment.name, call.deployment.id
-        labels[4] = call.status if call.stream else 0  # how a stream ended: its HTTP status was 200 from the start
-    if key is None or key.tpm_limit is None or call.usage is None:
+        dep = getattr(call, "deployment", None)  # None: a panel (gateway/panels.PanelCall), counted under its name
+        labels[2], labels[3] = (dep.name, dep.id) if dep is not None else (call.name, "panel")
+        labels[4] = call.status if getattr(call, "stream", False) else 0  # a stream's status: how it ended
+    if call.usage is not None:
+        count(request, key, call.usage.total_tokens)
+
+
+def count(request: Request, key: KeyInfo | None, tokens: int) -> None:
+    """`tokens` spent by `key`, for its tpm limit (a panel's total, or one call's)."""
+    if key is None or key.tpm_limit is None:
         return
-    task = asyncio.ensure_future(request.app.state.limits.add_tokens(key.id, call.usage.total_tokens))
+    task = asyncio.ensure_future(request.app.state.limits.add_tokens(key.id, tokens))
     _background.add(task)
     task.add_done_callback(_background.discard)
 

@@ -6,10 +6,11 @@ from mcp.server.mcpserver import Context
 from pydantic import AliasChoices, BaseModel, BeforeValidator, Field
 
 from .. import metering
+from ..consensus.background import request_to_dict
 from ..consensus.choose import top
 from ..consensus.report import markdown
 from ..consensus.types import InputError, Member, Request
-from . import inputs
+from . import inputs, service
 from .progress import Progress
 from .state import State
 
@@ -54,6 +55,9 @@ def make(state: State):
         continuation_id: inputs.Continuation = None,
         thinking: inputs.Thinking = None,
         temperature: inputs.Temperature = None,
+        background: Annotated[bool, Field(description=(
+            "return at once with a run id; the run goes on in the server (past any client time-out) and "
+            "`threads` with that id shows its progress and result, `threads` with cancel stops it"))] = False,
     ) -> str:
         c = state.cfg.consensus
         with inputs.tool_errors():
@@ -78,6 +82,8 @@ def make(state: State):
                 embedding_model=c.embedding_model, final_vote=final_vote,
             )
             state.engine.check(req)
+            if background:
+                return await _background(state, req, continuation_id)
             async with Progress(ctx, state.cfg.mcp.heartbeat) as progress:
                 await progress.send(f"asking {len(req.panel)} models ({req.mode})")
                 with metering.tagged("mcp"):
@@ -90,3 +96,15 @@ def make(state: State):
             return markdown(result, labels, state.cfg.mcp.output_tokens)
 
     return consensus
+
+
+async def _background(state: State, req: Request, continuation_id: str | None) -> str:
+    """Start the run where it can outlive this call: in this server, or (stdio) in the running service."""
+    with metering.tagged("mcp"):  # the run's calls are recorded as this tool's
+        if state.runs is not None:
+            tid = await state.runs.start(state.engine, req, thread_id=continuation_id)
+        else:
+            tid = await service.start(state.cfg, request_to_dict(req), continuation_id)
+    return (f"Started background run {tid} ({len(req.panel)} models, {req.mode}); it goes on after this call.\n"
+            f"- progress, each model's answer so far, and the result when done: threads(id=\"{tid}\")\n"
+            f"- stop it: threads(id=\"{tid}\", cancel=true)")

@@ -22,8 +22,8 @@ from .state import State
 class MCPMount:
     """An ASGI endpoint for /mcp plus the lifespan piece that runs its session manager."""
 
-    def __init__(self, cfg: Config, router: Any = None, db: Any = None) -> None:
-        self.state = State.create(cfg, router, db)
+    def __init__(self, cfg: Config, router: Any = None, db: Any = None, runs: Any = None) -> None:
+        self.state = State.create(cfg, router, db, runs)
         self.server = build(self.state)
         # builds the session manager; several workers cannot share sessions, so they go stateless. The SDK's own
         # Host check is off: the gateway checks Host on every route, /mcp included, against loopback and

@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import metering
 from ..config import Config
+from ..consensus.background import Runs
 from ..consensus.callers import LocalModels, ModelCaller, RemoteModels
 from ..consensus.runner import Engine
 from ..store.db import Database
@@ -22,12 +23,15 @@ class State:
     store: ThreadStore
     engine: Engine = field(init=False)
     _owned: list[Any] = field(default_factory=list)
+    # background runs: this process's (the gateway's /mcp), or None on stdio `accord mcp`, which hands them
+    # to a running `accord serve` (mcp/background.py)
+    runs: Runs | None = None
 
     def __post_init__(self) -> None:
         self.engine = Engine(self.models, self.store)
 
     @classmethod
-    def create(cls, cfg: Config, router: Any = None, db: Database | None = None) -> State:
+    def create(cls, cfg: Config, router: Any = None, db: Database | None = None, runs: Runs | None = None) -> State:
         """The in-process router (given, or made here), or the remote endpoint when `mcp.endpoint` is set."""
         owned: list[Any] = []
         own_db = db is None
@@ -47,7 +51,7 @@ class State:
             models = LocalModels(router)
         if own_db:
             owned.append(db)  # last: the usage writer flushes into it
-        return cls(cfg, models, ThreadStore(db), _owned=owned)
+        return cls(cfg, models, ThreadStore(db), _owned=owned, runs=runs)
 
     def retarget(self, cfg: Config, router: Any) -> None:
         """After a config reload: the tools call the new router (a remote endpoint stays as it is)."""

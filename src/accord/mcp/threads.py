@@ -9,7 +9,7 @@ from pydantic import Field
 
 from .. import tokens
 from ..consensus.report import more, trim
-from . import inputs
+from . import inputs, service
 from .state import State
 
 DESCRIPTION = ("List recent threads, or fetch one by id with every stored answer; part (and offset) pages "
@@ -48,10 +48,28 @@ def page(t: dict[str, Any], part: int, offset: int, budget: int) -> str:
     return f"{head}\n\n{chunk}\n\n{tail}"
 
 
+PARTIAL_CHARS = 1_500  # of each answer still being written, the end shown while a background run goes on
+
+
+def running(t: dict[str, Any]) -> str:
+    """A background run's live state: each model's, and the end of each answer written so far."""
+    r = t.get("result") or {}
+    if t["status"] != "running" or not r.get("background"):
+        return ""
+    lines = ["", "## Progress (still running; call again for more)"]
+    for who, st in (r.get("progress") or {}).items():
+        extra = f", {st['detail']}" if st.get("detail") else ""
+        lines.append(f"- {who}: {st.get('state')}" + (f" at {st['elapsed']:.1f} s" if "elapsed" in st else "") + extra)
+    for who, text in (r.get("partial") or {}).items():
+        cut = text[-PARTIAL_CHARS:]
+        lines.append(f"\n### {who}, so far\n{'…' if len(cut) < len(text) else ''}{cut}")
+    return "\n".join(lines)
+
+
 def overview(t: dict[str, Any], budget: int) -> str:
     """Every message; when they do not all fit, each gets a share and ends with the call that reads on."""
     head = (f"# Thread {t['id']} ({t['tool']}, {t['status']})\n"
-            f"{t['prompt_tokens'] + t['completion_tokens']} tokens, ${t['cost']:.4f}")
+            f"{t['prompt_tokens'] + t['completion_tokens']} tokens, ${t['cost']:.4f}") + running(t)
     titles = [f"## {_who(m)} (part {m['seq']})\n" for m in t["messages"]]
     bodies = [_body(m) for m in t["messages"]]
     whole = "\n\n".join([head, *(a + b for a, b in zip(titles, bodies, strict=True))])
@@ -75,6 +93,7 @@ def make(state: State):
         limit: Annotated[int, Field(ge=1, le=100)] = 10,
         part: Annotated[int | None, Field(ge=0, description="one stored message, by its part number")] = None,
         offset: Annotated[int, Field(ge=0, description="with part: first character to show")] = 0,
+        cancel: Annotated[bool, Field(description="with id: stop that background run and its model calls")] = False,
     ) -> str:
         budget = state.cfg.mcp.output_tokens
         with inputs.tool_errors():
@@ -85,6 +104,10 @@ def make(state: State):
                 return trim("\n".join(f"- {t['id']} {t['updated_at'][:19]} {t['tool']}"
                                       f"{'/' + t['mode'] if t['mode'] else ''} {t['status']}: {t['title'][:80]}"
                                       for t in rows), tokens.room(budget))
+            if cancel:
+                if not id:
+                    raise inputs.InputError("cancel needs id: the run to stop")
+                await _cancel(state, id)
             if offset and part is None:
                 raise inputs.InputError("offset needs part: the message to page through (see the thread's parts)")
             t = await state.store.get(id)
@@ -93,3 +116,12 @@ def make(state: State):
             return overview(t, budget)
 
     return threads
+
+
+async def _cancel(state: State, tid: str) -> None:
+    """Stop run `tid` here, or (stdio) in the running service; a run that is over is left as it is."""
+    if state.runs is None:
+        await service.cancel(state.cfg, tid)
+        return
+    if not await state.runs.cancel(tid) and (await state.store.get(tid))["status"] == "running":
+        raise inputs.InputError(f"run {tid} is executed by another Accord process; cancel it there")

@@ -73,6 +73,13 @@ class ThreadStore:
                 )
             )
 
+    async def progress(self, thread_id: str, result: dict) -> None:
+        """A running thread's progress (each model's state, its answer so far), shown until its result replaces
+        it; never written over a run that has finished."""
+        async with self.db.session.begin() as s:
+            await s.execute(update(Thread).where(Thread.id == thread_id, Thread.status == "running")
+                            .values(result=result, updated_at=utcnow()))
+
     async def cancel(self, thread_id: str, *, prompt_tokens: int = 0, completion_tokens: int = 0,
                      cost: float = 0.0) -> None:
         """The run was cancelled (its caller gave up): `cancelled`, with what it spent until then."""
