@@ -277,6 +277,17 @@ def thinking_blocks(rec: dict) -> None:
                   "block.")
 
 
+# COUNT (https://docs.claude.com/en/api/messages-count-tokens): its body is model, messages, system, tools,
+# tool_choice, thinking, mcp_servers; max_tokens, stream and the sampling fields are not among them
+COUNT_FIELDS = {"model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers"}
+
+
+def count_fields(rec: dict) -> None:
+    extra = sorted(set(_body(rec)) - COUNT_FIELDS)
+    if extra:
+        raise bad(f"{extra[0]}: Extra inputs are not permitted")
+
+
 RULES: list[Rule] = [version_header, api_key, known_fields, max_tokens, roles, alternation, content_blocks,
                      tool_pairing, tools_declared, sampling_ranges, thinking_budget, thinking_sampling,
                      thinking_blocks]
@@ -299,3 +310,7 @@ def stream(events: list[dict]) -> Reply:
         raise AssertionError(f"not a documented Anthropic event order: {names}")
     body = b"".join(f"event: {e['type']}\ndata: ".encode() + orjson.dumps(e) + b"\n\n" for e in events)
     return Reply(raw=body, headers={"content-type": "text/event-stream"})
+
+
+COUNT_RULES: list[Rule] = [version_header, api_key, count_fields, roles, alternation, content_blocks, tool_pairing,
+                           tools_declared]
