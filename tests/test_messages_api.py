@@ -106,6 +106,7 @@ def test_passthrough_forwards_the_body_untouched_but_for_the_model(gw, native) -
         model="claude", max_tokens=300, system=system, messages=ask(), metadata={"user_id": "u-7"},
         stop_sequences=["END"], extra_body={"temperature": 0.4, "top_k": 5})
     assert msg.content[0].text == "Hello there." and msg.stop_reason == "end_turn"
+    assert msg.model == "claude"  # the name asked for (Claude Code keeps thinking only for its own model)
     assert (msg.usage.input_tokens, msg.usage.cache_read_input_tokens, msg.usage.cache_creation_input_tokens) \
         == (11, 0, 0)
     rec = native.last
@@ -122,7 +123,7 @@ def test_passthrough_stream_is_the_upstreams_own_events(gw, native) -> None:
     with client(gw).messages.stream(model="claude", max_tokens=50, messages=ask()) as s:
         _, final = events_of(s)
     assert "".join(b.text for b in final.content) == "A streamed answer in pieces."
-    assert final.stop_reason == "max_tokens" and final.usage.output_tokens > 0
+    assert final.stop_reason == "max_tokens" and final.usage.output_tokens > 0 and final.model == "claude"
     native.reply(content="Again.")
     assert documented_order(raw_stream(gw, {"model": "claude", "max_tokens": 50, "messages": ask()}))
 

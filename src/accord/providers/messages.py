@@ -1,8 +1,9 @@
 """Anthropic Messages requests (POST /v1/messages) served by any deployment.
 
 Where the upstream speaks Anthropic's format (Anthropic itself; DeepSeek, Kimi and Qwen at their `anthropic_base`)
-the client's body goes on with only `model` replaced, and the answer comes back as the upstream's own bytes:
-thinking signatures, tool ids and cache_control survive untouched, which no translation can promise. Every
+the client's body goes on with only `model` replaced, and the answer comes back as the upstream's own bytes
+(but for its `model`, which names what the client asked for): thinking signatures, tool ids and cache_control
+survive untouched, which no translation can promise. Every
 other upstream gets the request translated to chat completions (translate_messages.py) through its own adapter,
 and the answer translated back (a stream event by event).
 """
@@ -104,7 +105,19 @@ async def complete(dep: Deployment, body: dict, call: Call, pools: Pools, forwar
     call.usage = usage_from(data.get("usage")) or Usage(estimate_tokens(body.get("messages")),
                                                         estimate_tokens(data["content"]), estimated=True)
     call.finish_reason = FINISH.get(data.get("stop_reason") or "end_turn", "stop")
+    model = _named(body)
+    if model is not None and data.get("model") != model:
+        data["model"] = model
+        return orjson.dumps(data)
     return raw
+
+
+def _named(body: dict) -> str | None:
+    """The model name the client asked for, which the answer carries instead of the upstream's id: Claude Code
+    drops the thinking blocks (and their signatures) of a message whose model is not the one it is using,
+    and a thinking model then refuses the tool-use turn that lacks them."""
+    model = body.get("model")
+    return model if isinstance(model, str) else None
 
 
 async def stream(dep: Deployment, body: dict, call: Call, pools: Pools,
@@ -137,20 +150,26 @@ class _Watch:
     """Reads the events of a passed-through stream as they go by, for the usage row and the router: usage,
     stop reason, an in-band error, whether it ended properly."""
 
-    def __init__(self) -> None:
+    def __init__(self, model: str | None) -> None:
+        self.model = model
         self.usage: dict[str, int] = {}
         self.done = False
         self.error: dict | None = None
 
-    def see(self, data: bytes, call: Call) -> None:
+    def see(self, data: bytes, call: Call) -> bytes:
+        """Note what the event says; return it as it came, but for message_start's `model` (see _named)."""
         try:
             ev = orjson.loads(data)
         except orjson.JSONDecodeError:
-            return
+            return data
         if not isinstance(ev, dict):
-            return
+            return data
         call.chunks += 1
         kind = ev.get("type")
+        if kind == "message_start" and isinstance(ev.get("message"), dict) and self.model is not None \
+                and ev["message"].get("model") != self.model:
+            ev["message"]["model"] = self.model
+            data = orjson.dumps(ev)
         u = (ev.get("message") or {}).get("usage") if kind == "message_start" else ev.get("usage")
         if isinstance(u, dict):  # message_delta's counts are cumulative: the latest wins
             self.usage.update({k: v for k, v in u.items() if isinstance(v, int)})
@@ -163,12 +182,23 @@ class _Watch:
         elif kind == "error":
             self.error = ev.get("error") if isinstance(ev.get("error"), dict) else {}
             call.status = ERROR_STATUS.get(self.error.get("type"), 500)
+        return data
+
+    def events(self, raw: bytes, call: Call) -> bytes:
+        lines = raw.split(b"\n")
+        for i, line in enumerate(lines):
+            if line.startswith(b"data:"):
+                data = line[5:].strip()
+                seen = self.see(data, call)
+                if seen is not data:
+                    lines[i] = b"data: " + seen
+        return b"\n".join(lines)
 
 
 async def _relay(resp: aiohttp.ClientResponse, dep: Deployment, call: Call, body: dict) -> AsyncIterator[bytes]:
     """The upstream's bytes as they come, cut only at event boundaries (so an error Accord adds after them
     is never glued to half an event)."""
-    watch = _Watch()
+    watch = _Watch(_named(body))
     size, limit, buf = 0, getattr(resp, "accord_limit", 64 << 20), b""
     try:
         async for block in resp.content.iter_any():
@@ -183,10 +213,7 @@ async def _relay(resp: aiohttp.ClientResponse, dep: Deployment, call: Call, body
             if end < 0:
                 continue
             ready, buf = buf[:end], buf[end:]
-            for line in ready.splitlines():
-                if line.startswith(b"data:"):
-                    watch.see(line[5:].strip(), call)
-            yield ready
+            yield watch.events(ready, call)
     except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
         raise timeout_error(dep, "mid-stream (silent for longer than the stream idle time-out)") from None
     except aiohttp.ClientError as e:
@@ -199,10 +226,7 @@ async def _relay(resp: aiohttp.ClientResponse, dep: Deployment, call: Call, body
         u = usage_from(watch.usage) if watch.usage else None
         call.usage = u or Usage(estimate_tokens(body.get("messages")), call.chunks, estimated=True)
     if buf.strip():
-        for line in buf.splitlines():
-            if line.startswith(b"data:"):
-                watch.see(line[5:].strip(), call)
-        yield buf
+        yield watch.events(buf, call)
     if not watch.done and watch.error is None:
         raise UpstreamError(f"{dep.vendor.label or dep.vendor.name} ({dep.id}) ended the stream early "
                             "(no message_stop): the answer is incomplete")

@@ -20,14 +20,23 @@ LEVELS = ((2_048, "low"), (8_192, "medium"), (16_384, "high"))
 TOOL_ERROR = "Error: "  # a failed tool's result (is_error): chat formats have no flag for it, so it is said
 
 
+EFFORTS = {"low": "low", "medium": "medium", "high": "high", "max": "max"}
+
+
 def thinking_level(native: dict) -> str | None:
-    """The thinking level an Anthropic request asks for (None: it says nothing, the model's default)."""
+    """The thinking level an Anthropic request asks for (None: it says nothing, the model's default):
+    `enabled` says it with a budget; `adaptive` (what Claude Code sends newer models) leaves it to the model,
+    at the `output_config.effort` given."""
     th = native.get("thinking")
     if not isinstance(th, dict):
         return None
     if th.get("type") == "disabled":
         return "off"
-    if th.get("type") not in ("enabled", "adaptive"):
+    if th.get("type") == "adaptive":
+        effort = (native.get("output_config") or {}).get("effort") if isinstance(native.get("output_config"),
+                                                                                  dict) else None
+        return EFFORTS.get(effort, "medium") if isinstance(effort, str) else "medium"
+    if th.get("type") != "enabled":
         return None
     budget = th.get("budget_tokens")
     budget = budget if isinstance(budget, int) else 8_192
@@ -50,10 +59,16 @@ def openai_from_anthropic(native: dict) -> dict:
     if not isinstance(turns, list):
         raise BadRequest("`messages` must be a list of {role, content}", param="messages")
     for m in turns:
-        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant"):
-            raise BadRequest("each message must be an object with role `user` or `assistant`", param="messages")
+        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant", "system"):
+            raise BadRequest("each message must be an object with role `user` or `assistant` (or `system`)",
+                             param="messages")
         content = m.get("content")
-        if isinstance(content, str):
+        if m["role"] == "system":  # a system turn mid-conversation (Claude Code's mid-conversation-system beta)
+            text = content if isinstance(content, str) else text_of(_parts(content if isinstance(content, list)
+                                                                            else []))
+            if text:
+                messages.append({"role": "system", "content": text})
+        elif isinstance(content, str):
             messages.append({"role": m["role"], "content": content})
         elif not isinstance(content, list):
             raise BadRequest("a message's `content` must be a string or a list of blocks", param="messages")
