@@ -368,3 +368,58 @@ def test_unknown_fields_are_not_lost_on_passthrough(gw, native) -> None:
     assert native.last["json"]["context_management"] == {"edits": [{"type": "clear_tool_uses_20250919"}]}
     assert r.headers["x-accord-model"] == "claude"
 
+
+
+def test_translated_thinking_is_said_the_way_each_vendor_says_it(gateway_factory) -> None:
+    """Qwen on DashScope thinks by `enable_thinking` + `thinking_budget`, and only when streamed: a plain JSON
+    request with thinking on is streamed upstream and assembled (the strict fake refuses it otherwise)."""
+    with FakeUpstream(vendor="dashscope") as qwen:
+        g = gateway_factory(f"""
+settings: {{num_retries: 0}}
+models:
+  - {{name: qwen, model: dashscope/qwen-plus, api_base: {qwen.url}/v1, api_key: {KEY}}}
+""")
+        qwen.reply(reasoning="Thinking it over.", content="Forty-two.")
+        msg = anthropic.Anthropic(base_url=g.url, api_key="x", max_retries=0).messages.create(
+            model="qwen", max_tokens=8000, thinking={"type": "enabled", "budget_tokens": 4000}, messages=ask())
+        assert [(b.type, getattr(b, "thinking", None) or getattr(b, "text", None)) for b in msg.content] == [
+            ("thinking", "Thinking it over."), ("text", "Forty-two.")]
+        sent = qwen.last["json"]
+        assert "refused" not in qwen.last and sent["enable_thinking"] is True and sent["stream"] is True
+        assert sent["thinking_budget"] > 0 and "thinking" not in sent and "reasoning_effort" not in sent
+
+
+def test_vendor_anthropic_endpoints_are_data(tmp_path) -> None:
+    from accord.config import parse
+
+    cfg = parse(f"""
+models:
+  - {{name: ds, model: deepseek/deepseek-chat, api_key: {KEY}}}
+  - {{name: kimi, model: moonshot/kimi-k2-0905-preview, api_key: {KEY}}}
+  - {{name: qwen, model: dashscope/qwen-plus, api_key: {KEY}}}
+  - {{name: qwen-cn, model: dashscope-cn/qwen-plus, api_key: {KEY}}}
+  - {{name: proxied, model: deepseek/deepseek-chat, api_base: http://proxy.local/v1, api_key: {KEY}}}
+  - {{name: moved, model: deepseek/deepseek-chat, api_base: http://proxy.local/v1,
+      anthropic_base: http://proxy.local/anthropic/, api_key: {KEY}}}
+  - {{name: gpt, model: openai/gpt-4o, api_key: {KEY}}}
+""")
+    bases = {d.name: d.anthropic_base for d in cfg.deployments}
+    assert bases == {"ds": "https://api.deepseek.com/anthropic", "kimi": "https://api.moonshot.ai/anthropic",
+                     "qwen": "https://dashscope-intl.aliyuncs.com/apps/anthropic",
+                     "qwen-cn": "https://dashscope.aliyuncs.com/apps/anthropic",
+                     "proxied": None,  # a proxy of the OpenAI endpoint says nothing about an Anthropic one
+                     "moved": "http://proxy.local/anthropic", "gpt": None}
+    shown = {m["name"]: m.get("anthropic_base") for m in cfg.redacted()["models"]}
+    assert shown["moved"] == "http://proxy.local/anthropic" and shown["gpt"] is None
+
+
+def test_an_upstream_error_event_never_shows_the_provider_key(gw, native) -> None:
+    native.script.append(strict_anthropic.stream([
+        {"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant",
+                                              "model": "claude-sonnet-4-5", "content": [], "stop_reason": None,
+                                              "usage": {"input_tokens": 3, "output_tokens": 1}}},
+        {"type": "error", "error": {"type": "api_error", "message": f"bad key {KEY} in proxy"}}]))
+    with httpx.stream("POST", f"{gw.url}/v1/messages", headers={"x-api-key": MASTER},
+                      json={"model": "claude", "max_tokens": 10, "messages": ask(), "stream": True}) as r:
+        text = r.read().decode()
+    assert "bad key **** in proxy" in text and KEY not in text

@@ -246,6 +246,7 @@ class Config:
                     "name": d.name, "id": d.id, "model": f"{d.vendor.name}/{d.model}", "api_base": d.api_base,
                     "api_key": mask(d.api_key), "aliases": list(d.aliases),
                     **({"credentials_in_api_base": mask("")} if d.url_auth else {}),
+                    **({"anthropic_base": split_credentials(d.anthropic_base)[0]} if d.anthropic_base else {}),
                     **({"headers": {k: mask(str(v)) for k, v in d.headers.items()}} if d.headers else {}),
                     **({"extra_body": redact(d.extra_body)} if d.extra_body else {}),
                     **({"params": redact(d.params)} if d.params else {}),

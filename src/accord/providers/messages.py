@@ -23,7 +23,7 @@ from .. import tokens
 from ..errors import UpstreamError
 from . import get
 from .anthropic import VERSION
-from .base import Call, Usage, bad_upstream_json, estimate_tokens, need_key, upstream_error
+from .base import Call, Usage, bad_upstream_json, estimate_tokens, need_key, scrub, upstream_error
 from .http import Pools, conn_error, post, read_body, timeout_error, too_large
 from .thinking import thinking_params
 from .translate_anthropic import FINISH, usage_from
@@ -55,7 +55,9 @@ def _headers(dep: Deployment, forwarded: dict[str, str]) -> dict[str, str]:
          **forwarded}
     if dep.api_key:
         h["x-api-key"] = dep.api_key
-        if dep.adapter != "anthropic":  # the compatible endpoints document Bearer auth (Kimi) beside x-api-key
+        # the compatible endpoints document Bearer auth (Kimi) beside x-api-key (unless api_base holds a
+        # user:password, which goes as the Authorization header: with_url_credentials)
+        if dep.adapter != "anthropic" and not dep.url_auth:
             h["Authorization"] = f"Bearer {dep.api_key}"
     h.update(dep.headers)
     return h
@@ -150,7 +152,8 @@ class _Watch:
     """Reads the events of a passed-through stream as they go by, for the usage row and the router: usage,
     stop reason, an in-band error, whether it ended properly."""
 
-    def __init__(self, model: str | None) -> None:
+    def __init__(self, dep: Deployment, model: str | None) -> None:
+        self.dep = dep
         self.model = model
         self.usage: dict[str, int] = {}
         self.done = False
@@ -182,6 +185,7 @@ class _Watch:
         elif kind == "error":
             self.error = ev.get("error") if isinstance(ev.get("error"), dict) else {}
             call.status = ERROR_STATUS.get(self.error.get("type"), 500)
+            data = scrub(data.decode("utf-8", "replace"), self.dep).encode()  # never a key a provider echoed
         return data
 
     def events(self, raw: bytes, call: Call) -> bytes:
@@ -198,7 +202,7 @@ class _Watch:
 async def _relay(resp: aiohttp.ClientResponse, dep: Deployment, call: Call, body: dict) -> AsyncIterator[bytes]:
     """The upstream's bytes as they come, cut only at event boundaries (so an error Accord adds after them
     is never glued to half an event)."""
-    watch = _Watch(_named(body))
+    watch = _Watch(dep, _named(body))
     size, limit, buf = 0, getattr(resp, "accord_limit", 64 << 20), b""
     try:
         async for block in resp.content.iter_any():
