@@ -119,3 +119,14 @@ def test_the_written_settings_run_claude_code_on_accord(home, tmp_path) -> None:
         result = json.loads(out.stdout)
         assert result["num_turns"] == 2 and "heron" in result["result"]
         assert all(r["json"]["model"] == "claude-sonnet-4-5" for r in fake.requests)  # served as `coder`
+
+
+def test_init_sets_claude_code_on_a_model_in_flags_mode(home, tmp_path) -> None:
+    r = run("init", "--dir", str(tmp_path / "cfg"), "-p", "deepseek", "--key", "deepseek=sk-ds-0000",
+            "--claude-code-model", "deepseek-chat")
+    assert r.returncode == 0, r.stderr
+    env = read(home / ".claude" / "settings.json")["env"]
+    assert env["ANTHROPIC_MODEL"] == "deepseek-chat" and env["ANTHROPIC_DEFAULT_HAIKU_MODEL"] == "deepseek-chat"
+    master = next(ln.split("=", 1)[1] for ln in (tmp_path / "cfg" / "env").read_text().splitlines()
+                  if ln.startswith("ACCORD_MASTER_KEY="))
+    assert env["ANTHROPIC_AUTH_TOKEN"] == master and master not in r.stdout

@@ -72,7 +72,7 @@ def install(scope: str, transport: str, url: str | None, tool_timeout: int, star
 
     With --gateway, point Claude Code itself at `accord serve` instead, on the models you pick."""
     if gateway:
-        _install_gateway(scope, url, main_model, {"opus": opus, "sonnet": sonnet, "haiku": haiku}, token,
+        install_gateway(scope, url, main_model, {"opus": opus, "sonnet": sonnet, "haiku": haiku}, token,
                          config_path)
         return
     from .. import config as config_mod
@@ -152,7 +152,7 @@ def _replace_pal(p: Place, keep: bool) -> list[str]:
     return lines
 
 
-def _install_gateway(scope: str, url: str | None, model: str | None, slots: dict[str, str | None],
+def install_gateway(scope: str, url: str | None, model: str | None, slots: dict[str, str | None],
                      token: str | None, config_path: str | None) -> None:
     from ..setup import claude_config as cc
     from ..setup import claude_gateway as gw
