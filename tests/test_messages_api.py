@@ -247,13 +247,18 @@ def test_translation_thinking_and_tool_use_round_trip(gw, deepseek) -> None:
 
 def test_translation_image_and_local_count_tokens(gw, openai_fake) -> None:
     openai_fake.reply(content="A tiny picture.")
-    content = [{"type": "text", "text": "What is this?"},
-               {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}]
+    content = [{"type": "text", "text": "What is this?", "cache_control": {"type": "ephemeral"}},
+               {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
+               {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"}},
+               {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "plain notes"}}]
     msg = client(gw).messages.create(model="gpt-4o", max_tokens=100, messages=[{"role": "user", "content": content}])
     assert msg.content[0].text == "A tiny picture."
     assert openai_fake.last["json"]["messages"][0]["content"] == [
         {"type": "text", "text": "What is this?"},
-        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}]
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+        {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBE"}},
+        {"type": "text", "text": "plain notes"}]
+    assert "refused" not in openai_fake.last
     text = "How many tokens is this sentence, counted by a real tokenizer?"
     counted = client(gw).messages.count_tokens(model="gpt-4o", messages=ask(text), system="Be brief.")
     assert counted.input_tokens == tokens.count(text) + tokens.count("Be brief.") + 3
@@ -423,3 +428,17 @@ def test_an_upstream_error_event_never_shows_the_provider_key(gw, native) -> Non
                       json={"model": "claude", "max_tokens": 10, "messages": ask(), "stream": True}) as r:
         text = r.read().decode()
     assert "bad key **** in proxy" in text and KEY not in text
+
+
+def test_translated_parallel_tool_calls_become_one_block_each(gw, deepseek) -> None:
+    second = {"id": "call_02", "type": "function", "function": {"name": "read_file", "arguments": '{"path": "b"}'}}
+    deepseek.reply(content="Reading both.", tool_calls=[CALL, second])
+    with client(gw).messages.stream(model="deepseek-chat", max_tokens=100, tools=[READ], messages=ask()) as s:
+        _, final = events_of(s)
+    assert [(b.type, getattr(b, "id", None)) for b in final.content] == [
+        ("text", None), ("tool_use", "toolu_01abc"), ("tool_use", "call_02")]
+    assert [b.input for b in final.content[1:]] == [{"path": "notes.txt"}, {"path": "b"}]
+    assert final.stop_reason == "tool_use"
+    deepseek.reply(content="", tool_calls=[CALL, second])
+    msg = client(gw).messages.create(model="deepseek-chat", max_tokens=100, tools=[READ], messages=ask())
+    assert [b.id for b in msg.content] == ["toolu_01abc", "call_02"] and msg.stop_reason == "tool_use"
