@@ -428,6 +428,13 @@ def test_an_upstream_error_event_never_shows_the_provider_key(gw, native) -> Non
                       json={"model": "claude", "max_tokens": 10, "messages": ask(), "stream": True}) as r:
         text = r.read().decode()
     assert "bad key **** in proxy" in text and KEY not in text
+    # the stream ended cleanly, but failed: its usage row says so
+    admin = {"authorization": f"Bearer {MASTER}"}
+    wait_for(lambda: httpx.get(f"{gw.url}/health/readiness").json()["db"] == "connected", "the store")
+    row = wait_for(lambda: next((r for r in httpx.get(f"{gw.url}/spend/logs", params={"status": "error"},
+                                                      headers=admin).json() if r["error_type"] == "api_error"), None),
+                   "the failed stream's usage row")
+    assert (row["status"], row["route"], row["model"], row["stream"]) == (500, "messages", "claude", True)
 
 
 def test_translated_parallel_tool_calls_become_one_block_each(gw, deepseek) -> None:

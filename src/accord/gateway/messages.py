@@ -20,11 +20,11 @@ from starlette.responses import Response
 
 from ..errors import AccordError, BadRequest, NotFound, PermissionDenied
 from ..providers import messages as native
-from . import anthropic_shape, auth, sse
+from . import anthropic_shape, auth, sse, usage
 from .body import model_of, read_json
-from .chat import recorded, served_by
+from .chat import counted, served_by
 from .disconnect import ClientGone, unless_disconnected
-from .usage import record
+from .usage import origin, refused
 
 log = logging.getLogger("accord.gateway")
 _JSON = "application/json"
@@ -71,56 +71,47 @@ async def messages(request: Request) -> Response:
     allow = auth.allowed(request, key)
     headers = _forwarded(request)
     res = None  # the key's budget reservation, released when the request is over
-    try:
+    with origin(request, "messages", key) as o:
         try:
-            msgs = _check(body)
-            if key is not None:
-                res = await auth.enforce(request, key, model, body, allow)
-            _served(request, model, allow)
-            if stream:
-                chunks, call = await router.messages_stream(model, body, allow, headers)
-                response = sse.ClosingStream(
-                    recorded(request, chunks, call, model, started, key, msgs, "messages", _events(call)),
-                    partial(auth.budget_release, request, res), media_type="text/event-stream",
-                    headers={"cache-control": "no-cache", "x-accel-buffering": "no", **served_by(call)})
-                res = None  # released by the response, once the stream is over
-                return response
             try:
-                raw, call = await unless_disconnected(request, router.messages(model, body, allow, headers))
-            except ClientGone:
-                record(request, route="messages", model=model, started=started, key=key, status=499,
-                       error_type="client_gone")
-                return Response(status_code=499)
-        except AccordError as e:
-            record(request, route="messages", model=model, started=started, key=key, status=e.status,
-                   error_type=e.type, stream=stream)
-            raise
-        record(request, route="messages", model=model, started=started, key=key, call=call)
-        return Response(raw, media_type=_JSON, headers=served_by(call))
-    finally:
-        await auth.budget_release(request, res)
+                _check(body)
+                if key is not None:
+                    res = await auth.enforce(request, key, model, body, allow)
+                _served(request, model, allow)
+                if stream:
+                    chunks, call = await router.messages_stream(model, body, allow, headers)
+                    response = sse.ClosingStream(
+                        counted(request, chunks, call, key, _events), partial(auth.budget_release, request, res),
+                        media_type="text/event-stream",
+                        headers={"cache-control": "no-cache", "x-accel-buffering": "no", **served_by(call)})
+                    res = None  # released by the response, once the stream is over
+                    return response
+                try:
+                    raw, call = await unless_disconnected(request, router.messages(model, body, allow, headers))
+                except ClientGone:
+                    refused(request, o, model=model, started=started, status=499, error_type="client_gone")
+                    return Response(status_code=499)  # nobody is listening; the upstream call is cancelled
+            except AccordError as e:
+                refused(request, o, model=model, started=started, status=e.status, error_type=e.type, stream=stream)
+                raise
+            usage.count_tokens(request, key, call)
+            return Response(raw, media_type=_JSON, headers=served_by(call))
+        finally:
+            await auth.budget_release(request, res)
 
 
-def _events(call):
-    async def events(chunks: AsyncIterator[bytes], outcome: dict) -> AsyncIterator[bytes]:
-        """Anthropic's events as they come; a failure after the first byte becomes the documented `error`
-        event (its type and message, never a traceback), which ends the stream."""
-        try:
-            async for raw in chunks:
-                yield raw
-        except AccordError as e:
-            outcome.update(status=e.status, error_type=e.type)
-            yield anthropic_shape.error_event(e)
-            return
-        except Exception as e:
-            log.error("stream failed: %s", e.__class__.__name__, exc_info=log.isEnabledFor(logging.DEBUG))
-            outcome.update(status=500, error_type="internal_error")
-            yield anthropic_shape.error_event(AccordError("internal error while streaming; the server log has "
-                                                          "the details"))
-            return
-        # an upstream's own `error` event went by (passthrough): the stream failed, though it ended cleanly
-        outcome.update(status=call.status, error_type=None if call.status == 200 else "upstream_error")
-    return events
+async def _events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Anthropic's events as they come; a failure after the first byte becomes the documented `error` event
+    (its type and message, never a traceback), which ends the stream."""
+    try:
+        async for raw in chunks:
+            yield raw
+    except AccordError as e:
+        yield anthropic_shape.error_event(e)
+    except Exception as e:
+        log.error("stream failed: %s", e.__class__.__name__, exc_info=log.isEnabledFor(logging.DEBUG))
+        yield anthropic_shape.error_event(AccordError("internal error while streaming; the server log has the "
+                                                      "details"))
 
 
 async def count_tokens(request: Request) -> Response:

@@ -184,7 +184,6 @@ class _Watch:
             self.done = True
         elif kind == "error":
             self.error = ev.get("error") if isinstance(ev.get("error"), dict) else {}
-            call.status = ERROR_STATUS.get(self.error.get("type"), 500)
             data = scrub(data.decode("utf-8", "replace"), self.dep).encode()  # never a key a provider echoed
         return data
 
@@ -231,7 +230,10 @@ async def _relay(resp: aiohttp.ClientResponse, dep: Deployment, call: Call, body
         call.usage = u or Usage(estimate_tokens(body.get("messages")), call.chunks, estimated=True)
     if buf.strip():
         yield watch.events(buf, call)
-    if not watch.done and watch.error is None:
+    if watch.error is not None:  # the upstream's own error event went by: the stream failed, though it ended
+        call.status = ERROR_STATUS.get(watch.error.get("type"), 500)
+        call.error_type = str(watch.error.get("type") or "upstream_error")
+    elif not watch.done:
         raise UpstreamError(f"{dep.vendor.label or dep.vendor.name} ({dep.id}) ended the stream early "
                             "(no message_stop): the answer is incomplete")
 
