@@ -318,6 +318,9 @@ def test_virtual_keys_allow_lists_budgets_and_usage_rows(gw, native, deepseek) -
     with pytest.raises(anthropic.PermissionDeniedError) as e:
         c.messages.create(model="deepseek-chat", max_tokens=10, messages=ask())
     assert e.value.body["error"]["type"] == "permission_error" and deepseek.requests == []
+    with pytest.raises(anthropic.NotFoundError) as e:  # counting too: only its own models exist for a key
+        c.messages.count_tokens(model="deepseek-chat", messages=ask())
+    assert "served: claude." in e.value.body["error"]["message"] and "kimi" not in e.value.body["error"]["message"]
     # Bearer works as x-api-key does (Claude Code's ANTHROPIC_AUTH_TOKEN)
     bearer = anthropic.Anthropic(base_url=gw.url, auth_token=made["key"], max_retries=0)
     native.reply(content="Streamed.")

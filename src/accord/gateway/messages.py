@@ -18,7 +18,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import AccordError, BadRequest, NotFound, PermissionDenied
+from ..errors import AccordError, BadRequest, NotFound
 from ..providers import messages as native
 from . import anthropic_shape, auth, sse, usage
 from .body import model_of, read_json
@@ -122,12 +122,7 @@ async def count_tokens(request: Request) -> Response:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise BadRequest("`messages` must be a non-empty list of {role, content}", param="messages")
-    if key is not None and allow is not None:
-        found = request.app.state.router.lookup(model)
-        if found is None or not allow(found):
-            raise PermissionDenied(f"key `{key.name or key.prefix}` may not use model `{model}`",
-                                        param="model", code="model_not_allowed")
     router = request.app.state.router
-    dep = router.groups[_served(request, model, allow)][0]
+    dep = router.groups[_served(request, model, allow)][0]  # a model a key may not use is not served, to it
     n = await native.count_tokens(dep, body, router.pools, _forwarded(request))
     return Response(orjson.dumps({"input_tokens": n}), media_type=_JSON)
