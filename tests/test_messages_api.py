@@ -51,11 +51,13 @@ def openai_fake() -> Iterator[FakeUpstream]:
 
 
 @pytest.fixture(scope="module")
-def gw(native, deepseek, openai_fake) -> Iterator[Gateway]:
+def gw(native, deepseek, openai_fake, tmp_path_factory) -> Iterator[Gateway]:
+    db = tmp_path_factory.mktemp("messages") / "accord.db"  # made before the per-test env: a store of its own
     g = Gateway(f"""
 settings:
   master_key: {MASTER}
   num_retries: 0
+  database_url: "sqlite:///{db}"
 models:
   - {{name: claude, model: anthropic/claude-sonnet-4-5, api_base: {native.url}, api_key: {KEY}}}
   - {{name: kimi, model: moonshot/kimi-k2-0905-preview, api_base: {deepseek.url}/v1,
