@@ -412,13 +412,15 @@ models:
   - {{name: moved, model: deepseek/deepseek-chat, api_base: http://proxy.local/v1,
       anthropic_base: http://proxy.local/anthropic/, api_key: {KEY}}}
   - {{name: gpt, model: openai/gpt-4o, api_key: {KEY}}}
+  - {{name: translated, model: deepseek/deepseek-chat, anthropic_base: "", api_key: {KEY}}}
 """)
     bases = {d.name: d.anthropic_base for d in cfg.deployments}
     assert bases == {"ds": "https://api.deepseek.com/anthropic", "kimi": "https://api.moonshot.ai/anthropic",
                      "qwen": "https://dashscope-intl.aliyuncs.com/apps/anthropic",
                      "qwen-cn": "https://dashscope.aliyuncs.com/apps/anthropic",
                      "proxied": None,  # a proxy of the OpenAI endpoint says nothing about an Anthropic one
-                     "moved": "http://proxy.local/anthropic", "gpt": None}
+                     "moved": "http://proxy.local/anthropic", "gpt": None,
+                     "translated": ""}  # turned off: translated, like any OpenAI-format upstream
     shown = {m["name"]: m.get("anthropic_base") for m in cfg.redacted()["models"]}
     assert shown["moved"] == "http://proxy.local/anthropic" and shown["gpt"] is None
 

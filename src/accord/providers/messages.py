@@ -42,7 +42,8 @@ IMAGE_TOKENS = 1_600  # Claude's count for a large image (about width x height /
 
 
 def native_base(dep: Deployment) -> str | None:
-    """Where this deployment serves Anthropic's Messages API, or None (then requests are translated)."""
+    """Where this deployment serves Anthropic's Messages API; None or "" (`anthropic_base: ""` in the config
+    turns a vendor's off): requests are translated."""
     return dep.api_base if dep.adapter == "anthropic" else dep.anthropic_base
 
 
@@ -88,7 +89,7 @@ def chat_body(dep: Deployment, native: dict) -> dict:
 async def complete(dep: Deployment, body: dict, call: Call, pools: Pools, forwarded: dict[str, str]) -> bytes:
     """One Anthropic message, as the JSON bytes to send the client."""
     base = native_base(dep)
-    if base is None:
+    if not base:
         data = await get(dep.adapter).complete(dep, {**chat_body(dep, body), "stream": False}, call, pools)
         return orjson.dumps(anthropic_from_openai(data, body.get("model")))
     need_key(dep)
@@ -127,7 +128,7 @@ async def stream(dep: Deployment, body: dict, call: Call, pools: Pools,
     """Connect (the status checked, so failures before the first byte can be retried), then iterate the
     Anthropic SSE bytes to send the client."""
     base = native_base(dep)
-    if base is None:
+    if not base:
         oa = {**chat_body(dep, body), "stream": True, "stream_options": {"include_usage": True}}
         chunks = await get(dep.adapter).stream(dep, oa, call, pools)
         events = MessageEvents(str(body.get("model") or dep.name), estimate_tokens(body.get("messages")))
@@ -242,7 +243,7 @@ async def _relay(resp: aiohttp.ClientResponse, dep: Deployment, call: Call, body
 async def count_tokens(dep: Deployment, body: dict, pools: Pools, forwarded: dict[str, str]) -> int:
     """Input tokens of a Messages request: the upstream's exact count where it offers one, else counted here."""
     base = native_base(dep)
-    if base is not None:
+    if base:
         need_key(dep)
         payload = {k: body[k] for k in COUNT_FIELDS if k in body}
         try:
