@@ -161,27 +161,27 @@ class Router:
         async def open_(dep: Deployment, call: Call) -> AsyncIterator[bytes]:
             return await providers.get(dep.adapter).stream(dep, dict(body), call, self.pools)
 
-        return await self._stream(name, body, open_, allow)
+        return await self._stream(name, body, open_, allow, plan)
 
     # Anthropic Messages (POST /v1/messages): passed through to deployments that speak it, translated for the
     # rest, per deployment, so fallbacks across both kinds work (providers/messages.py)
-    async def messages(self, name: str, body: dict, allow: Allow | None = None,
+    async def messages(self, name: str, body: dict, allow: Allow | None = None, plan: Plan | None = None,
                        headers: dict[str, str] | None = None) -> tuple[bytes, Call]:
         async def attempt(dep: Deployment, call: Call) -> bytes:
             return await anthropic_messages.complete(dep, body, call, self.pools, headers or {})
 
-        return await self._run(name, attempt, allow)
+        return await self._run(name, attempt, allow, plan)
 
-    async def messages_stream(self, name: str, body: dict, allow: Allow | None = None,
+    async def messages_stream(self, name: str, body: dict, allow: Allow | None = None, plan: Plan | None = None,
                               headers: dict[str, str] | None = None) -> tuple[AsyncIterator[bytes], Call]:
         async def open_(dep: Deployment, call: Call) -> AsyncIterator[bytes]:
             return await anthropic_messages.stream(dep, body, call, self.pools, headers or {})
 
-        return await self._stream(name, body, open_, allow)
+        return await self._stream(name, body, open_, allow, plan)
 
     async def _stream(self, name: str, body: dict,
                       open_: Callable[[Deployment, Call], Awaitable[AsyncIterator[bytes]]],
-                      allow: Allow | None) -> tuple[AsyncIterator[bytes], Call]:
+                      allow: Allow | None, plan: Plan | None) -> tuple[AsyncIterator[bytes], Call]:
         async def attempt(dep: Deployment, call: Call) -> AsyncIterator[bytes]:
             ttft = dep.stream_timeout or self.settings.first_token_timeout
             call.stream = True  # finished (and recorded) when the stream ends, not when it opens

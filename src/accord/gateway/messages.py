@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from ..errors import AccordError, BadRequest, NotFound
 from ..providers import messages as native
-from . import anthropic_shape, auth, sse, usage
+from . import anthropic_shape, auth, routing, sse, usage
 from .body import model_of, read_json
 from .chat import counted, served_by
 from .disconnect import ClientGone, unless_disconnected
@@ -64,7 +64,7 @@ def _served(request: Request, model: str, allow) -> str:
 async def messages(request: Request) -> Response:
     started = time.perf_counter()
     key = await auth.caller(request)
-    body = await read_json(request)
+    body, plan = routing.take(await read_json(request))
     model = model_of(body)
     stream = bool(body.get("stream"))
     router = request.app.state.router
@@ -76,10 +76,13 @@ async def messages(request: Request) -> Response:
             try:
                 _check(body)
                 if key is not None:
-                    res = await auth.enforce(request, key, model, body, allow)
+                    res = await auth.enforce(request, key, model, body, allow, plan)
+                else:
+                    routing.check_served(router, plan)
+                    auth.price_cap(request, None, model, body, allow, plan)
                 _served(request, model, allow)
                 if stream:
-                    chunks, call = await router.messages_stream(model, body, allow, headers)
+                    chunks, call = await router.messages_stream(model, body, allow, plan, headers)
                     response = sse.ClosingStream(
                         counted(request, chunks, call, key, _events), partial(auth.budget_release, request, res),
                         media_type="text/event-stream",
@@ -87,7 +90,7 @@ async def messages(request: Request) -> Response:
                     res = None  # released by the response, once the stream is over
                     return response
                 try:
-                    raw, call = await unless_disconnected(request, router.messages(model, body, allow, headers))
+                    raw, call = await unless_disconnected(request, router.messages(model, body, allow, plan, headers))
                 except ClientGone:
                     refused(request, o, model=model, started=started, status=499, error_type="client_gone")
                     return Response(status_code=499)  # nobody is listening; the upstream call is cancelled

@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 from ..errors import BadRequest
+from .base import Usage
 from .translate_anthropic import STOP_REASON, tool_id
 from .translate_openai import arguments_json, client_input, data_url, text_of, tool_arguments
 
@@ -180,14 +181,12 @@ def message_id(raw: Any) -> str:
     return "msg_" + (hashlib.sha1(raw.encode()).hexdigest()[:24] if raw else os.urandom(12).hex())
 
 
-def usage_block(u: dict | None) -> dict:
-    """Anthropic counts cached input apart from input_tokens; OpenAI counts it inside prompt_tokens."""
-    u = u or {}
-    cached = int((u.get("prompt_tokens_details") or {}).get("cached_tokens") or u.get("prompt_cache_hit_tokens")
-                 or 0)
-    return {"input_tokens": max(0, int(u.get("prompt_tokens") or 0) - cached),
-            "cache_creation_input_tokens": 0, "cache_read_input_tokens": cached,
-            "output_tokens": int(u.get("completion_tokens") or 0)}
+def usage_block(u: Usage | None) -> dict:
+    """Anthropic counts cache reads and writes apart from input_tokens; OpenAI counts them inside prompt_tokens."""
+    u = u or Usage()
+    return {"input_tokens": max(0, u.prompt_tokens - u.cached_tokens - u.cache_write_tokens),
+            "cache_creation_input_tokens": u.cache_write_tokens, "cache_read_input_tokens": u.cached_tokens,
+            "output_tokens": u.completion_tokens}
 
 
 def call_id(raw: Any, n: int) -> str:
@@ -211,5 +210,5 @@ def anthropic_from_openai(resp: dict, model: str | None = None) -> dict:
         "id": message_id(resp.get("id")), "type": "message", "role": "assistant",
         "model": model or resp.get("model"), "content": content,
         "stop_reason": STOP_REASON.get(choice.get("finish_reason") or "stop", "end_turn"), "stop_sequence": None,
-        "usage": usage_block(resp.get("usage")),
+        "usage": usage_block(Usage.from_openai(resp.get("usage"))),
     }

@@ -14,7 +14,7 @@ import orjson
 
 from .base import Usage
 from .translate_anthropic import STOP_REASON
-from .translate_messages import call_id, message_id
+from .translate_messages import call_id, message_id, usage_block
 
 
 def event(name: str, data: dict) -> bytes:
@@ -70,10 +70,7 @@ class MessageEvents:
         (some say "stop"): that is what makes a client run them."""
         out = self.start() + self._close()
         stop = "tool_use" if self.tools and self.stop in (None, "end_turn") else self.stop or "end_turn"
-        u: dict[str, Any] = {"output_tokens": usage.completion_tokens if usage else 0}
-        if usage is not None:
-            u.update(input_tokens=max(0, usage.prompt_tokens - usage.cached_tokens),
-                     cache_creation_input_tokens=0, cache_read_input_tokens=usage.cached_tokens)
+        u: dict[str, Any] = usage_block(usage) if usage is not None else {"output_tokens": 0}
         out.append(event("message_delta", {"delta": {"stop_reason": stop, "stop_sequence": None}, "usage": u}))
         out.append(event("message_stop", {}))
         return out
