@@ -96,6 +96,9 @@ def test_wizard_writes_config_and_private_env(ollama):
     child.expect_exact("llama3.1:8b, qwen3:4b")  # offered from GET /api/tags
     answer(child, "Ollama models", "qwen3:4b")
     answer(child, "Default consensus panel", "deepseek-reasoner, kimi-k2-thinking, qwen3:4b")
+    answer(child, "Run Claude Code itself on one of these models?", "claude-opus")
+    child.expect_exact("`claude-opus` is not one of the models")
+    answer(child, "Run Claude Code itself on one of these models?", "Kimi-K2-Thinking")
     assert finish(child) == 0, screen.getvalue()
     shown = screen.getvalue()
     assert "sk-deepseek-wizard-secret" not in shown and "sk-kimi-wizard-secret" not in shown  # hidden input
@@ -130,6 +133,13 @@ def test_wizard_writes_config_and_private_env(ollama):
     assert cfg.consensus.panel == ["deepseek-reasoner", "kimi-k2-thinking", "qwen3:4b"]
     r = run("config", "check", "--config", str(folder / "accord.yaml"))
     assert r.returncode == 0 and "ok:" in r.stdout, r.stderr
+    # and Claude Code now runs on the model picked, through `accord serve` at the config's address
+    claude_env = json.loads((Path(os.environ["HOME"]) / ".claude" / "settings.json").read_text())["env"]
+    assert claude_env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:4000"
+    assert claude_env["ANTHROPIC_AUTH_TOKEN"] == master
+    assert {claude_env[v] for v in ("ANTHROPIC_MODEL", "ANTHROPIC_DEFAULT_OPUS_MODEL",
+                                    "ANTHROPIC_DEFAULT_SONNET_MODEL", "ANTHROPIC_DEFAULT_HAIKU_MODEL")} \
+        == {"kimi-k2-thinking"}
 
 
 def test_wizard_rerun_adds_keeps_and_asks_before_writing(ollama):
@@ -155,6 +165,7 @@ def test_wizard_rerun_adds_keeps_and_asks_before_writing(ollama):
     answer(child, "DeepSeek API key (DEEPSEEK_API_KEY; Enter keeps the current one)", "")
     answer(child, "Default consensus panel", "deepseek-reasoner, gpt-5")
     answer(child, "Update ", "y")
+    answer(child, "Run Claude Code itself on one of these models?", "")  # Enter: no
     assert finish(child) == 0, screen.getvalue()
     data = yaml.safe_load((folder / "accord.yaml").read_text())
     names = [m["name"] for m in data["models"]]
@@ -177,7 +188,9 @@ def test_wizard_reprompts_and_offers_keys_from_the_environment(monkeypatch):
     answer(child, "Anthropic API key", "")  # skipped: the models are written, the key is added later
     answer(child, "Use GEMINI_API_KEY from your environment for Google Gemini?", "y")
     answer(child, "Default consensus panel", "")
+    answer(child, "Run Claude Code itself on one of these models?", "")
     assert finish(child) == 0, screen.getvalue()
+    assert not (Path(os.environ["HOME"]) / ".claude").exists()
     data = yaml.safe_load((cfg_dir() / "accord.yaml").read_text())
     assert all("api_key" not in m for m in data["models"] if m["model"].startswith("anthropic/"))
     assert {m["api_key"] for m in data["models"] if m["model"].startswith("gemini/")} == {"${GEMINI_API_KEY}"}

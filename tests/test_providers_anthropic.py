@@ -12,12 +12,8 @@ from accord.errors import BadRequest, UpstreamError
 from accord.providers import get
 from accord.providers.base import Call, upstream_error
 from accord.providers.http import Pools
-from accord.providers.translate_anthropic import (
-    anthropic_from_openai,
-    from_anthropic,
-    openai_from_anthropic,
-    to_anthropic,
-)
+from accord.providers.translate_anthropic import from_anthropic, to_anthropic
+from accord.providers.translate_messages import anthropic_from_openai, openai_from_anthropic
 from fakes import FakeUpstream, count_tokens
 
 KEY = "sk-ant-test-secret-key-123456"

@@ -51,6 +51,7 @@ class ModelEntry(_Strict):
     stream_timeout: float | None = PField(default=None, gt=0)
     max_retries: int | None = PField(default=None, ge=0)
     api_version: str | None = None
+    anthropic_base: str | None = None  # where it serves Anthropic's Messages API (passthrough for /v1/messages)
     id: str | None = None
 
 
@@ -183,6 +184,9 @@ class Deployment:
     stream_timeout: float | None = None
     max_retries: int | None = None
     api_version: str | None = None  # Azure's api-version query parameter
+    # its Anthropic Messages endpoint, if it has one besides api_base (DeepSeek, Kimi, Qwen): /v1/messages
+    # requests are passed through there as they are; None: they are translated to chat completions
+    anthropic_base: str | None = None
     # `user:password@` given inside api_base, as an HTTP Basic Authorization value. Kept out of api_base so the
     # URL can be shown and logged as it is; providers.base.with_url_credentials sends it.
     url_auth: str | None = field(default=None, repr=False)
@@ -242,6 +246,7 @@ class Config:
                     "name": d.name, "id": d.id, "model": f"{d.vendor.name}/{d.model}", "api_base": d.api_base,
                     "api_key": mask(d.api_key), "aliases": list(d.aliases),
                     **({"credentials_in_api_base": mask("")} if d.url_auth else {}),
+                    **({"anthropic_base": split_credentials(d.anthropic_base)[0]} if d.anthropic_base else {}),
                     **({"headers": {k: mask(str(v)) for k, v in d.headers.items()}} if d.headers else {}),
                     **({"extra_body": redact(d.extra_body)} if d.extra_body else {}),
                     **({"params": redact(d.params)} if d.params else {}),
@@ -380,7 +385,7 @@ def _accord(data: dict, src: yamlsource.Source) -> Config:
             aliases=e.aliases, extra_body=e.extra_body, params=e.params, headers=e.headers,
             capabilities=e.capabilities, rpm=e.rpm, tpm=e.tpm, weight=e.weight, order=e.order,
             timeout=e.timeout, stream_timeout=e.stream_timeout, max_retries=e.max_retries, dep_id=e.id,
-            api_version=e.api_version,
+            api_version=e.api_version, anthropic_base=e.anthropic_base,
         )
         for i, e in enumerate(parsed.models)
     ]
@@ -474,6 +479,10 @@ def deployment_from(
         hint = f"did you mean `{close[0]}`?" if close else f"known: {', '.join(catalog.OVERRIDABLE)}"
         raise src.error((*path, "capabilities", unknown[0]), f"unknown capability `{unknown[0]}`; {hint}")
     info = catalog.info_for(upstream_id, vendor.name, caps)
+    if kw.get("anthropic_base") is None and vendor.anthropic_base and base == vendor.api_base:
+        kw["anthropic_base"] = vendor.anthropic_base  # the vendor's own host: its Anthropic endpoint too
+    if kw.get("anthropic_base"):
+        kw["anthropic_base"] = kw["anthropic_base"].rstrip("/")
     return Deployment(
         id=dep_id or "", name=name, vendor=vendor, model=upstream_id, api_base=base.rstrip("/"),
         api_key=api_key, info=info, aliases=tuple(aliases), **{k: v for k, v in kw.items() if v is not None},
@@ -602,6 +611,7 @@ def zero_config() -> Config:
             deployments.append(Deployment(
                 id=info.id, name=info.id, vendor=vendor, model=info.id, api_base=(base or "").rstrip("/"),
                 api_key=os.environ[vendor.key_env], info=info, aliases=info.aliases,
+                anthropic_base=vendor.anthropic_base if base == vendor.api_base else None,
             ))
     if os.environ.get("OLLAMA_HOST"):
         deployments.extend(_ollama_models(os.environ["OLLAMA_HOST"]))

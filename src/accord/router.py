@@ -18,6 +18,7 @@ from typing import TypeVar
 from . import metering, metrics, providers, tracing
 from .config import Config, Deployment
 from .errors import AccordError, BadRequest, NotFound, RateLimited, UpstreamError, UpstreamTimeout
+from .providers import messages as anthropic_messages
 from .providers.base import Call, Usage, estimate_tokens
 from .providers.http import Pools
 
@@ -157,12 +158,36 @@ class Router:
         """Open a stream and wait for its first chunk, so failures up to the first byte can still be retried
         (and reported with a proper status); after that nothing is retried."""
 
+        async def open_(dep: Deployment, call: Call) -> AsyncIterator[bytes]:
+            return await providers.get(dep.adapter).stream(dep, dict(body), call, self.pools)
+
+        return await self._stream(name, body, open_, allow, plan)
+
+    # Anthropic Messages (POST /v1/messages): passed through to deployments that speak it, translated for the
+    # rest, per deployment, so fallbacks across both kinds work (providers/messages.py)
+    async def messages(self, name: str, body: dict, allow: Allow | None = None, plan: Plan | None = None,
+                       headers: dict[str, str] | None = None) -> tuple[bytes, Call]:
+        async def attempt(dep: Deployment, call: Call) -> bytes:
+            return await anthropic_messages.complete(dep, body, call, self.pools, headers or {})
+
+        return await self._run(name, attempt, allow, plan)
+
+    async def messages_stream(self, name: str, body: dict, allow: Allow | None = None, plan: Plan | None = None,
+                              headers: dict[str, str] | None = None) -> tuple[AsyncIterator[bytes], Call]:
+        async def open_(dep: Deployment, call: Call) -> AsyncIterator[bytes]:
+            return await anthropic_messages.stream(dep, body, call, self.pools, headers or {})
+
+        return await self._stream(name, body, open_, allow, plan)
+
+    async def _stream(self, name: str, body: dict,
+                      open_: Callable[[Deployment, Call], Awaitable[AsyncIterator[bytes]]],
+                      allow: Allow | None, plan: Plan | None) -> tuple[AsyncIterator[bytes], Call]:
         async def attempt(dep: Deployment, call: Call) -> AsyncIterator[bytes]:
             ttft = dep.stream_timeout or self.settings.first_token_timeout
             call.stream = True  # finished (and recorded) when the stream ends, not when it opens
 
             async def first_chunk() -> AsyncIterator[bytes]:
-                it = await providers.get(dep.adapter).stream(dep, dict(body), call, self.pools)
+                it = await open_(dep, call)
                 try:
                     first = await it.__anext__()
                 except StopAsyncIteration:
@@ -420,7 +445,8 @@ async def _prepend(first: bytes, rest: AsyncIterator[bytes], call: Call,
         yield first
         async for item in rest:
             yield item
-        call.status, call.error_type = 200, None
+        if (call.status, call.error_type) == (499, "client_gone"):  # unless the stream said it failed (an
+            call.status, call.error_type = 200, None                  # upstream's error event, passed through)
     except AccordError as e:
         call.status, call.error_type = e.status, e.type
         raise

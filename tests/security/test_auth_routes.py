@@ -23,7 +23,7 @@ PUBLIC = {
     "/openapi.json": "the static API description",
 }
 # Model routes take virtual keys; every other authenticated route is admin (master key only).
-MODEL_ROUTE = re.compile(r"^(/v1)?/(chat/completions|embeddings|responses(/.*)?|models(/.*)?)$")
+MODEL_ROUTE = re.compile(r"^(/v1)?/(chat/completions|embeddings|responses(/.*)?|messages(/count_tokens)?|models(/.*)?)$")
 UI_PUBLIC = {"/login", "/static"}
 WRONG = "sk-not-the-master-key-0123456789"
 

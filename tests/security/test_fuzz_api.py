@@ -24,7 +24,7 @@ from schemathesis.checks import (
 )
 from starlette.routing import Route
 
-from accord.gateway.openapi import ERROR
+from accord.gateway.openapi import ANTHROPIC_ERROR, ERROR
 from conftest import MASTER_KEY, basic_config
 
 NOT_IN_SPEC = {"/openapi.json", "/mcp"}  # the spec itself; MCP's JSON-RPC (tests/test_mcp_transports.py)
@@ -50,7 +50,7 @@ def _fuzz(op, mode: GenerationMode, url: str, statuses: Counter, failures: list[
         statuses[resp.status_code] += 1
         if resp.status_code >= 400:
             try:
-                jsonschema.validate(resp.json(), ERROR)
+                jsonschema.validate(resp.json(), ANTHROPIC_ERROR if "/messages" in op.path else ERROR)
             except Exception as e:
                 failures.append(f"{where}: {resp.status_code} not in the error shape: {resp.text[:200]} ({e})"[:400])
         checks = [not_a_server_error, status_code_conformance, content_type_conformance]

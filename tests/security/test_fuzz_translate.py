@@ -25,6 +25,7 @@ from accord.config import parse
 from accord.errors import AccordError, ConfigError
 from accord.providers import translate_anthropic as ta
 from accord.providers import translate_gemini as tg
+from accord.providers import translate_messages as tm
 
 N = int(os.environ.get("ACCORD_FUZZ_EXAMPLES", "150"))
 FAST = settings(max_examples=N, deadline=None, database=None, suppress_health_check=list(HealthCheck))
@@ -93,7 +94,7 @@ def summary(msgs: list[dict], *, ids: bool = True) -> dict:
 @FAST
 @given(conversation())
 def test_openai_anthropic_openai_round_trip_keeps_content(body):
-    back = ta.openai_from_anthropic(ta.to_anthropic(body, "claude-sonnet-4-5", CLAUDE))
+    back = tm.openai_from_anthropic(ta.to_anthropic(body, "claude-sonnet-4-5", CLAUDE))
     want, got = summary(body["messages"]), summary(back["messages"])
     # Anthropic merges adjacent turns of one role: compare the concatenation per role
     for role in ("user", "assistant"):
@@ -136,7 +137,7 @@ def completion(draw) -> dict:
 @given(completion())
 def test_answers_survive_the_response_translations(resp):
     want = resp["choices"][0]["message"]
-    for back in (ta.from_anthropic(ta.anthropic_from_openai(resp), "m"),
+    for back in (ta.from_anthropic(tm.anthropic_from_openai(resp), "m"),
                  tg.from_gemini(tg.gemini_from_openai(resp), "m")):
         got = back["choices"][0]["message"]
         assert got["content"] == want["content"]

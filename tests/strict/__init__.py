@@ -61,9 +61,11 @@ class StrictUpstream(FakeUpstream):
     def _next(self, req: dict) -> Reply:
         from . import anthropic, gemini
 
-        vendor = anthropic if req["path"].endswith("/messages") else gemini if ":" in req["path"] else None
+        path = req["path"]
+        vendor = anthropic if path.endswith(("/messages", "/count_tokens")) else gemini if ":" in path else None
         if vendor is not None:
-            refused = first_refusal(vendor.RULES, req) or (self.refuse(req) if self.refuse else None)
+            rules = anthropic.COUNT_RULES if path.endswith("/count_tokens") else vendor.RULES
+            refused = first_refusal(rules, req) or (self.refuse(req) if self.refuse else None)
             if refused is not None:
                 self.refusals.append((req["path"], refused))
                 return vendor.error_reply(refused)

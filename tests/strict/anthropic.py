@@ -32,8 +32,8 @@ TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")  # TOOLS: custom tool name pat
 # MESSAGES: the request body's fields; anything else is "Extra inputs are not permitted"
 FIELDS = {"model", "messages", "max_tokens", "system", "metadata", "stop_sequences", "stream", "temperature",
           "top_p", "top_k", "tools", "tool_choice", "thinking", "service_tier", "container", "mcp_servers",
-          "context_management"}
-BLOCKS = {"user": {"text", "image", "document", "tool_result", "search_result"},
+          "context_management", "output_config"}  # output_config: {effort}, the effort beta Claude Code sends
+BLOCKS = {"user": {"text", "image", "document", "tool_result", "search_result"}, "system": {"text"},
           "assistant": {"text", "tool_use", "thinking", "redacted_thinking", "server_tool_use",
                         "web_search_tool_result"}}
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}  # MESSAGES: image source media_type
@@ -111,8 +111,11 @@ def roles(rec: dict) -> None:
     msgs = body.get("messages")
     if not isinstance(msgs, list) or not msgs:
         raise bad("messages: at least one message is required")
+    # the `mid-conversation-system-...` beta (which Claude Code sends) allows system turns among the messages
+    mid_system = "mid-conversation-system" in rec["headers"].get("anthropic-beta", "")
+    allowed = ("user", "assistant", "system") if mid_system else ("user", "assistant")
     for i, m in enumerate(msgs):
-        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant"):
+        if not isinstance(m, dict) or m.get("role") not in allowed:
             raise bad(f"messages.{i}.role: Input should be 'user' or 'assistant'")
     system = body.get("system")
     if system is not None and not isinstance(system, str) and not (
@@ -222,8 +225,9 @@ def thinking_budget(rec: dict) -> None:
     th = body.get("thinking")
     if th is None:
         return
-    if not isinstance(th, dict) or th.get("type") not in ("enabled", "disabled"):
-        raise bad("thinking.type: Input should be 'enabled' or 'disabled'")
+    # "adaptive": the model decides how much to think (newer models; what Claude Code sends them)
+    if not isinstance(th, dict) or th.get("type") not in ("enabled", "disabled", "adaptive"):
+        raise bad("thinking.type: Input should be 'enabled', 'disabled' or 'adaptive'")
     if th["type"] == "enabled":
         budget = th.get("budget_tokens")
         if not isinstance(budget, int) or budget < 1024:
@@ -277,6 +281,17 @@ def thinking_blocks(rec: dict) -> None:
                   "block.")
 
 
+# COUNT (https://docs.claude.com/en/api/messages-count-tokens): its body is model, messages, system, tools,
+# tool_choice, thinking, mcp_servers; max_tokens, stream and the sampling fields are not among them
+COUNT_FIELDS = {"model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers"}
+
+
+def count_fields(rec: dict) -> None:
+    extra = sorted(set(_body(rec)) - COUNT_FIELDS)
+    if extra:
+        raise bad(f"{extra[0]}: Extra inputs are not permitted")
+
+
 RULES: list[Rule] = [version_header, api_key, known_fields, max_tokens, roles, alternation, content_blocks,
                      tool_pairing, tools_declared, sampling_ranges, thinking_budget, thinking_sampling,
                      thinking_blocks]
@@ -299,3 +314,7 @@ def stream(events: list[dict]) -> Reply:
         raise AssertionError(f"not a documented Anthropic event order: {names}")
     body = b"".join(f"event: {e['type']}\ndata: ".encode() + orjson.dumps(e) + b"\n\n" for e in events)
     return Reply(raw=body, headers={"content-type": "text/event-stream"})
+
+
+COUNT_RULES: list[Rule] = [version_header, api_key, count_fields, roles, alternation, content_blocks, tool_pairing,
+                           tools_declared]

@@ -1,4 +1,5 @@
-"""`accord claude install | uninstall | status`: register Accord's MCP server with Claude Code."""
+"""`accord claude install | uninstall | status`: register Accord's MCP server with Claude Code, or (--gateway)
+run Claude Code itself on Accord's models."""
 
 from __future__ import annotations
 
@@ -44,19 +45,36 @@ def claude() -> None:
 @scope_option
 @click.option("--transport", type=click.Choice(["stdio", "http"]), default="stdio", show_default=True,
               help="stdio: Claude Code starts `accord mcp`; http: it connects to a running `accord serve`.")
-@click.option("--url", help="The MCP endpoint (http; default: http://<host>:<port>/mcp from the config).")
+@click.option("--url", help="The MCP endpoint (http; default: http://<host>:<port>/mcp from the config); with "
+              "--gateway, Accord's address (default: http://<host>:<port>).")
 @click.option("--tool-timeout", default=900_000, show_default=True, type=click.IntRange(1000),
               help="MCP_TOOL_TIMEOUT in ms: how long Claude Code waits for a tool (slow reasoning models).")
 @click.option("--start-timeout", default=30_000, show_default=True, type=click.IntRange(1000),
               help="MCP_TIMEOUT in ms: how long Claude Code waits for the server to start.")
 @click.option("--keep-pal", is_flag=True, help="Leave PAL's entry registered beside Accord's (default: replace it, "
                                                 "after a backup of the file).")
+@click.option("--gateway", is_flag=True,
+              help="Instead: run Claude Code itself on Accord's models (ANTHROPIC_BASE_URL -> `accord serve`).")
+@click.option("--model", "main_model", metavar="NAME", help="--gateway: the model Claude Code runs on.")
+@click.option("--opus", metavar="NAME", help="--gateway: the model for Claude Code's opus slot (default: --model).")
+@click.option("--sonnet", metavar="NAME", help="--gateway: the model for its sonnet slot (default: --model).")
+@click.option("--haiku", metavar="NAME",
+              help="--gateway: the model for its haiku slot, used for background work (default: --model).")
+@click.option("--key", "token", metavar="KEY",
+              help="--gateway: the key Claude Code sends (e.g. a virtual key; default: the master key).")
 @config_option
 @cli_option
 def install(scope: str, transport: str, url: str | None, tool_timeout: int, start_timeout: int,
-            keep_pal: bool, config_path: str | None, use_cli: bool | None) -> None:
+            keep_pal: bool, gateway: bool, main_model: str | None, opus: str | None, sonnet: str | None,
+            haiku: str | None, token: str | None, config_path: str | None, use_cli: bool | None) -> None:
     """Register Accord (replacing an `accord` entry, and PAL's, already there) and raise Claude Code's MCP
-    time-outs."""
+    time-outs.
+
+    With --gateway, point Claude Code itself at `accord serve` instead, on the models you pick."""
+    if gateway:
+        install_gateway(scope, url, main_model, {"opus": opus, "sonnet": sonnet, "haiku": haiku}, token,
+                         config_path)
+        return
     from .. import config as config_mod
     from ..errors import ConfigError
     from ..setup import claude_config as cc
@@ -134,6 +152,58 @@ def _replace_pal(p: Place, keep: bool) -> list[str]:
     return lines
 
 
+def install_gateway(scope: str, url: str | None, model: str | None, slots: dict[str, str | None],
+                     token: str | None, config_path: str | None) -> None:
+    from ..setup import claude_config as cc
+    from ..setup import claude_gateway as gw
+    from ..setup.probe import local_host
+    from ..store.db import data_dir
+    from .common import load_config
+
+    if scope == "project":
+        fail("--gateway writes a key, which must not go into the project's shared .claude/settings.json: use "
+             "--scope local (.claude/settings.local.json, yours only) or --scope user", 2)
+    cfg = load_config(config_path)
+    served: dict[str, str] = {}
+    for d in cfg.deployments:
+        if d.info.mode == "chat":
+            served.setdefault(d.name.lower(), d.name)
+            for a in d.aliases:
+                served.setdefault(a.lower(), a)
+    names = ", ".join(dict.fromkeys(served.values())) or "none (add models with `accord init`)"
+    if model is None:
+        fail(f"say which model Claude Code runs on: --model NAME (served: {names}); --opus, --sonnet and "
+             "--haiku map its other slots", 2)
+    picked = {"model": model, **{k: v for k, v in slots.items() if v}}
+    for opt, name in picked.items():
+        if name.lower() not in served:
+            fail(f"--{opt} {name}: not a model this config serves; served: {names}", 2)
+    picked = {k: served[v.lower()] for k, v in picked.items()}
+    s = cfg.settings
+    url = url or f"http://{local_host(s.host)}:{s.port}"
+    if token is None:
+        token = s.master_key or "accord-open"  # an open loopback server takes any key; Claude Code wants one
+        where = ("the master key" + (f" (from {cfg.master_key_env})" if cfg.master_key_env else "")
+                 if s.master_key else "a placeholder: this server has no master key and takes any key")
+    else:
+        where = "the key given"
+    values = gw.values(url, token, picked.pop("model"), picked)
+    p = _place(scope)
+    try:
+        gw.install(p.settings, values, data_dir(s))
+    except cc.ClaudeConfigError as e:
+        fail(str(e), 2)
+    except OSError as e:
+        fail(f"cannot write Claude Code's settings: {e.strerror or e}", 1)
+    click.echo(f"Claude Code runs on Accord ({url}), scope {scope}: wrote {p.settings} (env)")
+    click.echo(f"  {gw.MODEL}={values[gw.MODEL]}; opus={values[gw.SLOTS['opus']]}, "
+               f"sonnet={values[gw.SLOTS['sonnet']]}, haiku={values[gw.SLOTS['haiku']]}")
+    click.echo(f"  {gw.TOKEN}: {where}, written in the file (Claude Code does not expand ${{VARS}} there); "
+               "the file is readable by you only")
+    click.echo("  `accord serve` must be running")
+    click.echo(f"undo: accord claude uninstall --gateway --scope {scope}")
+
+
 def _http_target(config_path: str | None, url: str | None) -> tuple[str, str, str]:
     """The config's own address and master-key variable: (url, Authorization header, what to tell)."""
     from ..setup.claude_config import bearer
@@ -182,12 +252,32 @@ def _register_cli(scope: str, transport: str, exe: str, args: list[str], url: st
 
 @claude.command()
 @scope_option
+@click.option("--gateway", is_flag=True, help="Instead: stop running Claude Code on Accord (what "
+                                                "`install --gateway` wrote, and only that, is removed).")
+@config_option
 @cli_option
-def uninstall(scope: str, use_cli: bool | None) -> None:
+def uninstall(scope: str, gateway: bool, config_path: str | None, use_cli: bool | None) -> None:
     """Remove the `accord` MCP server from Claude Code (the time-out settings stay)."""
     from ..setup import claude_config as cc
 
     p = _place(scope)
+    if gateway:
+        from ..setup import claude_gateway as gw
+        from ..store.db import data_dir
+        from .common import load_config
+
+        try:
+            done, kept = gw.uninstall(p.settings, data_dir(load_config(config_path).settings))
+        except cc.ClaudeConfigError as e:
+            fail(str(e), 2)
+        if not done and not kept:
+            click.echo(f"Claude Code was not set to run on Accord by `install --gateway` in scope {scope}")
+            return
+        click.echo(f"Claude Code no longer runs on Accord in scope {scope} ({p.settings}): removed "
+                   f"{', '.join(done) or 'nothing'}")
+        if kept:
+            click.echo(f"  left {', '.join(kept)}: changed since `install --gateway` wrote them")
+        return
     try:
         removed = cc.remove_server(p)
     except cc.ClaudeConfigError as e:
@@ -203,6 +293,7 @@ def uninstall(scope: str, use_cli: bool | None) -> None:
 def status() -> None:
     """Where `accord` is registered for Claude Code (this folder and the user), and the MCP time-outs."""
     from ..setup import claude_config as cc
+    from ..setup import claude_gateway as gw
 
     found = 0
     try:
@@ -212,11 +303,19 @@ def status() -> None:
             if entry:
                 found += 1
                 click.echo(f"{scope:8} {cc.describe(entry)}   ({p.file})")
+            env = gw.current(p.settings)
+            if env:
+                found += 1
+                slots = ", ".join(f"{k}={env[v]}" for k, v in gw.SLOTS.items() if v in env)
+                token = "set" if env.get(gw.TOKEN) else "not set"
+                click.echo(f"{scope:8} Claude Code runs on {env[gw.BASE_URL]}: model {env.get(gw.MODEL, '?')}"
+                           f"{'; ' + slots if slots else ''}; token {token}   ({p.settings})")
             t = cc.timeouts(p.settings)
             if t:
                 click.echo(f"{'':8} timeouts in {p.settings}: " + ", ".join(f"{k}={v}" for k, v in t.items()))
     except cc.ClaudeConfigError as e:
         fail(str(e), 2)
     if not found:
-        click.echo("`accord` is not registered with Claude Code here; run `accord claude install`")
+        click.echo("`accord` is not registered with Claude Code here; run `accord claude install` (MCP tools) "
+                   "or `accord claude install --gateway --model NAME` (Claude Code on Accord's models)")
         raise SystemExit(1)

@@ -41,12 +41,16 @@ class Wizard:
 @click.option("--ollama-model", "ollama_models", multiple=True, metavar="NAME", help="An Ollama model (repeat).")
 @click.option("--openrouter-model", "openrouter_models", multiple=True, metavar="ID",
               help="An OpenRouter model id such as deepseek/deepseek-r1 (repeat).")
+@click.option("--claude-code-model", metavar="NAME",
+              help="Run Claude Code itself on this model through `accord serve` (as `accord claude install "
+                   "--gateway --model NAME` does).")
 @click.option("--yes", "-y", is_flag=True, help="Update an existing config without asking.")
 @click.option("--no-input", is_flag=True, help="Never prompt (implied by --provider or a non-terminal stdin).")
 def init(dir_: str | None, providers: tuple[str, ...], keys: tuple[str, ...], panel: str | None,
          ollama_host: str | None, ollama_models: tuple[str, ...], openrouter_models: tuple[str, ...],
-         yes: bool, no_input: bool) -> None:
-    """Set Accord up: providers, keys (hidden input), the default consensus panel."""
+         claude_code_model: str | None, yes: bool, no_input: bool) -> None:
+    """Set Accord up: providers, keys (hidden input), the default consensus panel, and (if you like) the model
+    Claude Code runs on."""
     from .. import config as config_mod
     from ..setup import presets
 
@@ -135,6 +139,11 @@ def init(dir_: str | None, providers: tuple[str, ...], keys: tuple[str, ...], pa
     _write(folder, cfg_path, env_path, out, env_updates, env_now)
     w.say(f"wrote {cfg_path}", fg="green")
     w.say(f"wrote {env_path} (mode 0600: {', '.join(sorted({*env_now, *env_updates}))})", fg="green")
+    claude_code_model = claude_code_model or _ask_claude_code_model(w, models)
+    if claude_code_model:
+        from .claude import install_gateway
+
+        install_gateway("user", None, claude_code_model, {}, None, str(cfg_path))
     w.say("\nNext: `accord config check`, then `accord service install` and `accord claude install`.")
 
 
@@ -358,3 +367,18 @@ def _write(folder: Path, cfg_path: Path, env_path: Path, data: dict, env_updates
         update_env_file(env_path, env_updates)
     except OSError as e:
         fail(f"cannot write to {folder}: {e.strerror or e}", 1)
+
+
+def _ask_claude_code_model(w: Wizard, models: list[dict]) -> str | None:
+    """In the wizard: the model Claude Code itself should run on, if any (Enter: none)."""
+    if not w.interactive:
+        return None
+    served = {str(n).lower(): str(n) for m in models for n in (m.get("name"), *(m.get("aliases") or ())) if n}
+    while True:
+        answer = click.prompt("Run Claude Code itself on one of these models? A model name (Enter: no)",
+                              default="", show_default=False).strip()
+        if not answer:
+            return None
+        if answer.lower() in served:
+            return served[answer.lower()]
+        w.say(f"`{answer}` is not one of the models: {', '.join(dict.fromkeys(served.values()))}")

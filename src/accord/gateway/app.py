@@ -20,7 +20,20 @@ from ..limits import Limits
 from ..router import Router
 from ..store.ledger import Ledger
 from ..ui import LazyUI
-from . import chat, errors, health, keys_api, models, openapi, prometheus, reload, responses, runs_api, spend
+from . import (
+    chat,
+    errors,
+    health,
+    keys_api,
+    messages,
+    models,
+    openapi,
+    prometheus,
+    reload,
+    responses,
+    runs_api,
+    spend,
+)
 from .hosts import HostPolicy
 from .mcp_mount import LazyMCP
 from .middleware import RequestContext
@@ -37,6 +50,8 @@ def routes() -> list[Route]:
             Route(f"{prefix}/embeddings", chat.embeddings, methods=["POST"]),
             Route(f"{prefix}/responses", responses.create_response, methods=["POST"]),
             Route(prefix + "/responses/{response_id}", responses.get_response, methods=["GET"]),
+            Route(f"{prefix}/messages", messages.messages, methods=["POST"]),
+            Route(f"{prefix}/messages/count_tokens", messages.count_tokens, methods=["POST"]),
             Route(f"{prefix}/models", models.list_models, methods=["GET"]),
             Route(prefix + "/models/{model_id:path}", models.get_model, methods=["GET"]),
         ]

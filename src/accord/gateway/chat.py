@@ -9,7 +9,7 @@ released when the request is over, after its cost is recorded.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 
 import orjson
@@ -61,7 +61,7 @@ async def chat_completions(request: Request) -> Response:
                 if stream:
                     chunks, call = await router.stream(model, body, allow, plan)
                     response = sse.ClosingStream(
-                        _counted(request, chunks, call, key), partial(auth.budget_release, request, res),
+                        counted(request, chunks, call, key), partial(auth.budget_release, request, res),
                         media_type="text/event-stream",
                         headers={"cache-control": "no-cache", "x-accel-buffering": "no", **served_by(call)})
                     res = None  # released by the response, once the stream is over
@@ -85,10 +85,13 @@ async def chat_completions(request: Request) -> Response:
             await auth.budget_release(request, res)
 
 
-async def _counted(request: Request, chunks: AsyncIterator[bytes], call: Call, key) -> AsyncIterator[bytes]:
-    """The SSE stream; once it is over, the key's tokens are counted (its usage row is the router's)."""
+async def counted(request: Request, chunks: AsyncIterator[bytes], call: Call, key,
+                  events: Callable[[AsyncIterator[bytes]], AsyncIterator[bytes]] = sse.events
+                  ) -> AsyncIterator[bytes]:
+    """The SSE stream (framed by `events`); once it is over, the key's tokens are counted (its usage row is the
+    router's)."""
     try:
-        async for event in sse.events(chunks):
+        async for event in events(chunks):
             yield event
     finally:
         await chunks.aclose()  # type: ignore[attr-defined]  # ends the router's stream: its row is recorded now

@@ -22,6 +22,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from .. import metrics, tracing
 from ..logs import request_id
+from .anthropic_shape import error_body, is_anthropic
 from .hosts import host_name
 
 log = logging.getLogger("accord.access")
@@ -73,9 +74,12 @@ def _refusal(scope, length: int, bad_host: bytes | None, content_type: bytes | N
     return None
 
 
-async def _refuse(send, status: int, code: str, message: str) -> None:
-    body = orjson.dumps({"error": {"message": message, "type": "invalid_request_error", "param": None,
-                                   "code": code}})
+async def _refuse(send, path: str, status: int, code: str, message: str) -> None:
+    if is_anthropic(path):
+        status, body = error_body(status, message)
+    else:
+        body = orjson.dumps({"error": {"message": message, "type": "invalid_request_error", "param": None,
+                                       "code": code}})
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
@@ -125,7 +129,7 @@ class RequestContext:
         try:
             refused = _refusal(scope, length, bad_host, content_type, has_body)
             if refused is not None:
-                await _refuse(send_with_id, *refused)
+                await _refuse(send_with_id, scope["path"], *refused)
                 return
             await self.inner(scope, receive, send_with_id)
         except ClientDisconnect:  # the client left before its body was read: nobody to answer, nothing wrong here

@@ -40,6 +40,24 @@ RESPONSES_REQUEST = {"type": "object", "required": ["model"], "properties": {
     "temperature": {"type": "number", "minimum": 0, "maximum": 2}, "top_p": {"type": "number", "minimum": 0,
                                                                             "maximum": 1},
     "metadata": {"type": "object"}, "text": {"type": "object"}}}
+# the Anthropic routes answer errors in Anthropic's shape (anthropic_shape.py)
+ANTHROPIC_ERROR = {
+    "type": "object", "required": ["type", "error"], "properties": {
+        "type": {"const": "error"}, "error": {"type": "object", "required": ["type", "message"], "properties": {
+            "type": {"type": "string"}, "message": {"type": "string"}}}}}
+BLOCKS = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]}
+MESSAGES_FIELDS = {
+    "model": MODEL_NAME, "messages": {"type": "array", "minItems": 1, "items": {
+        "type": "object", "required": ["role", "content"], "properties": {
+            "role": {"type": "string", "enum": ["user", "assistant"]}, "content": BLOCKS}}},
+    "system": BLOCKS, "tools": {"type": "array", "items": {"type": "object"}}, "tool_choice": {"type": "object"},
+    "thinking": {"type": "object"}}
+MESSAGES_REQUEST = {"type": "object", "required": ["model", "messages", "max_tokens"], "properties": {
+    **MESSAGES_FIELDS, "max_tokens": {"type": "integer", "minimum": 1}, "stream": {"type": "boolean"},
+    "temperature": {"type": "number", "minimum": 0, "maximum": 1}, "top_p": {"type": "number", "minimum": 0,
+                                                                          "maximum": 1},
+    "stop_sequences": {"type": "array", "items": {"type": "string"}}, "metadata": {"type": "object"}}}
+COUNT_REQUEST = {"type": "object", "required": ["model", "messages"], "properties": MESSAGES_FIELDS}
 KEY_FIELDS = {
     "key_alias": {"type": "string"}, "models": {"type": "array", "items": {**MODEL_NAME, "minLength": 0}},
     "max_budget": {"type": ["number", "null"], "minimum": 0}, "rpm_limit": {"type": ["integer", "null"], "minimum": 1},
@@ -51,14 +69,14 @@ OBJ = {"type": "object"}
 RUN_ID = {"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
-def _errors(*codes: int) -> dict:
-    return {str(c): {"description": "error", "content": {"application/json": {"schema": ERROR}}} for c in codes}
+def _errors(*codes: int, schema: dict = ERROR) -> dict:
+    return {str(c): {"description": "error", "content": {"application/json": {"schema": schema}}} for c in codes}
 
 
 def _op(summary: str, ok: dict, *codes: int, body: dict | None = None, params: list | None = None,
-        admin: bool = False, public: bool = False, ok_type: str = "application/json") -> dict:
+        admin: bool = False, public: bool = False, ok_type: str = "application/json", error: dict = ERROR) -> dict:
     op: dict[str, Any] = {"summary": summary, "responses": {"200": {"description": "ok", "content": {ok_type: {
-        "schema": ok}}}, **_errors(*codes)}}
+        "schema": ok}}}, **_errors(*codes, schema=error)}}
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     if params:
@@ -83,6 +101,12 @@ def spec() -> dict:
                                       400, 401, 403, 404, 413, 429, 502, 503, 504, body=RESPONSES_REQUEST)},
         "/v1/responses/{response_id}": {"get": {**_op("A stored response", OBJ, 401, 404, 503), "parameters": [
             {"name": "response_id", "in": "path", "required": True, "schema": {"type": "string"}}]}},
+        "/v1/messages": {"post": _op("Anthropic Messages (JSON, or SSE with stream: true)", OBJ, 400, 401, 403,
+                                     404, 413, 429, 500, 504, 529, body=MESSAGES_REQUEST, error=ANTHROPIC_ERROR)},
+        "/v1/messages/count_tokens": {"post": _op("Input tokens of an Anthropic Messages request",
+                                                  {"type": "object", "required": ["input_tokens"]}, 400, 401, 403,
+                                                  404, 413, 429, 500, 504, 529, body=COUNT_REQUEST,
+                                                  error=ANTHROPIC_ERROR)},
         "/v1/models": {"get": _op("Models served (aliases included)", OBJ, 401)},
         "/v1/models/{model_id}": {"get": {**_op("One model", OBJ, 401, 404), "parameters": [
             {"name": "model_id", "in": "path", "required": True, "schema": {"type": "string"}}]}},
@@ -132,12 +156,14 @@ def spec() -> dict:
     })
     for path, ops in model_routes.items():  # the same routes without /v1
         paths[path.removeprefix("/v1")] = ops
-    for ops in paths.values():  # RequestContext's answers, before any route: Host, header size, JSON bodies
+    for path, ops in paths.items():  # RequestContext's answers, before any route: Host, header size, JSON bodies
         for method, op in ops.items():
-            op["responses"].update(_errors(421, 431, *([415] if method == "post" else [])))
+            op["responses"].update(_errors(421, 431, *([415] if method == "post" else []),
+                                           schema=ANTHROPIC_ERROR if "/messages" in path else ERROR))
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Accord", "version": "1", "description": "OpenAI-compatible gateway and admin API"},
+        "info": {"title": "Accord", "version": "1",
+                 "description": "OpenAI- and Anthropic-compatible gateway, and admin API"},
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
                                            "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}}},
         "paths": paths,

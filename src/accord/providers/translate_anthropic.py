@@ -1,7 +1,8 @@
 """OpenAI chat <-> Anthropic Messages, as pure functions (the adapter in anthropic.py does the I/O).
 
-Both directions are here: OpenAI -> Anthropic for calling Claude, and Anthropic -> OpenAI for the round trip
-(and for serving Anthropic-shaped clients one day). Streams are in `translate_anthropic_stream.py`.
+OpenAI -> Anthropic for calling Claude, and Anthropic answers -> OpenAI. Streams are in
+`translate_anthropic_stream.py`; serving Anthropic-shaped clients from OpenAI-only upstreams (the reverse
+direction) is in `translate_messages.py`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from .translate_openai import (
     arguments_json,
     client_input,
     completion,
-    data_url,
     effort_of,
     forced_function,
     function_tools,
@@ -299,103 +299,3 @@ def from_anthropic(data: dict, model: str) -> dict:
     usage = usage_from(data.get("usage")) or Usage(estimated=True)
     finish = FINISH.get(data.get("stop_reason") or "end_turn", "stop")
     return completion(model, message_from(data.get("content") or []), finish, usage)
-
-
-# ---------------------------------------------------------------------- the reverse: Anthropic request in
-def openai_from_anthropic(native: dict) -> dict:
-    """An OpenAI chat body from an Anthropic Messages request."""
-    messages: list[dict] = []
-    system = native.get("system")
-    if system:
-        messages.append({"role": "system", "content": system if isinstance(system, str) else
-                         "\n\n".join(b.get("text", "") for b in system)})
-    for m in native.get("messages") or ():
-        content = m.get("content")
-        if isinstance(content, str):
-            messages.append({"role": m["role"], "content": content})
-        elif m["role"] == "assistant":
-            messages.append(message_from(content))
-        else:
-            messages.extend(_openai_user(content))
-    out: dict[str, Any] = {"model": native.get("model"), "messages": messages}
-    if native.get("max_tokens"):
-        out["max_tokens"] = native["max_tokens"]
-    for k in ("temperature", "top_p", "top_k", "stream"):
-        if k in native:
-            out[k] = native[k]
-    if native.get("stop_sequences"):
-        out["stop"] = native["stop_sequences"]
-    if native.get("tools"):
-        out["tools"] = [{"type": "function", "function": {
-            "name": t.get("name"), "parameters": t.get("input_schema"),
-            **({"description": t["description"]} if t.get("description") else {})}}
-            for t in native["tools"]]
-    choice = native.get("tool_choice") or {}
-    kind = choice.get("type")
-    if kind:
-        out["tool_choice"] = ({"type": "function", "function": {"name": choice.get("name")}} if kind == "tool"
-                              else {"any": "required"}.get(kind, kind))
-    if choice.get("disable_parallel_tool_use"):
-        out["parallel_tool_calls"] = False
-    thinking = native.get("thinking") or {}
-    if thinking.get("type") == "enabled":
-        budget = int(thinking.get("budget_tokens") or 0)
-        out["reasoning_effort"] = next((e for e, b in BUDGETS.items() if budget <= b), "high")
-    return out
-
-
-def _openai_user(blocks: list) -> list[dict]:
-    """One Anthropic user turn -> tool messages (one per tool_result) and a user message with the rest."""
-    out: list[dict] = []
-    parts: list[dict] = []
-    for b in blocks:
-        kind = b.get("type")
-        if kind == "tool_result":
-            c = b.get("content")
-            out.append({"role": "tool", "tool_call_id": b.get("tool_use_id"),
-                        "content": c if isinstance(c, str) or c is None else _openai_parts(c)})
-        else:
-            parts.extend(_openai_parts([b]))
-    if parts:
-        only_text = len(parts) == 1 and parts[0]["type"] == "text"
-        out.append({"role": "user", "content": parts[0]["text"] if only_text else parts})
-    return out
-
-
-def _openai_parts(blocks: list) -> list[dict]:
-    parts = []
-    for b in blocks:
-        src = b.get("source") or {}
-        url = src.get("url") or data_url(src.get("media_type", ""), src.get("data", ""))
-        if b.get("type") == "text":
-            parts.append({"type": "text", "text": b.get("text", "")})
-        elif b.get("type") == "image":
-            parts.append({"type": "image_url", "image_url": {"url": url}})
-        elif b.get("type") == "document":
-            parts.append({"type": "file", "file": {"file_data": url}})
-    return parts
-
-
-def anthropic_from_openai(resp: dict) -> dict:
-    """An Anthropic message from an OpenAI `chat.completion`."""
-    choice = (resp.get("choices") or [{}])[0]
-    msg = choice.get("message") or {}
-    content: list[dict] = [dict(b) for b in msg.get("thinking_blocks") or ()]
-    if not content and msg.get("reasoning_content"):
-        content.append({"type": "thinking", "thinking": msg["reasoning_content"], "signature": ""})
-    if msg.get("content"):
-        content.append({"type": "text", "text": text_of(msg["content"])})
-    for tc in msg.get("tool_calls") or ():
-        content.append({"type": "tool_use", "id": tc.get("id"), "name": (tc.get("function") or {}).get("name"),
-                        "input": tool_arguments(tc)})
-    u = resp.get("usage") or {}
-    cached = int((u.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
-    written = int(u.get("cache_creation_input_tokens") or 0)
-    return {
-        "id": resp.get("id"), "type": "message", "role": "assistant", "model": resp.get("model"),
-        "content": content, "stop_reason": STOP_REASON.get(choice.get("finish_reason") or "stop", "end_turn"),
-        "stop_sequence": None,
-        "usage": {"input_tokens": int(u.get("prompt_tokens") or 0) - cached - written,
-                  "output_tokens": int(u.get("completion_tokens") or 0), "cache_read_input_tokens": cached,
-                  "cache_creation_input_tokens": written},
-    }

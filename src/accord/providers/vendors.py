@@ -19,6 +19,9 @@ class Vendor:
     prefixes: tuple[str, ...] = ()  # other model prefixes that mean this vendor (LiteLLM spellings)
     quirks: dict = field(default_factory=dict)
     zero_config: bool = True  # served automatically when key_env is set and no config file exists
+    # where the vendor also serves Anthropic's Messages API (POST {anthropic_base}/v1/messages): requests to
+    # /v1/messages are passed through there untouched instead of translated to chat completions
+    anthropic_base: str | None = None
 
 
 # quirks understood by the OpenAI-compatible adapter:
@@ -38,17 +41,23 @@ VENDORS: dict[str, Vendor] = {
     for v in (
         Vendor("openai", "openai", "https://api.openai.com/v1", "OPENAI_API_KEY", "OpenAI",
                quirks={"thinking_param": "reasoning_effort", "max_completion_tokens": True}),
+        # the Anthropic-compatible bases: api-docs.deepseek.com/guides/anthropic_api, platform.moonshot.ai
+        # (Claude Code guide), alibabacloud.com/help/doc-detail/2980295.html (intl) and help.aliyun.com (China)
         Vendor("deepseek", "openai", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", "DeepSeek",
-               quirks={"strip_reasoning": True, "no_developer_role": True}),
+               quirks={"strip_reasoning": True, "no_developer_role": True},
+               anthropic_base="https://api.deepseek.com/anthropic"),
         Vendor("dashscope", "openai", "https://dashscope-intl.aliyuncs.com/compatible-mode/v1", "DASHSCOPE_API_KEY",
                "Qwen (DashScope, international)", prefixes=("qwen", "dashscope-intl"),
-               quirks=_DASHSCOPE),
+               quirks=_DASHSCOPE, anthropic_base="https://dashscope-intl.aliyuncs.com/apps/anthropic"),
         Vendor("dashscope-cn", "openai", "https://dashscope.aliyuncs.com/compatible-mode/v1", "DASHSCOPE_API_KEY",
-               "Qwen (DashScope, China)", quirks=_DASHSCOPE, zero_config=False),
+               "Qwen (DashScope, China)", quirks=_DASHSCOPE, zero_config=False,
+               anthropic_base="https://dashscope.aliyuncs.com/apps/anthropic"),
         Vendor("moonshot", "openai", "https://api.moonshot.ai/v1", "MOONSHOT_API_KEY", "Kimi (Moonshot)",
-               prefixes=("kimi",), quirks={"temperature_max": 1.0, "no_tool_choice_required": True}),
+               prefixes=("kimi",), quirks={"temperature_max": 1.0, "no_tool_choice_required": True},
+               anthropic_base="https://api.moonshot.ai/anthropic"),
         Vendor("moonshot-cn", "openai", "https://api.moonshot.cn/v1", "MOONSHOT_API_KEY", "Kimi (Moonshot, China)",
-               quirks={"temperature_max": 1.0, "no_tool_choice_required": True}, zero_config=False),
+               quirks={"temperature_max": 1.0, "no_tool_choice_required": True}, zero_config=False,
+               anthropic_base="https://api.moonshot.cn/anthropic"),
         Vendor("openrouter", "openai", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", "OpenRouter"),
         Vendor("groq", "openai", "https://api.groq.com/openai/v1", "GROQ_API_KEY", "Groq"),
         Vendor("mistral", "openai", "https://api.mistral.ai/v1", "MISTRAL_API_KEY", "Mistral"),

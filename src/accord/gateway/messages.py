@@ -1,0 +1,131 @@
+"""POST /v1/messages and /v1/messages/count_tokens: Anthropic's Messages API, so Claude Code (via
+ANTHROPIC_BASE_URL) and the anthropic SDK run on any model Accord serves.
+
+Keys, allow-lists, budgets, rate limits, fallbacks and usage rows work exactly as on /v1/chat/completions
+(the same auth, router and recording); the router passes the request through to upstreams that speak
+Anthropic's format and translates it for the rest (providers/messages.py). Errors leave in Anthropic's shape
+(anthropic_shape.py), in the stream too.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from functools import partial
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..errors import AccordError, BadRequest, NotFound
+from ..providers import messages as native
+from . import anthropic_shape, auth, routing, sse, usage
+from .body import model_of, read_json
+from .chat import counted, served_by
+from .disconnect import ClientGone, unless_disconnected
+from .usage import origin, refused
+
+log = logging.getLogger("accord.gateway")
+_JSON = "application/json"
+
+
+def _forwarded(request: Request) -> dict[str, str]:
+    h = request.headers
+    return {k: h[k] for k in native.FORWARDED if k in h}
+
+
+def _check(body: dict) -> list:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise BadRequest("`messages` must be a non-empty list of {role, content}", param="messages")
+    mt = body.get("max_tokens")
+    if not isinstance(mt, int) or isinstance(mt, bool) or mt < 1:
+        raise BadRequest("`max_tokens` is required: the most tokens the answer may have (an integer >= 1)",
+                         param="max_tokens")
+    return messages
+
+
+def _served(request: Request, model: str, allow) -> str:
+    """The model a name refers to; a name not served (Claude Code's own `claude-...` names, unless told
+    otherwise) is a 404 that lists what is served and says how to map Claude Code's names onto it."""
+    router = request.app.state.router
+    try:
+        return router.canonical(model, allow)
+    except NotFound:
+        names = [n for n in router.groups if allow is None or allow(n)]
+        raise NotFound(f"model `{model}` is not served here; served: {', '.join(names) or 'none'}. Claude Code "
+                       "asks for its own claude-... names unless told otherwise: run `accord claude install "
+                       "--gateway --model <name>` (it sets ANTHROPIC_MODEL and the ANTHROPIC_DEFAULT_OPUS/SONNET/"
+                       "HAIKU_MODEL slots), or give a served model the alias in accord.yaml",
+                       param="model") from None
+
+
+async def messages(request: Request) -> Response:
+    started = time.perf_counter()
+    key = await auth.caller(request)
+    body, plan = routing.take(await read_json(request))
+    model = model_of(body)
+    stream = bool(body.get("stream"))
+    router = request.app.state.router
+    allow = auth.allowed(request, key)
+    headers = _forwarded(request)
+    res = None  # the key's budget reservation, released when the request is over
+    with origin(request, "messages", key) as o:
+        try:
+            try:
+                _check(body)
+                if key is not None:
+                    res = await auth.enforce(request, key, model, body, allow, plan)
+                else:
+                    routing.check_served(router, plan)
+                    auth.price_cap(request, None, model, body, allow, plan)
+                _served(request, model, allow)
+                if stream:
+                    chunks, call = await router.messages_stream(model, body, allow, plan, headers)
+                    response = sse.ClosingStream(
+                        counted(request, chunks, call, key, _events), partial(auth.budget_release, request, res),
+                        media_type="text/event-stream",
+                        headers={"cache-control": "no-cache", "x-accel-buffering": "no", **served_by(call)})
+                    res = None  # released by the response, once the stream is over
+                    return response
+                try:
+                    raw, call = await unless_disconnected(request, router.messages(model, body, allow, plan, headers))
+                except ClientGone:
+                    refused(request, o, model=model, started=started, status=499, error_type="client_gone")
+                    return Response(status_code=499)  # nobody is listening; the upstream call is cancelled
+            except AccordError as e:
+                refused(request, o, model=model, started=started, status=e.status, error_type=e.type, stream=stream)
+                raise
+            usage.count_tokens(request, key, call)
+            return Response(raw, media_type=_JSON, headers=served_by(call))
+        finally:
+            await auth.budget_release(request, res)
+
+
+async def _events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Anthropic's events as they come; a failure after the first byte becomes the documented `error` event
+    (its type and message, never a traceback), which ends the stream."""
+    try:
+        async for raw in chunks:
+            yield raw
+    except AccordError as e:
+        yield anthropic_shape.error_event(e)
+    except Exception as e:
+        log.error("stream failed: %s", e.__class__.__name__, exc_info=log.isEnabledFor(logging.DEBUG))
+        yield anthropic_shape.error_event(AccordError("internal error while streaming; the server log has the "
+                                                      "details"))
+
+
+async def count_tokens(request: Request) -> Response:
+    key = await auth.caller(request)
+    body = await read_json(request)
+    model = model_of(body)
+    allow = auth.allowed(request, key)
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise BadRequest("`messages` must be a non-empty list of {role, content}", param="messages")
+    router = request.app.state.router
+    dep = router.groups[_served(request, model, allow)][0]  # a model a key may not use is not served, to it
+    n = await native.count_tokens(dep, body, router.pools, _forwarded(request))
+    return Response(orjson.dumps({"input_tokens": n}), media_type=_JSON)
