@@ -15,6 +15,12 @@ from fakes import FakeUpstream, ServerThread
 
 MASTER_KEY = "sk-accord-test-master"
 
+# Before any fixture: a module- or session-scoped gateway is built before the per-test isolation below, and
+# must not find (or write) the developer's real config and data either. One throwaway home for the session.
+_SESSION_HOME = Path(__import__("tempfile").mkdtemp(prefix="accord-tests-"))
+os.environ["XDG_CONFIG_HOME"] = str(_SESSION_HOME / "xdg-config")
+os.environ["XDG_DATA_HOME"] = str(_SESSION_HOME / "xdg-data")
+
 
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
