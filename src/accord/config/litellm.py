@@ -186,13 +186,21 @@ def _capabilities(info: Any, params: dict, where: str, out: Translation) -> dict
         if k in _MODEL_INFO:
             caps[_MODEL_INFO[k]] = v
         elif k in ("input_cost_per_token", "output_cost_per_token"):
-            caps[k.split("_")[0] + "_price"] = float(v) * 1_000_000
+            _price(caps, k, v, f"{where}.model_info.{k}", out)
         elif k != "id":
             out.unmapped.append(Unmapped(f"{where}.model_info.{k}", "no matching Accord capability"))
     for k in ("input_cost_per_token", "output_cost_per_token"):
         if k in params:
-            caps[k.split("_")[0] + "_price"] = float(params[k]) * 1_000_000
+            _price(caps, k, params[k], f"{where}.litellm_params.{k}", out)
     return caps
+
+
+def _price(caps: dict, key: str, value: Any, where: str, out: Translation) -> None:
+    """LiteLLM's dollars per token as Accord's dollars per million tokens."""
+    try:
+        caps[key.split("_")[0] + "_price"] = float(value) * 1_000_000
+    except (TypeError, ValueError):
+        out.unmapped.append(Unmapped(where, f"not a number (got {str(value)[:40]!r})"))
 
 
 def _group_aliases(value: Any, out: Translation) -> None:
