@@ -376,3 +376,34 @@ def test_import_without_arguments_finds_the_setup_where_it_lives(tmp_path, pal_h
     out = Path(os.environ["XDG_CONFIG_HOME"]) / "accord" / "accord.yaml"
     assert f"wrote {out} (4 models)" in r.stdout
     assert clean_check(out, pal_home).returncode == 0
+
+
+LITELLM_ONLY_PARAMS = """
+model_list:
+  - model_name: gpt
+    litellm_params: {model: openai/gpt-4o, api_key: os.environ/OPENAI_API_KEY, drop_params: true, tags: [team-a],
+                     custom_llm_provider: openai, temperature: 0.2}
+    model_info: {id: gpt-1, base_model: gpt-4o, supports_vision: true}
+litellm_settings: {num_retries: 2, cache: true}
+"""
+
+
+@pytest.mark.parametrize("name", ["litellm_reference.yaml", "litellm_quickstart.yaml", "replaced_setup/config.yaml",
+                                  "litellm_only_params.yaml"])
+def test_runtime_and_import_leave_out_the_same_keys(tmp_path, home, name):
+    """One LiteLLM file, read by `accord serve` as it is and by `accord import`: the keys one reports as not
+    used are the keys the other does (they once disagreed: the runtime dropped LiteLLM-only params silently)."""
+    src = DATA / name if (DATA / name).is_file() else tmp_path / name
+    if not src.is_file():
+        src.write_text(LITELLM_ONLY_PARAMS)
+    keys = {k: "set" for k in ("DEEPSEEK_API_KEY", "LITELLM_MASTER_KEY", "AZURE_API_KEY_EU", "AZURE_API_KEY_CA",
+                               "DASHSCOPE_API_KEY", "MOONSHOT_API_KEY", "DATABASE_URL", "OPENAI_API_KEY")}
+    checked = run("config", "check", "--config", str(src), env={**keys, "DEEPSEEK_API_BASE": "http://ds.test/v1"})
+    assert checked.returncode == 0, checked.stderr
+    runtime = {line.removeprefix("ignored: ").removesuffix(" (not used by Accord yet)").split(": ")[0]
+               for line in checked.stdout.splitlines() if line.startswith("ignored: ")}
+    imported = run("import", str(src), "--out", str(tmp_path / "out" / "accord.yaml"))
+    assert imported.returncode == 0, imported.stderr
+    report = imported.stdout.split("not imported (", 1)[1].splitlines()[1:] if "not imported (" in imported.stdout else []
+    skipped = {line.removeprefix("  - ").split(": ")[0] for line in report if line.startswith("  - ")}
+    assert runtime and runtime == skipped, (checked.stdout, imported.stdout)

@@ -214,3 +214,15 @@ def test_litellm_errors_are_clear():
         config.parse("model_list:\n  - model_name: x\n    litellm_params: {api_key: k}\n", "config.yaml")
     with pytest.raises(ConfigError, match="model_name"):
         config.parse("model_list:\n  - litellm_params: {model: openai/x}\n", "config.yaml")
+
+
+def test_litellm_price_that_is_not_a_number_is_reported_not_a_traceback():
+    cfg = config.parse("""
+model_list:
+  - model_name: chat
+    litellm_params: {model: deepseek/deepseek-chat, api_key: k, input_cost_per_token: cheap}
+    model_info: {output_cost_per_token: [1]}
+""", "config.yaml")
+    assert [d.name for d in cfg.deployments] == ["chat"]
+    assert any("litellm_params.input_cost_per_token: not a number" in i for i in cfg.ignored), cfg.ignored
+    assert any("model_info.output_cost_per_token: not a number" in i for i in cfg.ignored), cfg.ignored

@@ -102,7 +102,7 @@ def _unset_refs(data: dict, new_env: dict[str, str], env_path: Path) -> list[str
     import os
     import re
 
-    from .. import envfile
+    from ..config import envfile
 
     try:
         have = {**envfile.parse(env_path.read_text(encoding="utf-8"))} if env_path.is_file() else {}

@@ -151,7 +151,7 @@ def init(dir_: str | None, providers: tuple[str, ...], keys: tuple[str, ...], pa
 def _read_existing(cfg_path: Path, env_path: Path) -> tuple[dict, dict[str, str]]:
     import yaml
 
-    from .. import envfile
+    from ..config import envfile
     from ..errors import ConfigError
 
     data: dict = {}

@@ -13,15 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..litellm_config import _LITELLM_ONLY, _MODEL_INFO, _SETTINGS_MAP, _unsupported
+from ..config.litellm import SECTIONS, translate
+from ..config.yamlsource import dotted
 from ..providers.vendors import VENDORS
 from . import env_vars, pal
 from .claude_config import all_servers
 
 _ENV_LINE = re.compile(r"^(export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=")
-_SECTIONS = ("model_list", "litellm_settings", "router_settings", "general_settings", "environment_variables")
 _NO_KEY = {"", "none", "null", "empty", "fake", "dummy", "na", "n/a", "-", "x", "sk-no-key-required"}
-_SAME_NAME = ("rpm", "tpm", "timeout", "stream_timeout", "max_retries", "weight", "order", "api_version")
 
 
 class ImportProblem(Exception):
@@ -67,7 +66,7 @@ def detect(name: str, text: str) -> tuple[str, Any]:
                             'Code\'s MCP config ({"mcpServers": {...}})')
     lines = [ln.strip() for ln in body.splitlines() if ln.strip() and not ln.strip().startswith("#")]
     if lines and all(_ENV_LINE.match(ln) for ln in lines):
-        from ..envfile import parse
+        from ..config.envfile import parse
 
         try:
             values = parse(body, name)
@@ -82,7 +81,7 @@ def detect(name: str, text: str) -> tuple[str, Any]:
         mark = getattr(e, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
         raise ImportProblem(f"{name}{where}: not valid YAML ({getattr(e, 'problem', None) or 'parse error'})") from None
-    if isinstance(data, dict) and any(k in data for k in _SECTIONS):
+    if isinstance(data, dict) and any(k in data for k in SECTIONS):
         return "litellm", data
     if isinstance(data, dict) and any(k in data for k in ("models", "settings", "consensus", "mcp")):
         raise ImportProblem(f"{name}: already an Accord config; nothing to import (`accord config check` it)")
@@ -243,147 +242,67 @@ def _number(v: Any) -> Any:
 
 
 def from_litellm(raw: dict, out: Result) -> None:
+    """The runtime's own translation (config.litellm), then what only writing a file needs: literal secrets
+    moved to the env file, provider URLs as defaults of their variables, prices rounded, the LiteLLM database."""
     data = env_refs(raw)
-    for k in data:
-        if k not in _SECTIONS:
-            out.skipped.append(f"{k}: not a LiteLLM section Accord knows")
-    for k, v in (data.get("environment_variables") or {}).items():
+    t = translate(data, lambda path, why: out.skipped.append(f"{dotted(path)}: {why}"))
+    env = data.get("environment_variables")
+    for k, v in (env if isinstance(env, dict) else {}).items():
         out.env[str(k)] = "" if v is None else str(v)
-    if data.get("environment_variables"):
-        out.notes.append(f"environment_variables ({', '.join(map(str, data['environment_variables']))}) "
-                         "moved to the env file")
-    for i, item in enumerate(data.get("model_list") or []):
-        entry = _model(i, item, out)
-        if entry:
-            out.models.append(entry)
-    _settings(data, out)
+    if env and isinstance(env, dict):
+        out.notes.append(f"environment_variables ({', '.join(map(str, env))}) moved to the env file")
+    for m, source in zip(t.models, t.sources, strict=True):
+        out.models.append(_model(m, f"model_list[{source[1]}] ({m['name']})", out))
+    _settings(t.settings, t.origins, data, out)
+    for u in t.unmapped:
+        if u.key == "general_settings.database_url" and out.litellm_database:
+            continue  # mapped by _settings
+        why = env_vars.DATABASE if u.key == "general_settings.database_url" else u.why
+        out.skipped.append(f"{u.key}: {why}")
 
 
-def _model(i: int, item: Any, out: Result) -> dict | None:
-    if not isinstance(item, dict) or not item.get("model_name") or not isinstance(item.get("litellm_params"), dict):
-        out.skipped.append(f"model_list[{i}]: needs model_name and litellm_params.model")
-        return None
-    name, params = str(item["model_name"]), dict(item["litellm_params"])
-    where = f"model_list[{i}] ({name})"
-    model = str(params.pop("model", "") or "")
-    why = _unsupported(model, {**params, "model": model}) if model else "no litellm_params.model"
-    if why:
-        out.skipped.append(f"{where}: {why}")
-        return None
-    entry: dict = {"name": name, "model": model}
-    base = params.pop("api_base", None) or params.pop("base_url", None)
-    if base:
-        vendor = VENDORS.get(model.split("/", 1)[0]) if "/" in model else None
-        if _is_ref(base) and vendor and vendor.api_base and ":-" not in base:
-            base = base[:-1] + f":-{vendor.api_base}}}"  # unset variable: the provider's own URL
-        entry["api_base"] = base
-    if "api_key" in params:
-        key = params.pop("api_key")
-        vendor = VENDORS.get(model.split("/", 1)[0]) if "/" in model else None
-        own = re.sub(r"\W", "_", name).upper() + "_API_KEY"  # a custom endpoint's key is its own
+def _model(m: dict, where: str, out: Result) -> dict:
+    """A translated entry as written to accord.yaml: its key a reference to the env file."""
+    entry = dict(m)
+    model, base = m["model"], m.get("api_base")
+    vendor = VENDORS.get(model.split("/", 1)[0]) if "/" in model else None
+    if _is_ref(base) and vendor and vendor.api_base and ":-" not in base:
+        entry["api_base"] = base[:-1] + f":-{vendor.api_base}}}"  # unset variable: the provider's own URL
+    if "api_key" in m:
+        key = m["api_key"]
+        own = re.sub(r"\W", "_", m["name"]).upper() + "_API_KEY"  # a custom endpoint's key is its own
         var = vendor.key_env if vendor and vendor.key_env and not base else own
         if key is None or str(key).strip().lower() in _NO_KEY:
             entry["api_key"] = "none"  # a placeholder, not a secret: stays inline
         else:
             entry["api_key"] = _secret(out, key, var, where)
-    for k in _SAME_NAME:
-        if k in params:
-            entry[k] = _number(params.pop(k)) if k != "api_version" else str(params.pop(k))
-    if params.get("extra_body"):
-        entry["extra_body"] = params.pop("extra_body")
-    headers = params.pop("extra_headers", None) or params.pop("headers", None)
-    if headers:
-        entry["headers"] = {str(k): str(v) for k, v in headers.items()}
-    caps: dict = {}
-    for k in ("input_cost_per_token", "output_cost_per_token"):
-        if k in params:
-            caps[k.split("_")[0] + "_price"] = round(float(params.pop(k)) * 1_000_000, 6)
-    passthrough = {}
-    for k, v in params.items():
-        if k in _LITELLM_ONLY or k in ("drop_params", "extra_body", "base_url"):
-            out.skipped.append(f"{where}.litellm_params.{k}: steers LiteLLM itself; Accord has no use for it")
-        else:
-            passthrough[k] = v
-    if passthrough:
-        entry["params"] = passthrough
-    for k, v in (item.get("model_info") or {}).items():
-        if k == "id":
-            entry["id"] = str(v)
-        elif k in _MODEL_INFO:
-            caps[_MODEL_INFO[k]] = v
-        elif k in ("input_cost_per_token", "output_cost_per_token"):
-            caps[k.split("_")[0] + "_price"] = round(float(v) * 1_000_000, 6)
-        else:
-            out.skipped.append(f"{where}.model_info.{k}: no matching Accord capability")
+    if "headers" in m:
+        entry["headers"] = {str(k): str(v) for k, v in m["headers"].items()}
+    caps = m.get("capabilities")
     if caps:
-        entry["capabilities"] = caps
-    for k in item:
-        if k not in ("model_name", "litellm_params", "model_info"):
-            out.skipped.append(f"{where}.{k}: not a model_list field Accord knows")
+        entry["capabilities"] = {k: round(v, 6) if k.endswith("_price") else v for k, v in caps.items()}
     return entry
 
 
-def _settings(data: dict, out: Result) -> None:
+def _settings(translated: dict, origins: dict[str, str], data: dict, out: Result) -> None:
+    """Translated settings kept where they validate (a `${VAR}` is checked when it is loaded)."""
     from pydantic import ValidationError
 
     from ..config import Settings
 
     settings = out.section("settings")
-    rs = data.get("router_settings") or {}
-    for section in ("litellm_settings", "router_settings", "general_settings"):
-        block = data.get(section) or {}
-        if not isinstance(block, dict):
-            out.skipped.append(f"{section}: not a mapping")
-            continue
-        for key, value in block.items():
-            target = _SETTINGS_MAP.get((section, key))
-            if section == "router_settings" and key.startswith("redis_"):
+    gs = data.get("general_settings")
+    if out.litellm_database and isinstance(gs, dict) and "database_url" in gs:
+        settings["database_url"] = _secret(out, gs["database_url"], "DATABASE_URL", "general_settings.database_url")
+    for target, value in translated.items():
+        origin = origins[target]
+        if target == "master_key":
+            value = _secret(out, value, "ACCORD_MASTER_KEY", origin)
+        try:
+            Settings.model_validate({target: _number(value)})
+        except ValidationError as e:
+            if not _is_ref(value):
+                msg = e.errors()[0]["msg"]
+                out.skipped.append(f"{origin}: {msg[0].lower()}{msg[1:]} (got {value!r})")
                 continue
-            if target == "model_group_alias":
-                _group_aliases(value, out)
-                continue
-            if key == "database_url" and section == "general_settings" and out.litellm_database:
-                settings["database_url"] = _secret(out, value, "DATABASE_URL", f"{section}.database_url")
-                continue
-            if target is None:
-                why = env_vars.DATABASE if key == "database_url" else "not used by Accord"
-                out.skipped.append(f"{section}.{key}: {why}")
-                continue
-            if target in ("fallbacks", "context_window_fallbacks"):
-                value = _fallbacks(value)
-            elif target == "master_key":
-                value = _secret(out, value, "ACCORD_MASTER_KEY", f"{section}.master_key")
-            try:
-                Settings.model_validate({target: _number(value)})
-            except ValidationError as e:
-                if not _is_ref(value):
-                    msg = e.errors()[0]["msg"]
-                    out.skipped.append(f"{section}.{key}: {msg[0].lower()}{msg[1:]} (got {value!r})")
-                    continue
-            settings[target] = _number(value)
-    if rs.get("redis_host"):
-        pw = rs.get("redis_password")
-        auth = f":{pw}@" if pw else ""
-        settings["redis_url"] = f"redis://{auth}{rs['redis_host']}:{rs.get('redis_port') or 6379}"
-
-
-def _fallbacks(value: Any) -> dict[str, list[str]]:
-    items = value if isinstance(value, list) else [value] if isinstance(value, dict) else []
-    out: dict[str, list[str]] = {}
-    for item in items:
-        if isinstance(item, dict):
-            for k, v in item.items():
-                out[str(k)] = [str(x) for x in (v if isinstance(v, list) else [v])]
-    return out
-
-
-def _group_aliases(value: Any, out: Result) -> None:
-    names = {m["name"] for m in out.models}
-    for alias, target in (value or {}).items():
-        target = target.get("model") if isinstance(target, dict) else target
-        if target not in names or alias in names:
-            out.skipped.append(f"router_settings.model_group_alias.{alias}: no model group `{target}`")
-            continue
-        for m in out.models:
-            if m["name"] == target and alias not in m.setdefault("aliases", []):
-                m["aliases"].append(str(alias))
+        settings[target] = _number(value)

@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 Path_ = tuple  # a key path such as ("model_list", 0, "litellm_params", "api_key")
 
