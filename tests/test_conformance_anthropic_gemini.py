@@ -321,6 +321,26 @@ async def test_mcp_chat_at_every_thinking_level(strict, model):
             assert ANSWER in r.content[0].text, (thinking, r.content[0].text)
 
 
+def thinking_sent(rec: dict) -> object:
+    """The thinking control of a native request: Claude's `thinking`, Gemini's `thinkingConfig`."""
+    body = rec["json"]
+    return body.get("thinking") if rec["path"].endswith("/messages") else \
+        (body.get("generationConfig") or {}).get("thinkingConfig")
+
+
+@pytest.mark.parametrize("level", ["high", "max"])
+@pytest.mark.parametrize("model", ["claude", "gemini", "gemini-thinking"])
+async def test_mcp_thinking_and_gateway_reasoning_effort_send_the_same_budget(client, strict, model, level):
+    """MCP `thinking: high` is the gateway's `reasoning_effort: high`: one table per provider sets the budget."""
+    effort = {"high": "high", "max": "xhigh"}[level]
+    ask(client, model, [{"role": "user", "content": "Capital of France?"}], False, reasoning_effort=effort)
+    from_gateway = thinking_sent(strict.requests[-1])
+    async with mcp(strict.url) as c:
+        r = await c.call_tool("chat", {"prompt": "Capital of France?", "model": model, "thinking": level})
+    assert not r.is_error, r.content[0].text
+    assert from_gateway and thinking_sent(strict.requests[-1]) == from_gateway
+
+
 async def test_mcp_consensus_across_claude_and_gemini(strict):
     async with mcp(strict.url) as c:
         for thinking in (None, "off", "high"):

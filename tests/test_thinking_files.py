@@ -11,12 +11,15 @@ from accord import tokens
 from accord.config import parse
 from accord.consensus.files import Rules, check_path, image_urls, read_files
 from accord.consensus.types import InputError
-from accord.providers.thinking import thinking_params
+from accord.providers import anthropic, gemini
+from accord.providers.openai_compat import prepare
+from accord.providers.thinking import EFFORT, thinking_params
 
 CFG = """
 models:
   - {name: qwen, model: dashscope/qwen3-max, api_key: k}
   - {name: gpt5, model: openai/gpt-5, api_key: k}
+  - {name: gpt51, model: openai/gpt-5.1, api_key: k}
   - {name: o3, model: openai/o3, api_key: k}
   - {name: sonnet, model: anthropic/claude-sonnet-4-5, api_key: k}
   - {name: gem, model: gemini/gemini-2.5-pro, api_key: k}
@@ -30,23 +33,45 @@ def deps():
     return {d.name: d for d in parse(CFG).deployments}
 
 
-@pytest.mark.parametrize(("name", "level", "body", "noted"), [
+def wire(dep, body: dict) -> dict:
+    """The request each adapter sends upstream for `body` (its translator or vendor quirks applied)."""
+    if dep.adapter == "anthropic":
+        return anthropic.request_body(dep, body)
+    if dep.adapter == "gemini":
+        return gemini.request_body(dep, body)
+    return prepare(dep, dict(body))
+
+
+@pytest.mark.parametrize(("name", "level", "sent", "noted"), [
     ("qwen", "high", {"enable_thinking": True, "thinking_budget": 16384}, False),
     ("qwen", "off", {"enable_thinking": False}, False),
     ("gpt5", "max", {"reasoning_effort": "high"}, False),
     ("gpt5", "off", {"reasoning_effort": "minimal"}, False),
+    ("gpt51", "off", {"reasoning_effort": "none"}, False),
     ("o3", "off", {"reasoning_effort": "low"}, True),
     ("sonnet", "medium", {"thinking": {"type": "enabled", "budget_tokens": 8192}}, False),
-    ("gem", "low", {"reasoning_effort": "low"}, False),
+    ("gem", "low", {"generationConfig": {"thinkingConfig": {"thinkingBudget": 1024, "includeThoughts": True}}},
+     False),
     ("r1", "high", {}, True),
     ("chat", "high", {}, True),
     ("chat", "off", {}, False),
     ("qwen", None, {}, False),
 ])
-def test_thinking_params(deps, name, level, body, noted):
-    got, note = thinking_params(deps[name], level)
-    assert got == body
+def test_thinking_levels_reach_each_provider_in_its_own_terms(deps, name, level, sent, noted):
+    body, note = thinking_params(deps[name], level)
+    assert set(body) <= {"reasoning_effort"}  # the engine speaks reasoning_effort; the translators the rest
+    out = wire(deps[name], {"messages": [{"role": "user", "content": "hi"}], **body})
+    assert {k: v for k, v in out.items() if k in sent} == sent
     assert (note is not None) == noted
+
+
+@pytest.mark.parametrize("name", ["sonnet", "gem", "qwen", "gpt5"])
+@pytest.mark.parametrize("level", ["off", "low", "medium", "high", "max"])
+def test_a_thinking_level_is_sent_as_its_reasoning_effort_would_be(deps, name, level):
+    """MCP `thinking: high` and a gateway client's `reasoning_effort: high` are the same request upstream."""
+    ask = {"messages": [{"role": "user", "content": "hi"}]}
+    body, _ = thinking_params(deps[name], level)
+    assert wire(deps[name], {**ask, **body}) == wire(deps[name], {**ask, "reasoning_effort": EFFORT[level]})
 
 
 def test_thinking_bad_level(deps):

@@ -123,6 +123,19 @@ async def test_thinking_levels_say_what_each_openai_model_accepts(strict, name: 
     assert not refused(strict["openai"])
 
 
+@pytest.mark.parametrize("name,effort,accepted", [
+    ("o3", "none", "low"),  # the o-series cannot stop thinking
+    ("gpt-5", "none", "minimal"),
+    ("gpt-5.1", "minimal", "low"),  # gpt-5.1 refuses gpt-5's "minimal"
+    ("gpt-5", "xhigh", "high"),  # no o-series or gpt-5 model takes "xhigh"
+])
+def test_a_gateway_reasoning_effort_is_said_as_each_openai_model_accepts(client, strict, name, effort, accepted):
+    r = client.chat.completions.create(model=name, messages=[USER], reasoning_effort=effort)
+    assert r.choices[0].message.content == answer(name.removeprefix("openai/"))
+    assert sent(strict["openai"])["reasoning_effort"] == accepted
+    assert not refused(strict["openai"])
+
+
 # ------------------------------------------------------------------------------------------ rate limits
 def test_a_vendor_429_reaches_the_client_with_its_retry_after(strict, gateway_factory):
     fake = strict["deepseek"]

@@ -257,7 +257,7 @@ class Router:
                     call.status, call.error_type = e.status, e.type
                     self._finished(call)
                     last = e
-                    if not getattr(e, "retryable", False):
+                    if not e.retryable:
                         break
                     if n < retries and not await self._backoff(e, n, group, tried):
                         break  # the provider asked for a longer wait than we allow
@@ -275,8 +275,8 @@ class Router:
                     self._finished(call)
                 return result, call
             assert last is not None
-            context = getattr(last, "code", None) == "context_length_exceeded"
-            if not getattr(last, "retryable", False) and not context:
+            context = last.code == "context_length_exceeded"
+            if not last.retryable and not context:
                 raise last  # the request itself is wrong: another model will not help
             for m in self._fallbacks(model, context):
                 if m in seen:
@@ -374,7 +374,7 @@ class Router:
         s = self.settings
         if any(d.id not in tried for d in group):
             return True
-        ra = getattr(e, "retry_after", None)
+        ra = e.retry_after
         if ra is not None:
             if ra > s.retry_after_max:
                 return False
@@ -391,7 +391,7 @@ class Router:
         metrics.attempt(dep, e.type)
         st.last_error = e.message[:300]
         st.last_error_at = time.time()
-        if not getattr(e, "retryable", False):
+        if not e.retryable:
             return  # the request was bad, not the deployment
         st.fails = [t for t in st.fails if now - t < FAIL_WINDOW] + [now]
         if len(st.fails) >= self.settings.allowed_fails and self.settings.cooldown_time > 0:

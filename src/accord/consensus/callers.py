@@ -11,6 +11,7 @@ from .. import catalog
 from ..catalog import ModelInfo
 from ..errors import AccordError, NotFound, UpstreamError, UpstreamTimeout
 from ..providers.assemble import OnText, assemble
+from ..providers.thinking import effort_for, temperature_note, thinking_params
 from .types import InputError
 
 
@@ -59,8 +60,6 @@ class LocalModels:
         return [a for a, n in self.router.aliases.items() if n == name]
 
     def controls(self, name: str, thinking: str | None, temperature: float | None) -> tuple[dict, list[str]]:
-        from ..providers.thinking import temperature_note, thinking_params
-
         dep = self.router.group(name)[0]
         body, note = thinking_params(dep, thinking)
         notes = [note] if note else []
@@ -154,7 +153,7 @@ class RemoteModels:
         body: dict = {}
         notes = []
         if thinking:
-            body["reasoning_effort"] = {"off": "minimal", "max": "high"}.get(thinking, thinking)
+            body["reasoning_effort"] = effort_for(thinking)
             notes.append(f"thinking sent to the remote endpoint as reasoning_effort={body['reasoning_effort']}")
         if temperature is not None:
             body["temperature"] = temperature

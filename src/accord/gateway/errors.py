@@ -30,7 +30,7 @@ def error_response(status: int, message: str, type: str, code: str | None = None
 
 def from_accord(e: AccordError, anthropic: bool = False) -> Response:
     headers = None
-    ra = getattr(e, "retry_after", None)
+    ra = e.retry_after
     if e.status == 429 and ra is not None:
         headers = {"retry-after": str(int(ra + 0.999))}
     if e.status == 401:

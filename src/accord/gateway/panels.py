@@ -48,7 +48,7 @@ def fallback(request: Request, model: str, error: AccordError, key: KeyInfo | No
     """The panel to run when `model` (and its model fallbacks) failed: the first panel named in its fallbacks,
     else in default_fallbacks, that the caller may use; only for failures another model could fix."""
     cfg = request.app.state.cfg
-    if not cfg.panels or not getattr(error, "retryable", False):
+    if not cfg.panels or not error.retryable:
         return None
     router = request.app.state.router
     primary = router.lookup(model) or model

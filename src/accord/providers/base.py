@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
-from ..errors import AccordError, BadRequest, UpstreamError, UpstreamTimeout
+from ..errors import AccordError, BadRequest, UpstreamError, for_status
 
 if TYPE_CHECKING:
     from ..config import Deployment
@@ -129,35 +129,14 @@ def scrub(text: str, dep: Deployment) -> str:
 
 
 def upstream_error(dep: Deployment, status: int, raw: bytes, headers: Any = None) -> AccordError:
-    """Turn an upstream HTTP error into what the client should see."""
+    """Turn an upstream HTTP error into what the client should see (the class from `errors.UPSTREAM_STATUS`)."""
     message = _message_from(raw) or f"HTTP {status}"
     message = scrub(message, dep)[:2000]
     where = f"{dep.vendor.label or dep.vendor.name} ({dep.id})"
-    retry_after = _retry_after(headers)
-    if status == 429:
-        return UpstreamError(f"{where} is rate limiting: {message}", status=429, type="rate_limit_error",
-                             code="rate_limit_exceeded", upstream_status=429, retry_after=retry_after)
-    if status in (401, 403):
-        key = dep.vendor.key_env or "api_key"
-        return UpstreamError(f"{where} refused the provider key (HTTP {status}); check {key}: {message}",
-                             upstream_status=status, retryable=True)
-    if status == 413:
-        return UpstreamError(f"{where}: request too large: {message}", status=413, type="invalid_request_error",
-                             code="request_too_large", upstream_status=status, retryable=False)
-    if status in (400, 404, 422):
-        low = message.lower()
-        if any(m in low for m in CONTEXT_MARKERS):
-            return UpstreamError(f"{where}: {message}", status=400, type="invalid_request_error",
-                                 code="context_length_exceeded", upstream_status=status, retryable=False)
-        if status == 404:
-            return UpstreamError(f"{where} does not know model `{dep.model}`: {message}",
-                                 upstream_status=status, retryable=True)
-        return UpstreamError(f"{where} rejected the request: {message}", status=400, type="invalid_request_error",
-                             code="upstream_bad_request", upstream_status=status, retryable=False)
-    if status in (408, 504):
-        return UpstreamTimeout(f"{where} timed out (HTTP {status}): {message}", upstream_status=status)
-    return UpstreamError(f"{where} failed (HTTP {status}): {message}", upstream_status=status,
-                         retry_after=retry_after)
+    cls = for_status(status, any(m in message.lower() for m in CONTEXT_MARKERS))
+    text = cls.said.format(where=where, status=status, message=message, model=dep.model,
+                           key=dep.vendor.key_env or "api_key")
+    return cls(text, upstream_status=status, retry_after=_retry_after(headers))
 
 
 def _message_from(raw: bytes) -> str:

@@ -21,6 +21,42 @@ if TYPE_CHECKING:
     from ..config import Deployment
 
 _JSON = "application/json"
+# DashScope's thinking_budget (tokens) per reasoning effort: Qwen has its own switch and budget, and ignores
+# OpenAI's reasoning_effort; capped by half the model's max output (at least 1,024)
+QWEN_BUDGETS = {"minimal": 1_024, "low": 2_048, "medium": 8_192, "high": 16_384, "xhigh": 32_768}
+
+
+def openai_effort(model: str, effort: str) -> tuple[str, str | None]:
+    """A reasoning effort as this OpenAI reasoning model accepts it (tests/strict/openai_family.py cites the
+    rules), and a note when it had to go higher than asked."""
+    if effort == "xhigh":  # none of the o-series or gpt-5 models takes it
+        return "high", None
+    if effort in ("none", "minimal"):
+        # gpt-5.1 and later turn reasoning off with "none" and refuse gpt-5's "minimal"
+        if model.startswith("gpt-5."):
+            return ("none" if effort == "none" else "low"), None
+        # gpt-5, -mini, -nano know "minimal"; the o-series refuse it (400) and go no lower than "low"
+        if model.startswith("gpt-5"):
+            return "minimal", None
+        return "low", "cannot stop thinking; used the lowest effort"
+    return effort, None
+
+
+def _thinking(dep: Deployment, body: dict, param: str) -> None:
+    """Say the client's `reasoning_effort` in the vendor's own terms (the only table for it on this wire)."""
+    effort = body.get("reasoning_effort")
+    if not isinstance(effort, str) or not dep.info.thinking:
+        return
+    if param == "reasoning_effort":
+        body["reasoning_effort"] = openai_effort(dep.model, effort)[0]
+    elif param == "enable_thinking" and "enable_thinking" not in body:
+        del body["reasoning_effort"]
+        if effort == "none":
+            body["enable_thinking"] = False
+        else:
+            cap = max(1_024, dep.info.max_output_tokens // 2)
+            body["enable_thinking"] = True
+            body["thinking_budget"] = min(QWEN_BUDGETS.get(effort, QWEN_BUDGETS["medium"]), cap)
 
 
 def prepare(dep: Deployment, body: dict) -> dict:
@@ -50,6 +86,9 @@ def prepare(dep: Deployment, body: dict) -> dict:
         # DeepSeek knows only the system/user/assistant/tool roles; OpenAI's newer clients say "developer"
         if q.get("no_developer_role"):
             body["messages"] = _developer_as_system(body.get("messages"))
+        # OpenAI reasoning models refuse some efforts per model; Qwen says thinking with its own two fields
+        if q.get("thinking_param"):
+            _thinking(dep, body, q["thinking_param"])
         # OpenAI reasoning models refuse max_tokens and want max_completion_tokens
         if q.get("max_completion_tokens") and dep.info.thinking and "max_tokens" in body:
             body.setdefault("max_completion_tokens", body.pop("max_tokens"))

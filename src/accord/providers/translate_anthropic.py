@@ -52,7 +52,7 @@ def to_anthropic(body: dict, model: str, info: ModelInfo) -> dict:
     asked = max_tokens_of(body)
     answer = asked or min(cap or 4096, ANSWER_TOKENS)
 
-    # thinking: Anthropic's own `thinking` object (providers/thinking.py emits it) or OpenAI's reasoning_effort
+    # thinking: Anthropic's own `thinking` object, or OpenAI's reasoning_effort (what the engine sends too): BUDGETS
     thinking = body.get("thinking") if isinstance(body.get("thinking"), dict) else None
     budget = 0
     if thinking is not None:

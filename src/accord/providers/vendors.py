@@ -28,7 +28,8 @@ class Vendor:
 #   temperature_max       clamp `temperature` to this value
 #   strip_reasoning       drop `reasoning_content` from assistant messages sent back in history
 #   no_tool_choice_required   rewrite tool_choice "required" to "auto"
-#   thinking_param        how a thinking request is said: "enable_thinking" (Qwen), "reasoning_effort" (OpenAI)
+#   thinking_param        how reasoning_effort is said: "enable_thinking" (Qwen), "reasoning_effort" (OpenAI: the
+#                         efforts each model accepts)
 #   no_developer_role     rewrite the "developer" role to "system"
 #   max_completion_tokens send max_tokens as max_completion_tokens to thinking models
 #   thinking_needs_stream a call with enable_thinking (or to a `stream_only_models` model, by id fragment) is
