@@ -151,11 +151,30 @@ class MCPSettings(_Strict):
     heartbeat: float = PField(default=5.0, gt=0)  # seconds between progress notifications while a tool works
 
 
+class AgentSettings(_Strict):
+    """A local coding-agent CLI (claude -p, codex exec, gemini -p) sitting on a panel by its name: run headless,
+    never through a shell, so users spend the subscriptions they already have."""
+
+    command: str = PField(min_length=1)  # a program on PATH, or its path
+    args: list[str] = []  # "{prompt}" in an argument is replaced by the prompt; none has it: the prompt is stdin
+    answer: str = "text"  # text (all of stdout) | json:<field>[.<field>...] (e.g. json:result for claude's JSON)
+    timeout: float = PField(default=300, gt=0)  # seconds; the agent is killed after it
+    cwd: str | None = None  # where it runs (its repository); unset: where Accord runs
+
+    @field_validator("answer")
+    @classmethod
+    def _answer(cls, value: str) -> str:
+        if value != "text" and not (value.startswith("json:") and value[5:].strip(".")):
+            raise ValueError(f"answer `{value}`: use text (all of stdout) or json:<field> (e.g. json:result)")
+        return value
+
+
 class AccordFile(_Strict):
     models: list[ModelEntry] = []
     settings: Settings = Settings()
     consensus: ConsensusSettings = ConsensusSettings()
     panels: dict[str, PanelSettings] = {}
+    agents: dict[str, AgentSettings] = {}
     mcp: MCPSettings = MCPSettings()
 
 
@@ -219,6 +238,7 @@ class Config:
     env_file: Path | None = None
     master_key_env: str | None = None  # the variable master_key is read from; None: a literal, or no key
     panels: dict[str, PanelSettings] = field(default_factory=dict)
+    agents: dict[str, AgentSettings] = field(default_factory=dict)
 
     @property
     def identity(self) -> str:
@@ -251,6 +271,7 @@ class Config:
             ],
             "consensus": self.consensus.model_dump(),
             "panels": {n: p.model_dump(exclude_none=True) for n, p in self.panels.items()},
+            "agents": {n: a.model_dump(exclude_none=True) for n, a in self.agents.items()},
             "mcp": redact(self.mcp.model_dump()),
             "ignored": self.ignored,
         }
@@ -385,7 +406,7 @@ def _accord(data: dict, src: yamlsource.Source) -> Config:
         for i, e in enumerate(parsed.models)
     ]
     cfg = Config(None, parsed.settings, deployments, parsed.consensus, parsed.mcp, source="accord",
-                 panels=parsed.panels)
+                 panels=parsed.panels, agents=parsed.agents)
     finish(cfg, src)
     return cfg
 
@@ -574,6 +595,9 @@ def check_panels(cfg: Config, src: yamlsource.Source | None = None) -> None:
                 raise bad(("panels", name, "models", i), f"panel `{name}`: model `{model}` is not served{hint}")
         if p.chair and p.chair.lower() not in served:
             raise bad(("panels", name, "chair"), f"panel `{name}`: chair `{p.chair}` is not a served model")
+    for name in cfg.agents:
+        if name.lower() in served or name in cfg.panels:
+            raise bad(("agents", name), f"agent `{name}` has the name of a model, alias or panel; rename the agent")
 
 
 _HOST_LABELS = re.compile(r"^(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?$")
