@@ -64,6 +64,11 @@ class AgentSeats:
         return getattr(self.inner, attr)
 
 
+def with_agents(models: ModelCaller, agents: dict[str, AgentSettings]) -> ModelCaller:
+    """`models`, with the configured agents as seats when there are any."""
+    return AgentSeats(models, agents) if agents else models
+
+
 def prompt(messages: list[dict]) -> str:
     """The conversation as one text (an agent CLI takes one prompt): instructions, earlier turns, the ask."""
     parts = []

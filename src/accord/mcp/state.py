@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import metering
 from ..config import Config
-from ..consensus.agents import AgentSeats
+from ..consensus.agents import AgentSeats, with_agents
 from ..consensus.background import Runs
 from ..consensus.callers import LocalModels, ModelCaller, RemoteModels
 from ..consensus.runner import Engine
@@ -50,8 +50,7 @@ class State:
                 metering.attach(router, writer.add)
                 owned.append(writer)  # closed after the router: flushes every row
             models = LocalModels(router)
-        if cfg.agents:
-            models = AgentSeats(models, cfg.agents)
+        models = with_agents(models, cfg.agents)
         if own_db:
             owned.append(db)  # last: the usage writer flushes into it
         return cls(cfg, models, ThreadStore(db), _owned=owned, runs=runs)
