@@ -153,3 +153,11 @@ async def test_planner_without_a_chair_gives_the_drafts_and_with_failed_drafts_s
         upstream.responder = lambda req: Reply(status=500)
         r = await c.call_tool("planner", {"task": "rename a column"})
         assert r.is_error and "no model drafted a plan" in text(r)
+
+
+async def test_a_long_plan_stays_within_the_output_budget(upstream):
+    drafts = {m: Reply(content="1. step") for m in ("deepseek-chat", "qwen3-max", "kimi-k2-0905-preview")}
+    upstream.responder = planning(Reply(content=MERGED + "\n" + "- a long remark about the plan\n" * 400), drafts)
+    async with connect(upstream, "  output_tokens: 600\n") as c:
+        out = text(await c.call_tool("planner", {"task": "rename a column"}))
+        assert tokens.count(out) <= 600 and "trimmed" in out and "## Drafts" in out and "thread: " in out

@@ -75,7 +75,6 @@ async def plan(engine: Engine, cfg: Config, ask: Ask, on_event: OnEvent | None =
         name, why = engine.chair_choice(req, drafts)
         shown = "\n\n".join(f"### Draft {string.ascii_uppercase[i]} ({label})\n{a.content}"
                             for i, (label, a) in enumerate(ok))
-        await p.run.emit("chair", name)
         chair = await p.guard(engine.ask(p.run, name, [
             {"role": "system", "content": MERGE}, *ask.history,
             {"role": "user", "content": f"TASK:\n{user}\n\nDRAFTS:\n\n{shown}"}], event="chair"))
