@@ -81,6 +81,8 @@ async def test_a_missing_slow_or_broken_cli_is_that_seats_failure(upstream, tmp_
         assert "- slow: failed: agent slow gave no answer within 0.5 s (agents.slow.timeout)" in out
         assert "- broken: failed: agent broken exited with status 3: not logged in" in out
         assert "- plain: failed: agent plain: its output is not JSON (answer: json:result)" in out
+        r = await c.call_tool("debug", {"symptoms": "x" * 300_000, "models": ["deepseek", "slow"]})
+        assert "- slow: failed: agent slow: cannot run" in text(r) and "leave {prompt} out of args" in text(r)
         r = await c.call_tool("debug", {"symptoms": "it times out", "models": ["ghost"]})
         assert r.is_error and "not found on PATH" in text(r)
 

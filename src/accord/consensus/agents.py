@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -96,7 +97,9 @@ async def run_agent(name: str, agent: AgentSettings, text: str) -> str:
             exe, *args, cwd=cwd, stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     except OSError as e:
-        raise UpstreamError(f"agent {name}: cannot run {agent.command}: {e.strerror or e}") from None
+        hint = ("; the prompt is too long for one argument: leave {prompt} out of args to give it on stdin"
+                if e.errno == errno.E2BIG else "")
+        raise UpstreamError(f"agent {name}: cannot run {agent.command}: {e.strerror or e}{hint}") from None
     try:
         out, err = await asyncio.wait_for(proc.communicate(stdin), timeout=agent.timeout)
     except asyncio.TimeoutError:
