@@ -52,7 +52,7 @@ async def test_tools_list_is_small_and_complete(upstream):
         size = len(json.dumps(tools.model_dump(by_alias=True, exclude_none=True))) / 4
         assert size <= 3000, size
         assert [t.name for t in tools.tools] == ["consensus", "chat", "thinkdeep", "challenge", "review", "precommit",
-                                                 "listmodels", "threads", "version"]
+                                                 "debug", "planner", "listmodels", "threads", "version"]
         assert all("title" not in json.dumps(t.input_schema) for t in tools.tools)
         consensus = next(t for t in tools.tools if t.name == "consensus").input_schema
         assert consensus["properties"]["models"]["items"]["properties"]["stance"]["enum"] == ["for", "against", "neutral"]

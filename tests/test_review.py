@@ -56,9 +56,14 @@ async def test_tools_listed_small_with_annotations_and_pal_alias(upstream):
         assert "review" in names and "precommit" in names and "codereview" not in names
         listed = json.dumps([t.model_dump(by_alias=True, exclude_none=True) for t in tools])
         assert tokens.count(listed) < 3000, tokens.count(listed)
-        for name in ("review", "precommit"):
+        assert {"debug", "planner"} <= set(names)
+        for t in tools:  # every tool says what it is, whether it changes anything, and whether it calls out
+            a = t.annotations
+            assert a is not None and a.title and a.read_only_hint is not None and a.open_world_hint is not None, t.name
+        for name in ("review", "precommit", "debug", "planner", "consensus", "chat"):
             a = next(t for t in tools if t.name == name).annotations
-            assert a.title and a.read_only_hint is True and a.open_world_hint is True
+            assert a.read_only_hint is True and a.open_world_hint is True, name
+        assert next(t for t in tools if t.name == "listmodels").annotations.open_world_hint is False
         r = await c.call_tool("codereview", {"path": "relative/path", "diff": "staged"})
         assert r.is_error and "absolute" in text(r)  # PAL's name reaches the review tool
     async with connect(upstream, "  disabled_tools: [codereview]\n") as c2:

@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "db": ("accord.cli.store_cmds", "db", "Database migrations (`accord db upgrade`)."),
     "consensus": ("accord.cli.consensus_cmd", "consensus", "Ask a panel of models at once; see them work live."),
     "review": ("accord.cli.review_cmd", "review", "The panel reviews a change; exit 0 pass, 1 fail (CI, git hooks)."),
+    "debug": ("accord.cli.debug_cmd", "debug", "The panel proposes root-cause hypotheses for a bug, merged with votes."),
+    "plan": ("accord.cli.debug_cmd", "plan", "The panel drafts plans; the chair merges them into one."),
     "threads": ("accord.cli.threads_cmd", "threads", "List stored threads, or show one."),
     "mcp": ("accord.cli.mcp_cmd", "mcp", "Run the MCP server on stdio (claude mcp add accord -- accord mcp)."),
     "init": ("accord.cli.init_cmd", "init", "Set Accord up: providers, keys, the default consensus panel."),

@@ -47,6 +47,7 @@ def consensus(config_path, env_file, models, mode, chair, files, images, answer_
 async def _run(cfg, question: str, o: dict, as_json: bool) -> int:
     import orjson
 
+    from ..consensus.agents import with_agents
     from ..consensus.callers import LocalModels
     from ..consensus.runner import Engine
     from ..consensus.types import InputError
@@ -58,7 +59,7 @@ async def _run(cfg, question: str, o: dict, as_json: bool) -> int:
     store = ThreadStore(db)
     try:
         async with recorded_router(cfg, db) as router:
-            result, notes, labels = await _ask(cfg, question, o, as_json, Engine(LocalModels(router), store), store)
+            result, notes, labels = await _ask(cfg, question, o, as_json, Engine(with_agents(LocalModels(router), cfg.agents), store), store)
     except ThreadNotFound as e:
         fail(f"no thread {e}; see `accord threads`", 2)
     except InputError as e:

@@ -61,6 +61,7 @@ def review(config_path, env_file, staged, models, fail_on, precommit, intent, fi
 async def _run(cfg, ask, as_json: bool, sarif_file: str | None, empty_ok: bool) -> int:
     import orjson
 
+    from ..consensus.agents import with_agents
     from ..consensus.callers import LocalModels
     from ..consensus.review_code import NothingToReview, markdown, review
     from ..consensus.runner import Engine
@@ -78,7 +79,7 @@ async def _run(cfg, ask, as_json: bool, sarif_file: str | None, empty_ok: bool) 
 
     try:
         async with recorded_router(cfg, db) as router:
-            r = await review(Engine(LocalModels(router), ThreadStore(db)), cfg, ask, progress,
+            r = await review(Engine(with_agents(LocalModels(router), cfg.agents), ThreadStore(db)), cfg, ask, progress,
                              tool="precommit" if ask.precommit else "review")
     except NothingToReview as e:
         if not empty_ok:

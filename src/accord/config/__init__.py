@@ -12,6 +12,7 @@ from .load import config_dir, find, load, parse, zero_config
 from .loaded import Config, Deployment
 from .schema import (
     AccordFile,
+    AgentSettings,
     ConsensusSettings,
     MCPSettings,
     ModelEntry,
@@ -20,7 +21,7 @@ from .schema import (
 )
 
 __all__ = [
-    "LOOPBACK", "PANEL_NAME", "AccordFile", "Config", "ConsensusSettings", "Deployment", "MCPSettings", "ModelEntry",
+    "LOOPBACK", "PANEL_NAME", "AccordFile", "AgentSettings", "Config", "ConsensusSettings", "Deployment", "MCPSettings", "ModelEntry",
     "PanelSettings", "Settings", "check_panels", "config_dir", "default_base", "deployment_from", "find", "finish",
     "load", "parse", "split_model", "stray_api_bases", "zero_config",
 ]

@@ -81,6 +81,9 @@ def check_panels(cfg: Config, src: yamlsource.Source | None = None) -> None:
                 raise bad(("panels", name, "models", i), f"panel `{name}`: model `{model}` is not served{hint}")
         if p.chair and p.chair.lower() not in served:
             raise bad(("panels", name, "chair"), f"panel `{name}`: chair `{p.chair}` is not a served model")
+    for name in cfg.agents:
+        if name.lower() in served or name in cfg.panels:
+            raise bad(("agents", name), f"agent `{name}` has the name of a model, alias or panel; rename the agent")
 
 
 _HOST_LABELS = re.compile(r"^(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?$")

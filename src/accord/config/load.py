@@ -152,7 +152,7 @@ def _accord(data: dict, src: yamlsource.Source) -> Config:
         for i, e in enumerate(parsed.models)
     ]
     cfg = Config(None, parsed.settings, deployments, parsed.consensus, parsed.mcp, source="accord",
-                 panels=parsed.panels)
+                 panels=parsed.panels, agents=parsed.agents)
     finish(cfg, src)
     return cfg
 

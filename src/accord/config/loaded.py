@@ -8,7 +8,7 @@ from pathlib import Path
 from ..catalog import ModelInfo
 from ..providers.vendors import Vendor
 from ..redaction import basic_token, credential_secrets, mask, redact, split_credentials
-from .schema import ConsensusSettings, MCPSettings, PanelSettings, Settings
+from .schema import AgentSettings, ConsensusSettings, MCPSettings, PanelSettings, Settings
 
 
 @dataclass
@@ -73,6 +73,7 @@ class Config:
     env_file: Path | None = None
     master_key_env: str | None = None  # the variable master_key is read from; None: a literal, or no key
     panels: dict[str, PanelSettings] = field(default_factory=dict)
+    agents: dict[str, AgentSettings] = field(default_factory=dict)
 
     @property
     def identity(self) -> str:
@@ -106,6 +107,7 @@ class Config:
             ],
             "consensus": self.consensus.model_dump(),
             "panels": {n: p.model_dump(exclude_none=True) for n, p in self.panels.items()},
+            "agents": {n: a.model_dump(exclude_none=True) for n, a in self.agents.items()},
             "mcp": redact(self.mcp.model_dump()),
             "ignored": self.ignored,
         }

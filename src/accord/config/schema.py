@@ -139,11 +139,30 @@ class MCPSettings(_Strict):
     heartbeat: float = PField(default=5.0, gt=0)  # seconds between progress notifications while a tool works
 
 
+class AgentSettings(_Strict):
+    """A local coding-agent CLI (claude -p, codex exec, gemini -p) sitting on a panel by its name: run headless,
+    never through a shell, so users spend the subscriptions they already have."""
+
+    command: str = PField(min_length=1)  # a program on PATH, or its path
+    args: list[str] = []  # "{prompt}" in an argument is replaced by the prompt; none has it: the prompt is stdin
+    answer: str = "text"  # text (all of stdout) | json:<field>[.<field>...] (e.g. json:result for claude's JSON)
+    timeout: float = PField(default=300, gt=0)  # seconds; the agent is killed after it
+    cwd: str | None = None  # where it runs (its repository); unset: where Accord runs
+
+    @field_validator("answer")
+    @classmethod
+    def _answer(cls, value: str) -> str:
+        if value != "text" and not (value.startswith("json:") and value[5:].strip(".")):
+            raise ValueError(f"answer `{value}`: use text (all of stdout) or json:<field> (e.g. json:result)")
+        return value
+
+
 class AccordFile(_Strict):
     models: list[ModelEntry] = []
     settings: Settings = Settings()
     consensus: ConsensusSettings = ConsensusSettings()
     panels: dict[str, PanelSettings] = {}
+    agents: dict[str, AgentSettings] = {}
     mcp: MCPSettings = MCPSettings()
 
 

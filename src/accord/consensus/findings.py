@@ -49,7 +49,7 @@ class Finding:
 # ------------------------------------------------------------------------------------------------ reading
 def parse(text: str) -> tuple[list[Finding], dict[str, Any], str | None]:
     """(findings, the other top-level fields, why unreadable or None) from one model's answer."""
-    data = _json(text)
+    data = first_json(text)
     if data is None:
         if re.search(r"\bno (?:issues|findings|problems)\b", text, re.I) and len(text) < 400:
             return [], {}, None
@@ -71,7 +71,7 @@ def parse(text: str) -> tuple[list[Finding], dict[str, Any], str | None]:
     return out, extra, None
 
 
-def _json(text: str) -> Any:
+def first_json(text: str) -> Any:
     """The first JSON value in `text`: a fenced block, else the outermost braces or brackets."""
     for block in re.findall(r"```(?:json)?\s*\n(.*?)```", text, re.S):
         try:

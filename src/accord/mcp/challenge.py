@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from mcp.server.mcpserver import Context
+from mcp.types import ToolAnnotations
 from pydantic import AliasChoices, Field
 
 from ..consensus import prompts
@@ -11,6 +12,7 @@ from .single import ask_one
 from .state import State
 
 DESCRIPTION = "Have another model critically reassess a statement (no automatic agreement)."
+ANNOTATIONS = {"challenge": ToolAnnotations(title="Critical reassessment by another model", readOnlyHint=True, openWorldHint=True)}
 
 
 def make(state: State):

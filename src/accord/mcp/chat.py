@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from mcp.server.mcpserver import Context
+from mcp.types import ToolAnnotations
 from pydantic import AliasChoices, Field
 
 from . import inputs
@@ -10,6 +11,7 @@ from .single import ask_one
 from .state import State
 
 DESCRIPTION = "Ask one model. continuation_id carries on any thread (chat, consensus, ...)."
+ANNOTATIONS = {"chat": ToolAnnotations(title="Ask one model", readOnlyHint=True, openWorldHint=True)}
 
 
 def make(state: State):

@@ -3,6 +3,7 @@
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver import Context
+from mcp.types import ToolAnnotations
 from pydantic import AliasChoices, BaseModel, BeforeValidator, Field
 
 from .. import metering
@@ -22,6 +23,7 @@ DESCRIPTION = (
     "(the chair picks the best single answer and says why). "
     "Stances: for, against, neutral, or stance_prompt."
 )
+ANNOTATIONS = {"consensus": ToolAnnotations(title="Multi-model consensus", readOnlyHint=True, openWorldHint=True)}
 
 
 class Seat(BaseModel):

@@ -9,9 +9,9 @@ from typing import Annotated, Literal
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import AliasChoices, Field
 
-from ..consensus.choose import choose
+from ..consensus.choose import choose, top
 from ..consensus.files import Rules, read_inputs
-from ..consensus.types import InputError
+from ..consensus.types import InputError, Member
 from ..errors import AccordError
 from ..store.threads import ThreadNotFound
 from .state import State
@@ -24,6 +24,7 @@ Files = Annotated[list[str] | None, Field(description="absolute paths of files o
                                           validation_alias=AliasChoices("files", "relevant_files",
                                                                         "absolute_file_paths"))]
 Images = Annotated[list[str] | None, Field(description="absolute image paths or URLs")]
+Models = Annotated[list[str] | None, Field(description="panel; default: the configured one")]
 Continuation = Annotated[str | None, Field(description="thread id to continue (any tool's)")]
 
 
@@ -69,3 +70,14 @@ def pick(state: State, model: str | None, *, thinking: bool = False, vision: boo
         raise InputError(f"no configured model{need} fits ({context_tokens} tokens of context); "
                          f"models: {', '.join(names) or 'none (add one to accord.yaml)'}")
     return found
+
+
+def panel(state: State, models: list[str] | None) -> list[Member]:
+    """The seats of a tool that gives the panel no stances (review, debug, planner): the given models, else the
+    configured panel, else the top models by score."""
+    seats = [Member(Member.parse(m).model) for m in models or state.cfg.consensus.panel]
+    if not seats:
+        seats = [Member(n) for n in top([(n, state.models.info(n)) for n in state.models.names()])]
+    if not seats:
+        raise InputError("no panel: give models, or set consensus.panel in accord.yaml")
+    return seats

@@ -1,8 +1,11 @@
 """The `listmodels` tool: what is available, with capabilities, aliases and scores."""
 
+from mcp.types import ToolAnnotations
+
 from .state import State
 
 DESCRIPTION = "List available models: aliases, intelligence score, context, thinking, vision, price."
+ANNOTATIONS = {"listmodels": ToolAnnotations(title="List models", readOnlyHint=True, openWorldHint=False)}
 
 
 def _k(n: int) -> str:

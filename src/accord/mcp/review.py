@@ -8,9 +8,8 @@ from mcp.types import ToolAnnotations
 from pydantic import AliasChoices, Field
 
 from .. import metering
-from ..consensus.choose import top
 from ..consensus.review_code import Ask, markdown, review
-from ..consensus.types import InputError, Member
+from ..consensus.types import InputError
 from . import inputs
 from .progress import Progress
 from .state import State
@@ -26,18 +25,8 @@ ANNOTATIONS = {
 
 Diff = Annotated[str | None, Field(validation_alias=AliasChoices("diff", "compare_to"))]
 Path_ = Annotated[str | None, Field(description="absolute path in the git repository")]
-Models = Annotated[list[str] | None, Field(description="panel; default: the configured one")]
 FailOn = Annotated[Literal["critical", "high", "medium", "low"] | None,
                    Field(description="fail on this severity or worse; default: critical, or high found by 2+")]
-
-
-def panel(state: State, models: list[str] | None) -> list[Member]:
-    seats = [Member(Member.parse(m).model) for m in models or state.cfg.consensus.panel]  # reviewers take no stance
-    if not seats:
-        seats = [Member(n) for n in top([(n, state.models.info(n)) for n in state.models.names()])]
-    if not seats:
-        raise InputError("no panel: give models, or set consensus.panel in accord.yaml")
-    return seats
 
 
 async def run(state: State, ctx: Context, ask: Ask, tool: str) -> str:
@@ -58,14 +47,15 @@ def make(state: State):
         path: Path_ = None,
         diff: Diff = None,
         files: inputs.Files = None,
-        models: Models = None,
+        models: inputs.Models = None,
         fail_on: FailOn = None,
         focus: Annotated[str | None, Field(validation_alias=AliasChoices("focus", "focus_on", "step", "prompt"))
                          ] = None,
         continuation_id: inputs.Continuation = None,
     ) -> str:
         with inputs.tool_errors():
-            ask = Ask(panel(state, models), path=path, diff=diff, files=files, fail_on=fail_on, focus=focus,
+            ask = Ask(inputs.panel(state, models), path=path, diff=diff, files=files, fail_on=fail_on,
+                      focus=focus,
                       thread_id=continuation_id, history=await inputs.history(state, continuation_id))
         return await run(state, ctx, ask, "review")
 
@@ -79,14 +69,15 @@ def make_precommit(state: State):
         intent: Annotated[str | None, Field(description="what the change is meant to do",
                                             validation_alias=AliasChoices("intent", "step", "prompt"))] = None,
         diff: Diff = None,
-        models: Models = None,
+        models: inputs.Models = None,
         fail_on: FailOn = None,
         continuation_id: inputs.Continuation = None,
     ) -> str:
         with inputs.tool_errors():
             if not path:
                 raise InputError("path is needed: the absolute path of the repository")
-            ask = Ask(panel(state, models), path=path, diff=diff, intent=intent, precommit=True, fail_on=fail_on,
+            ask = Ask(inputs.panel(state, models), path=path, diff=diff, intent=intent, precommit=True,
+                      fail_on=fail_on,
                       thread_id=continuation_id, history=await inputs.history(state, continuation_id))
         return await run(state, ctx, ask, "precommit")
 

@@ -12,12 +12,13 @@ from .. import __version__
 from .schema import compact
 from .state import State
 
-TOOLS = ("consensus", "chat", "thinkdeep", "challenge", "review", "precommit", "listmodels", "threads", "version")
+TOOLS = ("consensus", "chat", "thinkdeep", "challenge", "review", "precommit", "debug", "planner",
+         "listmodels", "threads", "version")
 MODULES = {"precommit": "review"}  # a tool that lives in another tool's module: make_<name>, <NAME>_DESCRIPTION
 ALIASES = {"codereview": "review"}  # PAL's names: callable, not listed (every listed tool costs context)
 INSTRUCTIONS = ("Accord asks many models at once. consensus runs a whole panel in one call; chat, thinkdeep "
-                "and challenge ask one model; review and precommit have the panel review a code change; any tool "
-                "continues any thread by continuation_id.")
+                "and challenge ask one model; review and precommit have the panel review a code change; debug and planner "
+                "have it find root causes and plan; any tool continues any thread by continuation_id.")
 
 
 class Server(MCPServer):

@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import metering
 from ..config import Config
+from ..consensus.agents import AgentSeats, with_agents
 from ..consensus.background import Runs
 from ..consensus.callers import LocalModels, ModelCaller, RemoteModels
 from ..consensus.runner import Engine
@@ -49,6 +50,7 @@ class State:
                 metering.attach(router, writer.add)
                 owned.append(writer)  # closed after the router: flushes every row
             models = LocalModels(router)
+        models = with_agents(models, cfg.agents)
         if own_db:
             owned.append(db)  # last: the usage writer flushes into it
         return cls(cfg, models, ThreadStore(db), _owned=owned, runs=runs)
@@ -56,13 +58,17 @@ class State:
     def retarget(self, cfg: Config, router: Any) -> None:
         """After a config reload: the tools call the new router (a remote endpoint stays as it is)."""
         self.cfg = cfg
-        if isinstance(self.models, LocalModels):
-            self.models.router = router
+        inner = self.models.inner if isinstance(self.models, AgentSeats) else self.models
+        if isinstance(inner, LocalModels):
+            inner.router = router
+        if isinstance(self.models, AgentSeats):
+            self.models.agents = cfg.agents
 
     async def start(self) -> State:
         """Load a remote endpoint's model list; the store migrates on first use, so starts stay fast."""
-        if isinstance(self.models, RemoteModels):
-            await self.models.load()
+        inner = self.models.inner if isinstance(self.models, AgentSeats) else self.models
+        if isinstance(inner, RemoteModels):
+            await inner.load()
         for obj in self._owned:
             if isinstance(obj, UsageWriter):
                 await obj.start()

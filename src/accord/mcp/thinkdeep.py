@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from mcp.server.mcpserver import Context
+from mcp.types import ToolAnnotations
 from pydantic import AliasChoices, Field
 
 from ..consensus import prompts
@@ -12,6 +13,7 @@ from .state import State
 
 DESCRIPTION = ("A reasoning model investigates a problem with your context and files and returns findings, "
                "the likely cause or best approach, what it ruled out, and next steps.")
+ANNOTATIONS = {"thinkdeep": ToolAnnotations(title="Deep investigation by a reasoning model", readOnlyHint=True, openWorldHint=True)}
 
 
 def make(state: State):

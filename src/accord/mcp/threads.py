@@ -5,6 +5,7 @@ Answers are stored whole even when a tool's result had to be trimmed; every resu
 
 from typing import Annotated, Any
 
+from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from .. import tokens
@@ -14,6 +15,7 @@ from .state import State
 
 DESCRIPTION = ("List recent threads, or fetch one by id with every stored answer; part (and offset) pages "
                "through one long answer.")
+ANNOTATIONS = {"threads": ToolAnnotations(title="Stored threads and background runs", readOnlyHint=False, openWorldHint=False)}
 
 
 def _who(m: dict[str, Any]) -> str:

@@ -1,8 +1,11 @@
 """The `version` tool."""
 
+from mcp.types import ToolAnnotations
+
 from .state import State
 
 DESCRIPTION = "Accord's version and setup."
+ANNOTATIONS = {"version": ToolAnnotations(title="Accord version and setup", readOnlyHint=True, openWorldHint=False)}
 
 
 def make(state: State):
