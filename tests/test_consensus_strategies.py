@@ -178,6 +178,9 @@ def test_choose_by_capability_then_score():
       "c": "SQLite就够了，保持嵌入式和简单。"}, [["a", "b"], ["c"]]),
     ({"a": "缓存失效是问题的根源。", "b": "根源在于缓存失效。", "c": "数据库连接池太小了。"}, [["a", "b"], ["c"]]),
     ({"a": "Ship it.", "b": "Roll back the release.", "c": "Wait for the audit."}, [["a"], ["b"], ["c"]]),
+    # answers of function words only: the words are the answer ("no" was dropped as a stop word, so three
+    # identical answers looked like three different ones)
+    ({"a": "No.", "b": "no", "c": "Yes."}, [["a", "b"], ["c"]]),
 ])
 def test_lexical_clusters_group_paraphrases_in_english_and_chinese(texts, want):
     from accord.consensus import cluster

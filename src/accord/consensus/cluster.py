@@ -39,6 +39,8 @@ def terms(text: str) -> Counter[str]:
                 out[chars[0]] += 1
         elif (tok not in _STOP and len(tok) > 1) or tok.isdigit():
             out[_stem(tok)] += 1
+    if not out:  # only function words ("No.", "Yes, it is."): then they are the answer, and must compare
+        out.update(_TOKEN.findall(text.lower()))
     return out
 
 
