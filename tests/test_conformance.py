@@ -9,6 +9,7 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import anthropic
 import openai
 import pytest
 from click.testing import CliRunner
@@ -18,6 +19,14 @@ from accord.cli import cli as main
 from accord.config import parse
 from accord.mcp.server import build
 from accord.mcp.state import State
+from clientkit import (
+    anthropic_tool,
+    message_turn,
+    response_turn,
+    responses_tool,
+    tool_result_item,
+    tool_result_message,
+)
 from conftest import MASTER_KEY, Gateway
 from fakes import Reply, count_tokens
 from strict import PROFILES
@@ -147,6 +156,59 @@ def test_gateway_multi_turn_with_reasoning_and_tools(client: openai.OpenAI, name
              {"role": "user", "content": "And in Rome?"}]
     third = client.chat.completions.create(messages=msgs, **kw).choices[0].message
     assert third.tool_calls[0].function.name == "get_weather"
+
+
+# ------------------------------------------------------------------------- /v1/messages, /v1/responses × vendor
+def thinking_asked(entry: str, name: str) -> dict:
+    """How each entry point's client asks a thinking model to think (nothing for the rest)."""
+    if name not in THINKING:
+        return {}
+    if entry == "messages":
+        return {"thinking": {"type": "enabled", "budget_tokens": 1024}}
+    return {"reasoning": {"effort": THINKING[name].get("reasoning_effort", "high")}}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "streamed"])
+@pytest.mark.parametrize("entry", ["messages", "responses"])
+@pytest.mark.parametrize("name", NAMES)
+def test_entry_point_plain_tools_thinking_and_multi_turn(gateway_url: str, accepted, name: str, entry: str,
+                                                         stream: bool):
+    """The Anthropic and Responses clients, translated to each vendor: a question, then a tool round trip and a
+    follow-up that carries the previous turns' reasoning and tool calls back, as the client got them."""
+    fake = accepted[vendor(name)]
+    if entry == "messages":
+        c = anthropic.Anthropic(base_url=gateway_url, api_key=MASTER_KEY, max_retries=0)
+        kw = {"model": name, "max_tokens": 2000, "tools": [anthropic_tool(WEATHER)], **thinking_asked(entry, name)}
+        turn, key, result = message_turn, "messages", tool_result_message
+    else:
+        c = openai.OpenAI(base_url=f"{gateway_url}/v1", api_key=MASTER_KEY, max_retries=0)
+        kw = {"model": name, "max_output_tokens": 2000, "tools": [responses_tool(WEATHER)],
+              **thinking_asked(entry, name)}
+        turn, key, result = response_turn, "input", tool_result_item
+
+    def ask(text: str) -> dict:
+        return {"role": "user", "content": text}
+
+    def reasoning() -> str:  # what the vendor thought, as the client should see it
+        shown = REASONING_FIELD[vendor(name)] and PROFILES[vendor(name)].thinks(upstream_id(name), fake.last["json"])
+        return thinking(upstream_id(name)) if shown else ""
+
+    plain = turn(c, stream, **{k: v for k, v in kw.items() if k != "tools"}, **{key: [ask("6 x 7?")]})
+    assert (plain.text, plain.reasoning) == (answer(upstream_id(name)), reasoning())
+    assert plain.output_tokens > 0 and plain.stop in ("end_turn", "completed")
+    # deepseek-chat thinks only when told in DeepSeek's own words (THINKING): no effort or budget says it
+    if name in THINKING and REASONING_FIELD[vendor(name)] and name != "deepseek-chat":
+        assert plain.reasoning  # the client's way of asking made the model think
+    history = [ask("Weather in Paris?")]
+    first = turn(c, stream, **kw, **{key: history})
+    assert [(n, a) for _, n, a in first.calls] == [("get_weather", {"city": "Paris"})]
+    assert first.reasoning == reasoning() and first.stop in ("tool_use", "completed")
+    history += [*first.echo, result(first.calls[0][0], "18 C, sunny")]
+    second = turn(c, stream, **kw, **{key: history})
+    assert (second.text, second.reasoning) == (answer(upstream_id(name)), reasoning())
+    history += [*second.echo, ask("And in Rome?")]
+    third = turn(c, stream, **kw, **{key: history})
+    assert [n for _, n, _ in third.calls] == ["get_weather"] and third.reasoning == reasoning()
 
 
 # ----------------------------------------------------------------------------------------- MCP × vendor

@@ -12,6 +12,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator, Iterator
 
+import anthropic
 import openai
 import orjson
 import pytest
@@ -20,6 +21,14 @@ from mcp import Client
 from accord.config import parse
 from accord.mcp.server import build
 from accord.mcp.state import State
+from clientkit import (
+    anthropic_tool,
+    message_turn,
+    response_turn,
+    responses_tool,
+    tool_result_item,
+    tool_result_message,
+)
 from conftest import Gateway
 from fakes import Reply
 from panelkit import chair_json
@@ -232,6 +241,44 @@ def test_gateway_every_reasoning_effort(client, strict, model, effort):
     """Each Gemini family takes its own thinking budgets (or, for Gemini 3, levels); every effort fits."""
     out = ask(client, model, [{"role": "user", "content": "Capital of France?"}], False, reasoning_effort=effort)
     assert out["content"] == ANSWER and out["finish"] == "stop"
+
+
+# ------------------------------------------------------------------------------ /v1/messages, /v1/responses
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "streamed"])
+@pytest.mark.parametrize("entry", ["messages", "responses"])
+@pytest.mark.parametrize("model", MODELS)
+def test_entry_point_plain_tools_thinking_and_multi_turn(gateway, strict, model, entry, stream):
+    """The anthropic SDK (passed through to Claude, translated for Gemini) and the Responses API (translated for
+    both): a question, a tool round trip, and a follow-up carrying back the earlier reasoning and tool calls."""
+    thinks = model in THINKS
+    if entry == "messages":
+        c = anthropic.Anthropic(base_url=gateway.url, api_key=MASTER, max_retries=0)
+        asked = {"thinking": {"type": "enabled", "budget_tokens": 1024}} if thinks else {}
+        kw = {"model": model, "max_tokens": 2000, "tools": [anthropic_tool(WEATHER)], **asked}
+        turn, key, result = message_turn, "messages", tool_result_message
+    else:
+        c = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=MASTER, max_retries=0)
+        asked = {"reasoning": {"effort": "medium"}} if thinks else {}
+        kw = {"model": model, "max_output_tokens": 2000, "tools": [responses_tool(WEATHER)], **asked}
+        turn, key, result = response_turn, "input", tool_result_item
+    reasoning = REASONING if thinks else ""
+
+    def ask(text: str) -> dict:
+        return {"role": "user", "content": text}
+
+    plain = turn(c, stream, **{k: v for k, v in kw.items() if k != "tools"}, **{key: [ask("Capital of France?")]})
+    assert (plain.text, plain.reasoning) == (ANSWER, reasoning)
+    assert plain.output_tokens > 0 and plain.stop in ("end_turn", "completed")
+    history = [ask("Weather in Paris?")]
+    first = turn(c, stream, **kw, **{key: history})
+    assert [(n, a) for _, n, a in first.calls] == [("get_weather", {"city": "Paris"})]
+    assert first.reasoning == reasoning and first.stop in ("tool_use", "completed")
+    history += [*first.echo, result(first.calls[0][0], "sunny, 21 C")]
+    second = turn(c, stream, **kw, **{key: history})
+    assert (second.text, second.reasoning) == (AFTER_TOOL, reasoning)
+    history += [*second.echo, ask("Weather in Paris again?")]
+    third = turn(c, stream, **kw, **{key: history})
+    assert [n for _, n, _ in third.calls] == ["get_weather"] and third.reasoning == reasoning
 
 
 # ------------------------------------------------------------------------------ provider error shapes

@@ -23,6 +23,7 @@ class AnthropicStream:
         self.done = False  # message_stop seen
         self._usage: dict[str, Any] = {}
         self._tools: dict[int, int] = {}  # content block index -> OpenAI tool call index
+        self._thought: dict[Any, str] = {}  # thinking block index -> its text so far (signed at its end)
 
     @property
     def usage(self) -> Usage | None:
@@ -62,8 +63,12 @@ class AnthropicStream:
             return [self.out.chunk({"tool_calls": [call]})]
         if kind == "text" and block.get("text"):
             return [self.out.chunk({"content": block["text"]})]
-        if kind == "thinking" and block.get("thinking"):
-            return [self.out.chunk({"reasoning_content": block["thinking"]})]
+        if kind == "thinking":
+            self._thought[index] = block.get("thinking") or ""
+            if block.get("thinking"):
+                return [self.out.chunk({"reasoning_content": block["thinking"]})]
+        if kind == "redacted_thinking":
+            return [self.out.chunk({"thinking_blocks": [block]})]
         return []
 
     def _delta(self, index: Any, delta: dict) -> list[dict]:
@@ -71,8 +76,14 @@ class AnthropicStream:
         if kind == "text_delta" and delta.get("text"):
             return [self.out.chunk({"content": delta["text"]})]
         if kind == "thinking_delta" and delta.get("thinking"):
+            self._thought[index] = self._thought.get(index, "") + delta["thinking"]
             return [self.out.chunk({"reasoning_content": delta["thinking"]})]
+        if kind == "signature_delta" and delta.get("signature"):
+            # the signed block, whole (LiteLLM's `thinking_blocks`): without it a streamed answer's thinking cannot
+            # go back with its tool calls, and Claude then refuses to think while continuing them
+            block = {"type": "thinking", "thinking": self._thought.get(index, ""), "signature": delta["signature"]}
+            return [self.out.chunk({"thinking_blocks": [block]})]
         if kind == "input_json_delta" and delta.get("partial_json") and index in self._tools:
             call = {"index": self._tools[index], "function": {"arguments": delta["partial_json"]}}
             return [self.out.chunk({"tool_calls": [call]})]
-        return []  # signature_delta, citations_delta: nothing an OpenAI client reads
+        return []  # citations_delta: nothing an OpenAI client reads

@@ -199,8 +199,10 @@ def anthropic_from_openai(resp: dict, model: str | None = None) -> dict:
     choice = (resp.get("choices") or [{}])[0]
     msg = choice.get("message") or {}
     content: list[dict] = [dict(b) for b in msg.get("thinking_blocks") or ()]
-    if not content and msg.get("reasoning_content"):
-        content.append({"type": "thinking", "thinking": msg["reasoning_content"], "signature": ""})
+    # vLLM/Ollama-like servers say `reasoning`, not `reasoning_content` (as the stream translator already reads)
+    thought = msg.get("reasoning_content") or msg.get("reasoning")
+    if not content and isinstance(thought, str) and thought:
+        content.append({"type": "thinking", "thinking": thought, "signature": ""})
     if msg.get("content"):
         content.append({"type": "text", "text": text_of(msg["content"])})
     for n, tc in enumerate(msg.get("tool_calls") or ()):

@@ -29,6 +29,7 @@ class StreamBridge:
         self.output: list[dict | None] = []  # by output_index; None while the item is open
         self.reasoning: tuple[int, str, list[str]] | None = None  # (output_index, item id, text so far)
         self.text: tuple[int, str, list[str]] | None = None
+        self.blocks: list[dict] = []  # Anthropic's signed thinking blocks, for the reasoning item's state
         self.calls: dict[int, dict] = {}  # chat tool-call index -> {"index", "id", "call_id", "name", "args"}
         self.finish: str | None = None
 
@@ -57,6 +58,8 @@ class StreamBridge:
             r = delta.get("reasoning_content") or delta.get("reasoning")
             if isinstance(r, str) and r:
                 out += self._reasoning(r)
+            # Claude's signed thinking must come back with its tool calls, or Claude stops thinking on the next turn
+            self.blocks += [b for b in delta.get("thinking_blocks") or () if isinstance(b, dict)]
             c = delta.get("content")
             if isinstance(c, str) and c:
                 out += self._text(c)
@@ -91,7 +94,9 @@ class StreamBridge:
         index, rid, texts = self.reasoning
         self.reasoning = None
         text = "".join(texts)
-        item = reasoning_item({"reasoning_content": text}, self.bridge, rid)
+        blocks, self.blocks = self.blocks, []
+        item = reasoning_item({"reasoning_content": text, **({"thinking_blocks": blocks} if blocks else {})},
+                              self.bridge, rid)
         assert item is not None
         self.output[index] = item
         return [self.event("response.reasoning_text.done", item_id=rid, output_index=index, content_index=0,
