@@ -188,7 +188,7 @@ def test_doctor_checks_the_gateway_settings_against_the_running_instance(home, t
         assert "accord claude install --gateway --scope user" in token["fix"]
         opus = by["claude gateway model claude-opus-4-1 (user)"]
         assert opus["status"] == "fail" and "DEFAULT_OPUS_MODEL: not a model this config serves" in opus["detail"]
-        assert "served: coder, helper" in opus["detail"]
+        assert "served: coder, helper" in opus["detail"] and "--opus NAME" in opus["fix"]
 
     set_env(ANTHROPIC_BASE_URL="http://127.0.0.1:1")
     by = doctor(1)

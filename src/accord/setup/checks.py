@@ -222,6 +222,7 @@ async def _gateway_scope(cfg: Any, scope: str, settings: Path, env: dict[str, st
     url = env[gw.BASE_URL].rstrip("/")
     want = f"http://{local_host(s.host)}:{s.port}"
     mapped = {var: env[var] for var in (gw.MODEL, *gw.SLOTS.values(), gw.SMALL_FAST) if env.get(var)}
+    options = {gw.MODEL: "--model", gw.SMALL_FAST: "--haiku", **{v: f"--{k}" for k, v in gw.SLOTS.items()}}
     shown = ", ".join(f"{k.removeprefix('ANTHROPIC_')}={v}" for k, v in mapped.items())
     try:
         parts = urlsplit(url)
@@ -262,8 +263,11 @@ async def _gateway_scope(cfg: Any, scope: str, settings: Path, env: dict[str, st
         name = f"claude gateway model {model} {tag}"
         answer = answers.get(model)
         if model.lower() not in served:
+            opts = dict.fromkeys(options[k] for k, v in mapped.items() if v == model)
             out.append(Result(name, FAIL, f"{slots}: not a model this config serves (served: {names})",
-                              f"{redo} with served models, or add `{model}` as an alias in accord.yaml"))
+                              f"accord claude install --gateway --scope {scope} --model NAME "
+                              + " ".join(f"{o} NAME" for o in opts if o != "--model")
+                              + f" with served models, or add `{model}` as an alias in accord.yaml"))
         elif answer is not None and answer[0] != 200:
             fix = ("allow the model for this key (`accord keys`), or pick another with " + redo
                    if answer[0] == 404 else f"see `accord logs`; then {redo}")
