@@ -5,6 +5,8 @@ bottleneck. It answers:
 
 - POST .../chat/completions: a canned `chat.completion`, or with `"stream": true` an SSE stream of N content
   chunks, one every PACE ms (role chunk first, at once; finish, usage and [DONE] right after the last);
+- POST .../messages: Anthropic's Messages API, the same way: a canned `message`, or streamed as Anthropic's
+  events (`message_start` at once, one `content_block_delta` per chunk, then `message_delta`, `message_stop`);
 - POST .../embeddings: a canned embedding;
 - GET /health/liveliness, /health, .../models.
 
@@ -46,6 +48,32 @@ def chunk(model: str, delta: dict, finish: str | None = None, usage: bool = Fals
     if usage:
         c["usage"] = _USAGE
     return b"data: " + orjson.dumps(c) + b"\n\n"
+
+
+def message(model: str) -> bytes:
+    return orjson.dumps({
+        "id": "msg_bench", "type": "message", "role": "assistant", "model": model,
+        "content": [{"type": "text", "text": CONTENT}], "stop_reason": "end_turn", "stop_sequence": None,
+        "usage": {"input_tokens": 11, "output_tokens": 9},
+    })
+
+
+def event(kind: str, data: dict) -> bytes:
+    """One Anthropic SSE event: `event:` line, then its JSON (which repeats the type, as Anthropic's do)."""
+    return b"event: %s\ndata: %s\n\n" % (kind.encode(), orjson.dumps({"type": kind, **data}))
+
+
+def message_events(model: str) -> tuple[bytes, bytes]:
+    """What is sent before the first token and after the last one."""
+    start = orjson.loads(message(model))
+    start.update(content=[], stop_reason=None, usage={"input_tokens": 11, "output_tokens": 1})
+    head = event("message_start", {"message": start}) + event(
+        "content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
+    tail = (event("content_block_stop", {"index": 0})
+            + event("message_delta", {"delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                                      "usage": {"output_tokens": 9}})
+            + event("message_stop", {}))
+    return head, tail
 
 
 EMBEDDING = orjson.dumps({"object": "list", "model": "fake-embed", "usage": {"prompt_tokens": 2, "total_tokens": 2},
@@ -123,6 +151,8 @@ class Conn(asyncio.Protocol):
         raw = b"".join(self.body)
         if path.endswith(b"/chat/completions"):
             self.chat(raw, keep)
+        elif path.endswith(b"/messages"):
+            self.chat(raw, keep, anthropic=True)
         elif path.endswith(b"/embeddings"):
             t.write(response(200, EMBEDDING, keep))
         else:
@@ -130,7 +160,7 @@ class Conn(asyncio.Protocol):
         if not keep:
             t.close()
 
-    def chat(self, raw: bytes, keep: bool) -> None:
+    def chat(self, raw: bytes, keep: bool, anthropic: bool = False) -> None:
         model = b"gpt-4o-mini"
         m = re.search(rb'"model"\s*:\s*"([^"]*)"', raw)
         if m:
@@ -139,20 +169,22 @@ class Conn(asyncio.Protocol):
         stream = _STREAM_ON.search(raw) is not None
         if not stream and delay is None:
             assert self.transport is not None
-            self.transport.write(response(200, self.up.completion_for(model), keep))
+            body = message(model.decode()) if anthropic else self.up.completion_for(model)
+            self.transport.write(response(200, body, keep))
             return
         # the slow paths parse properly and run as a task
         body = orjson.loads(raw)
         wait = float(delay.group(1)) if delay else 0.0
-        asyncio.get_running_loop().create_task(self.slow(body, model.decode(), wait, stream, keep))
+        asyncio.get_running_loop().create_task(self.slow(body, model.decode(), wait, stream, keep, anthropic))
 
-    async def slow(self, body: dict, model: str, wait: float, stream: bool, keep: bool) -> None:
+    async def slow(self, body: dict, model: str, wait: float, stream: bool, keep: bool,
+                   anthropic: bool = False) -> None:
         t = self.transport
         assert t is not None
         if wait:
             await asyncio.sleep(wait)
         if not stream:
-            t.write(response(200, completion(model), keep))
+            t.write(response(200, message(model) if anthropic else completion(model), keep))
             return
         n, pace = self.up.chunks, self.up.pace
         sse = _SSE.search(model.encode())
@@ -167,7 +199,8 @@ class Conn(asyncio.Protocol):
         def send(data: bytes) -> None:
             t.write(b"%x\r\n%s\r\n" % (len(data), data))
 
-        send(chunk(model, {"role": "assistant", "content": ""}))
+        head, tail = message_events(model) if anthropic else (chunk(model, {"role": "assistant", "content": ""}), b"")
+        send(head)
         chair = "chairjson" in model
         for i in range(1, n + 1):
             await asyncio.sleep(max(0.0, start + i * pace - loop.time()))
@@ -178,11 +211,14 @@ class Conn(asyncio.Protocol):
                 text = '```json\n{"recommendation": "' + text
             if chair and i == n:
                 text += '", "supporters": []}\n```'
-            send(chunk(model, {"content": text}))
-        tail = chunk(model, {}, "stop")
-        if usage:
-            tail += chunk(model, {}, usage=True)
-        send(tail + b"data: [DONE]\n\n")
+            send(event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": text}})
+                 if anthropic else chunk(model, {"content": text}))
+        if not anthropic:
+            tail = chunk(model, {}, "stop")
+            if usage:
+                tail += chunk(model, {}, usage=True)
+            tail += b"data: [DONE]\n\n"
+        send(tail)
         t.write(b"0\r\n\r\n")
         if not keep:
             t.close()

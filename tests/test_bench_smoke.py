@@ -26,11 +26,15 @@ def test_bench_smoke_runs_every_stage(tmp_path: Path) -> None:
             assert 0 < run["p50_ms"] <= run["p99_ms"], (name, c, run)
         s = t["stream"]
         assert s["failures"] == 0 and s["runs"] == res["settings"]["stream_runs"], (name, s)
+        m = t["messages"]  # Anthropic's /v1/messages, plain and streamed, on the same server
+        assert m["load_c1"]["ok"] > 0 and not m["load_c1"]["errors"], (name, m)
+        assert m["stream"]["failures"] == 0 and m["stream"]["runs"] == res["settings"]["stream_runs"], (name, m)
     assert res["targets"]["accord"]["stream"]["held_back"] is not None  # compared chunk by chunk with direct
+    assert res["targets"]["accord"]["messages"]["stream"]["held_back"] is not None
     assert {"accord --help", "import accord"} <= set(res["startup"])
     assert res["consensus"]["status"] == "ok" or res["consensus"]["status"].startswith("not available")
     table = (out / "smoke.md").read_text()
-    assert "| start to healthy |" in table and "req/s c=16" in table
+    assert "| start to healthy |" in table and "req/s c=16" in table and "`POST /v1/messages`" in table
 
 
 def test_bench_metrics_overhead_smoke(tmp_path: Path) -> None:

@@ -130,3 +130,69 @@ def test_init_sets_claude_code_on_a_model_in_flags_mode(home, tmp_path) -> None:
     master = next(ln.split("=", 1)[1] for ln in (tmp_path / "cfg" / "env").read_text().splitlines()
                   if ln.startswith("ACCORD_MASTER_KEY="))
     assert env["ANTHROPIC_AUTH_TOKEN"] == master and master not in r.stdout
+
+
+def test_doctor_checks_the_gateway_settings_against_the_running_instance(home, tmp_path) -> None:
+    """`accord doctor` reads what `install --gateway` wrote and asks the running `accord serve` about it: the
+    address, the token (master key or a virtual key) and every mapped model, each failure with its fix."""
+    cfg = tmp_path / "accord.yaml"
+    body = ("settings:\n  master_key: ${ACCORD_MASTER_KEY}\n  port: {port}\n  data_dir: " + str(tmp_path / "data")
+            + "\nmodels:\n  - {name: coder, model: openai/llama, api_base: 'http://127.0.0.1:9/v1', api_key: none}\n"
+            "  - {name: helper, model: openai/small, api_base: 'http://127.0.0.1:9/v1', api_key: none}\n")
+    (tmp_path / "env").write_text(f"ACCORD_MASTER_KEY={MASTER}\n")
+    (tmp_path / "env").chmod(0o600)
+    cfg.write_text(body.replace("{port}", "0"))
+    settings = home / ".claude" / "settings.json"
+    secrets = [MASTER]
+
+    def doctor(code: int) -> dict:
+        r = run("doctor", "--json", "--no-models", "--config", str(cfg))
+        assert r.returncode == code and "Traceback" not in r.stderr, r.stdout + r.stderr
+        assert not any(s in r.stdout for s in secrets)
+        return {c["check"]: c for c in json.loads(r.stdout)["checks"]}
+
+    def set_env(**values: str) -> None:
+        data = read(settings)
+        data["env"].update(values)
+        settings.write_text(json.dumps(data))
+
+    assert "does not run on Accord" in doctor(0)["claude gateway"]["detail"]
+    with serving(cfg, tmp_path) as (url, _log, _env):
+        port = url.rsplit(":", 1)[1]
+        cfg.write_text(body.replace("{port}", port))
+        r = run("claude", "install", "--gateway", "--model", "coder", "--haiku", "helper", "--config", str(cfg))
+        assert r.returncode == 0, r.stderr
+        by = doctor(0)
+        assert by["claude gateway (user)"]["status"] == "ok" and url in by["claude gateway (user)"]["detail"]
+        assert by["claude gateway token (user)"]["status"] == "ok"
+        for model in ("coder", "helper"):
+            row = by[f"claude gateway model {model} (user)"]
+            assert row["status"] == "ok" and "checked live" in row["detail"], row
+
+        made = run("keys", "create", "--models", "coder", "--config", str(cfg))
+        assert made.returncode == 0, made.stderr
+        key = made.stdout.strip()
+        secrets.append(key)
+        set_env(ANTHROPIC_AUTH_TOKEN=key)  # a virtual key that may use coder only
+        by = doctor(1)
+        assert by["claude gateway token (user)"]["status"] == "ok"
+        assert by["claude gateway model coder (user)"]["status"] == "ok"
+        helper = by["claude gateway model helper (user)"]
+        assert helper["status"] == "fail" and "HTTP 404" in helper["detail"] and "accord keys" in helper["fix"]
+
+        secrets.append("sk-acc-not-a-key-0000")
+        set_env(ANTHROPIC_AUTH_TOKEN="sk-acc-not-a-key-0000", ANTHROPIC_DEFAULT_OPUS_MODEL="claude-opus-4-1")
+        by = doctor(1)
+        token = by["claude gateway token (user)"]
+        assert token["status"] == "fail" and "invalid API key" in token["detail"]
+        assert "accord claude install --gateway --scope user" in token["fix"]
+        opus = by["claude gateway model claude-opus-4-1 (user)"]
+        assert opus["status"] == "fail" and "DEFAULT_OPUS_MODEL: not a model this config serves" in opus["detail"]
+        assert "served: coder, helper" in opus["detail"] and "--opus NAME" in opus["fix"]
+
+    set_env(ANTHROPIC_BASE_URL="http://127.0.0.1:1")
+    by = doctor(1)
+    where = by["claude gateway (user)"]
+    assert where["status"] == "fail" and f"listens on http://127.0.0.1:{port}" in where["detail"]
+    assert "accord claude install --gateway" in where["fix"]
+    assert by["claude gateway token (user)"]["status"] == "warn"  # nothing answers there: not checked live

@@ -66,8 +66,10 @@ class _Conn(asyncio.Protocol):
         self._buf += body
         while b"\n\n" in self._buf:
             event, self._buf = self._buf.split(b"\n\n", 1)
-            if event.startswith(b"data:"):
-                self.ex.events.append((now, event[5:].strip()))
+            for line in event.split(b"\n"):  # Anthropic's events put an `event:` line before the data
+                if line.startswith(b"data:"):
+                    self.ex.events.append((now, line[5:].strip()))
+                    break
 
     def on_message_complete(self) -> None:
         self.ex.status = self.parser.get_status_code()

@@ -25,6 +25,10 @@ from .stats import LoadResult
 CHAT = b'{"model":"m","messages":[{"role":"user","content":"Say hello."}]}'
 CHAT_STREAM = b'{"model":"m","messages":[{"role":"user","content":"Say hello."}],"stream":true}'
 PATH = "/v1/chat/completions"
+# Anthropic's Messages API, to model `a` (an Anthropic-shaped upstream: Accord and LiteLLM pass it through)
+MESSAGES = b'{"model":"a","max_tokens":64,"messages":[{"role":"user","content":"Say hello."}]}'
+MESSAGES_STREAM = MESSAGES[:-1] + b',"stream":true}'
+MESSAGES_PATH = "/v1/messages"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -132,7 +136,8 @@ def load_run(a: argparse.Namespace, srv: Server, key: str | None, c: int, durati
 
 
 def measure_target(a: argparse.Namespace, srv: Server, key: str | None, started: bool,
-                   direct_stream: streaming.StreamRuns | None) -> tuple[dict[str, Any], streaming.StreamRuns]:
+                   direct: dict[str, streaming.StreamRuns] | None) -> tuple[dict[str, Any], dict[str, streaming.StreamRuns]]:
+    """Every figure of one target; the stream runs are returned so later targets are compared with direct's."""
     out: dict[str, Any] = {}
     if not started:
         print(f"bench: starting {srv.name}", flush=True)
@@ -149,9 +154,24 @@ def measure_target(a: argparse.Namespace, srv: Server, key: str | None, started:
         out["load"][str(c)] = r.as_dict()
     series = asyncio.run(loadgen.stream_series("127.0.0.1", srv.port, PATH, CHAT_STREAM, key, a.stream_runs))
     runs = streaming.collect(series, a.chunks)
-    out["stream"] = streaming.figures(runs, a.chunks, a.pace_ms, direct_stream).as_dict()
+    out["stream"] = streaming.figures(runs, a.chunks, a.pace_ms, (direct or {}).get("chat")).as_dict()
+    out["messages"], msg_runs = measure_messages(a, srv, key, (direct or {}).get("messages"))
     out["rss_after_load_mb"] = srv.rss_mb()
-    return out, runs
+    return out, {"chat": runs, "messages": msg_runs}
+
+
+def measure_messages(a: argparse.Namespace, srv: Server, key: str | None,
+                     direct: streaming.StreamRuns | None) -> tuple[dict[str, Any], streaming.StreamRuns]:
+    """`POST /v1/messages` (Anthropic's format, what Claude Code sends): latency at c = 1 with the Python load
+    generator (for every target alike, wrk or not), and the streamed answer's TTFT and chunks."""
+    host = "127.0.0.1"
+    asyncio.run(loadgen.load(host, srv.port, MESSAGES_PATH, MESSAGES, key, 1, a.warmup))
+    r = asyncio.run(loadgen.load(host, srv.port, MESSAGES_PATH, MESSAGES, key, 1, a.duration))
+    print(f"bench: {srv.name:8} /v1/messages c=1 p50 {r.p50_ms:7.2f} ms  p99 {r.p99_ms:7.2f} ms"
+          + (f"  errors {r.errors}" if r.errors else ""), flush=True)
+    series = asyncio.run(loadgen.stream_series(host, srv.port, MESSAGES_PATH, MESSAGES_STREAM, key, a.stream_runs))
+    runs = streaming.collect(series, a.chunks)
+    return {"load_c1": r.as_dict(), "stream": streaming.figures(runs, a.chunks, a.pace_ms, direct).as_dict()}, runs
 
 
 def gateway_only(a: argparse.Namespace, work: Path, upstream_url: str) -> dict[str, Any]:
@@ -183,14 +203,14 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
     fake = targets.fake_upstream(work, a.chunks, a.pace_ms)
     with fake:
         fake.start()
-        direct_stream: streaming.StreamRuns | None = None
+        direct: dict[str, streaming.StreamRuns] | None = None
         for name in a.wanted:
             if name == "direct":
-                res["targets"]["direct"], direct_stream = measure_target(a, fake, targets.MASTER_KEY, True, None)
+                res["targets"]["direct"], direct = measure_target(a, fake, targets.MASTER_KEY, True, None)
                 continue
             make = {"accord": targets.accord, "litellm": targets.litellm}[name]
             with make(work, fake.url, a.workers) as srv:
-                res["targets"][name], _ = measure_target(a, srv, targets.MASTER_KEY, False, direct_stream)
+                res["targets"][name], _ = measure_target(a, srv, targets.MASTER_KEY, False, direct)
             if name == "accord":
                 res["targets"][name]["gateway_only"] = gateway_only(a, work, fake.url)
         if not a.no_consensus:

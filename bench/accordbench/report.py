@@ -138,6 +138,30 @@ def stream_rows(res: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def messages_rows(res: dict[str, Any]) -> list[list[str]]:
+    """`POST /v1/messages` per target: latency at c = 1 and the streamed answer, each beside direct's."""
+    tg = res["targets"]
+    rows = [["", "latency c=1 p50 / p99", "latency added p50", "TTFT p50 / p99", "TTFT added p50",
+             "chunk added p50 / max", "held back"]]
+    base = _get(tg, "direct", "messages", "load_c1", "p50_ms")
+    for n in ("direct", "accord", "litellm"):
+        m = _get(tg, n, "messages")
+        if not m:
+            continue
+        r, s = m["load_c1"], m["stream"]
+        err = sum(r["errors"].values()) if r.get("errors") else 0
+        lat = f"{r['p50_ms']:.2f} / {r['p99_ms']:.2f} ms" + (f" ({err} errors)" if err else "")
+        if not r["ok"]:
+            lat = f"failed ({err} errors)"
+        added = r["p50_ms"] - base if base is not None and n != "direct" and r["ok"] else None
+        ttft = (f"{s['ttft_p50_ms']:.2f} / {s['ttft_p99_ms']:.2f} ms" if s["runs"]
+                else f"failed ({s['failures']} of {s['failures']} runs)")
+        rows.append([n, lat, _num(added, ".2f", " ms"), ttft, _num(s["ttft_added_p50_ms"], ".2f", " ms"),
+                     f"{_num(s['chunk_added_p50_ms'], '.2f')} / {_num(s['chunk_added_max_ms'], '.2f')} ms",
+                     _num(s["held_back"], "d")])
+    return rows
+
+
 def table(rows: list[list[str]]) -> str:
     out = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
     out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
@@ -160,6 +184,11 @@ def markdown(res: dict[str, Any]) -> str:
              "Load (requests/s · latency p50 / p99):", "", table(load_rows(res)), "",
              f"Streaming ({s['chunks']} chunks, {s['pace_ms']:g} ms apart, {s['stream_runs']} runs each):", "",
              table(stream_rows(res)), ""]
+    if len(messages_rows(res)) > 1:
+        parts += [f"Anthropic Messages, `POST /v1/messages` passed through to an Anthropic-shaped upstream "
+                  f"(latency: Python load generator, {s['duration_s']:g} s at c = 1; streamed: {s['chunks']} "
+                  f"chunks, {s['pace_ms']:g} ms apart, {s['stream_runs']} runs each):", "",
+                  table(messages_rows(res)), ""]
     st = res.get("startup")
     if st:
         parts += ["Start-up (median of runs):", "",

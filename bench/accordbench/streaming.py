@@ -21,7 +21,7 @@ from typing import Any
 from .loadgen import Exchange
 from .stats import median, percentile
 
-_TOK = re.compile(rb'"content":\s*"tok(\d+) "')
+_TOK = re.compile(rb'"(?:content|text)":\s*"tok(\d+) "')  # chat chunks' `content`, Anthropic's `text_delta`
 
 
 @dataclass

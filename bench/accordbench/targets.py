@@ -38,6 +38,10 @@ def accord_config(upstream_url: str, port: int, workers: int, extra_models: str 
     model: openai/gpt-4o-mini
     api_base: {upstream_url}/v1
     api_key: x
+  - name: a
+    model: anthropic/claude-bench
+    api_base: {upstream_url}
+    api_key: x
 {extra_models}settings:
   master_key: {MASTER_KEY}
   port: {port}
@@ -64,6 +68,11 @@ def litellm_config(upstream_url: str) -> str:
     litellm_params:
       model: openai/gpt-4o-mini
       api_base: {upstream_url}/v1
+      api_key: x
+  - model_name: a
+    litellm_params:
+      model: anthropic/claude-bench
+      api_base: {upstream_url}
       api_key: x
 general_settings:
   master_key: {MASTER_KEY}

@@ -20,7 +20,8 @@ from .common import config_option, env_file_option
 @click.option("--strict", is_flag=True, help="Also send each model one small request per capability it claims "
               "(tools, thinking, vision, JSON mode) and report the claims its provider refuses.")
 def doctor(config_path, env_file, as_json, no_models, timeout, strict) -> None:
-    """Check the config, keys, every model (a tiny real request), the port, the database, Redis, Claude Code."""
+    """Check the config, keys, every model (a tiny real request), the port, the database, Redis, Claude Code
+    (its MCP entry, and the gateway settings `accord claude install --gateway` wrote)."""
     from ..setup import checks
 
     results: list[checks.Result] = []
@@ -58,6 +59,8 @@ def doctor(config_path, env_file, as_json, no_models, timeout, strict) -> None:
 
             asyncio.run(rest())
         add(checks.claude_check())
+        if cfg is not None:
+            add(*asyncio.run(checks.claude_gateway_checks(cfg, timeout)))
     finally:
         if live is not None:
             live.stop()

@@ -176,3 +176,124 @@ def claude_check() -> Result:
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true")
+
+
+async def claude_gateway_checks(cfg: Any, timeout: float = 15.0) -> list[Result]:
+    """What `accord claude install --gateway` wrote, in every scope: does ANTHROPIC_BASE_URL point at this
+    config's Accord, does the running instance take the token, and is every mapped model served to it."""
+    from . import claude_config as cc
+    from . import claude_gateway as gw
+
+    home, cwd = Path.home(), Path.cwd().absolute()
+    out: list[Result] = []
+    try:
+        found = [(s, p.settings, env) for s in cc.SCOPES
+                 if (env := gw.current((p := cc.place(s, home, cwd)).settings))]
+    except cc.ClaudeConfigError as e:
+        return [Result("claude gateway", WARN, str(e), "fix or remove the file it names")]
+    if not found:
+        return [Result("claude gateway", OK, "Claude Code does not run on Accord's models (optional)",
+                       "accord claude install --gateway --model NAME, to run it on them")]
+    for scope, settings, env in found:
+        out += await _gateway_scope(cfg, scope, settings, env, timeout)
+    return out
+
+
+def _served_names(cfg: Any) -> dict[str, str]:
+    """Every chat model name and alias this config serves, by its lower-case form (as the router matches)."""
+    served: dict[str, str] = {}
+    for d in cfg.deployments:
+        if d.info.mode == "chat":
+            for n in (d.name, *d.aliases):
+                served.setdefault(n.lower(), n)
+    return served
+
+
+async def _gateway_scope(cfg: Any, scope: str, settings: Path, env: dict[str, str],
+                         timeout: float) -> list[Result]:
+    from urllib.parse import urlsplit
+
+    from . import claude_gateway as gw
+    from .probe import local_host
+
+    s = cfg.settings
+    redo = f"accord claude install --gateway --scope {scope} --model NAME"
+    tag = f"({scope})"
+    url = env[gw.BASE_URL].rstrip("/")
+    want = f"http://{local_host(s.host)}:{s.port}"
+    mapped = {var: env[var] for var in (gw.MODEL, *gw.SLOTS.values(), gw.SMALL_FAST) if env.get(var)}
+    options = {gw.MODEL: "--model", gw.SMALL_FAST: "--haiku", **{v: f"--{k}" for k, v in gw.SLOTS.items()}}
+    shown = ", ".join(f"{k.removeprefix('ANTHROPIC_')}={v}" for k, v in mapped.items())
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        host, port = "", 0
+    ours = {local_host(s.host), s.host, "localhost", "127.0.0.1", "::1"}
+    out = []
+    if host in ours and port == s.port:
+        out.append(Result(f"claude gateway {tag}", OK, f"{gw.BASE_URL}={url} in {settings}: {shown}"))
+    else:
+        out.append(Result(f"claude gateway {tag}", FAIL,
+                          f"{gw.BASE_URL}={url} in {settings}, but this config's Accord listens on {want}",
+                          f"{redo} (writes {want}), or --url if Accord is reached another way"))
+    served = _served_names(cfg)
+    names = ", ".join(dict.fromkeys(served.values())) or "none"
+    token = env.get(gw.TOKEN)
+    if not token:
+        out.append(Result(f"claude gateway token {tag}", FAIL, f"no {gw.TOKEN} in {settings}: Claude Code sends "
+                          "no key", f"{redo} (writes the master key), or add --key with a virtual key"))
+    answers: dict[str, tuple[int, str] | None] = {}
+    if token:
+        models = list(dict.fromkeys(mapped.values()))
+        got = await asyncio.gather(*(_count_tokens(url, token, m, timeout) for m in models))
+        answers = dict(zip(models, got, strict=True))
+        first = got[0] if got else None
+        if first is None:
+            out.append(Result(f"claude gateway token {tag}", WARN, f"nothing answers at {url}: the token and "
+                              "models were not checked live", "start `accord serve`, then run this again"))
+        elif first[0] in (401, 403) and "key" in first[1].lower():
+            out.append(Result(f"claude gateway token {tag}", FAIL, f"{url} refuses {gw.TOKEN}: {first[1]}",
+                              f"{redo} (the master key), or --key with a valid virtual key"))
+            answers = {}
+        else:
+            out.append(Result(f"claude gateway token {tag}", OK, f"{url} accepts {gw.TOKEN}"))
+    for model in dict.fromkeys(mapped.values()):
+        slots = ", ".join(k.removeprefix("ANTHROPIC_") for k, v in mapped.items() if v == model)
+        name = f"claude gateway model {model} {tag}"
+        answer = answers.get(model)
+        if model.lower() not in served:
+            opts = dict.fromkeys(options[k] for k, v in mapped.items() if v == model)
+            out.append(Result(name, FAIL, f"{slots}: not a model this config serves (served: {names})",
+                              f"accord claude install --gateway --scope {scope} --model NAME "
+                              + " ".join(f"{o} NAME" for o in opts if o != "--model")
+                              + f" with served models, or add `{model}` as an alias in accord.yaml"))
+        elif answer is not None and answer[0] != 200:
+            fix = ("allow the model for this key (`accord keys`), or pick another with " + redo
+                   if answer[0] == 404 else f"see `accord logs`; then {redo}")
+            out.append(Result(name, FAIL, f"{slots}: {url} answers HTTP {answer[0]}: {answer[1][:200]}", fix))
+        else:
+            out.append(Result(name, OK, f"{slots}: served" + (" (checked live)" if answer else "")))
+    return out
+
+
+async def _count_tokens(url: str, token: str, model: str, timeout: float) -> tuple[int, str] | None:
+    """A `POST /v1/messages/count_tokens` as Claude Code sends it: (status, error message); None when nothing
+    answers. No tokens are generated, so it costs nothing."""
+    import httpx
+
+    body = {"model": model, "messages": [{"role": "user", "content": "ping"}]}
+    headers = {"Authorization": f"Bearer {token}", "anthropic-version": "2023-06-01"}
+    try:
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            r = await client.post(f"{url}/v1/messages/count_tokens", json=body, headers=headers)
+    except httpx.HTTPError:
+        return None
+    if r.status_code == 200:
+        return 200, ""
+    try:
+        err = r.json().get("error") or {}
+        msg = str(err.get("message") or err) if isinstance(err, dict) else str(err)
+    except (ValueError, AttributeError):
+        msg = r.text[:200]
+    return r.status_code, msg.replace(token, "***")
