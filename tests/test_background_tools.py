@@ -91,3 +91,22 @@ async def test_planner_in_background_can_be_cancelled(upstream, gateway_factory)
         assert httpx.get(f"{gw.url}/v1/consensus/runs/{rid}", headers=ADMIN).json()["status"] == "cancelled"
     finally:
         gate.set()
+
+
+async def test_background_without_the_service_says_where_it_runs(upstream):
+    from mcp import Client
+
+    from accord.config import parse
+    from accord.mcp.server import build
+    from accord.mcp.state import State
+
+    upstream.responder = lambda req: Reply(content="1. Add the column")
+    state = State.create(parse(panel_config(upstream.url)))  # as stdio `accord mcp`: no run registry of its own
+    await state.start()
+    try:
+        async with Client(build(state)) as client:
+            r = await client.call_tool("planner", {"task": "rename a column", "background": True})
+    finally:
+        await state.close()
+    assert r.is_error and "background `planner` runs only in the Accord service" in r.content[0].text
+    assert not upstream.requests, "nothing is asked when the run cannot be kept"
