@@ -7,6 +7,7 @@ from __future__ import annotations
 import concurrent.futures
 import threading
 
+import anthropic
 import httpx
 import openai
 import pytest
@@ -205,3 +206,50 @@ def test_panel_on_the_responses_api(upstream, gateway_factory):
     assert "deepseek answered" in "".join(thinking) and "kimi failed" in "".join(thinking)
     assert "".join(deltas) == final.output_text and final.output_text.startswith(f"## Recommendation\n{RECOMMENDATION}")
     assert len(deltas) > 3 and final.usage.total_tokens > 0
+
+
+def test_panel_on_the_messages_api(upstream, gateway_factory):
+    kimi_fails(upstream)
+    gw = gateway_factory(config(upstream.url))
+    claude = anthropic.Anthropic(base_url=gw.url, api_key=MASTER_KEY, max_retries=0, timeout=120)
+    msg = claude.messages.create(model="council", max_tokens=1024, system="We run a web shop.",
+                                 messages=[{"role": "user", "content": "Ship on Friday?"}])
+    assert msg.model == "council" and msg.stop_reason == "end_turn"
+    assert msg.content[-1].type == "text" and msg.content[-1].text.startswith(f"## Recommendation\n{RECOMMENDATION}")
+    ext = msg.model_extra["accord"]
+    assert ext["status"] == "partial" and [a["status"] for a in ext["answers"]] == ["ok", "ok", "failed"]
+    assert msg.usage.input_tokens > 0 and msg.usage.output_tokens > 0
+    rows = wait_for(lambda: (x := spend(gw.url, thread_id=ext["thread_id"])) and len(x) == 4 and x,
+                    "the panel's four usage rows")
+    assert {row["route"] for row in rows} == {"panel:council"}
+    thinking, text = [], []
+    with claude.messages.stream(model="council", max_tokens=1024,
+                                messages=[{"role": "user", "content": "Ship on Friday?"}]) as s:
+        for event in s:
+            if event.type == "content_block_delta" and event.delta.type == "thinking_delta":
+                assert not text, "progress comes before the answer"
+                thinking.append(event.delta.thinking)
+            if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                text.append(event.delta.text)
+            if event.type == "message_delta":
+                ext = event.model_extra["accord"]
+        final = s.get_final_message()
+    shown = "".join(thinking)
+    assert "deepseek answered" in shown and "kimi failed" in shown and "chair gpt is writing" in shown
+    assert "".join(text).startswith(f"## Recommendation\n{RECOMMENDATION}") and len(text) > 3
+    assert final.content[-1].text == "".join(text) and final.usage.output_tokens > 0
+    assert ext["status"] == "partial"
+    rows = wait_for(lambda: (x := spend(gw.url, thread_id=ext["thread_id"])) and len(x) == 4 and x,
+                    "the streamed panel's four usage rows")
+    assert {row["route"] for row in rows} == {"panel:council"}
+
+
+def test_messages_key_needs_every_model_of_the_panel(upstream, gateway_factory):
+    kimi_fails(upstream)
+    gw = gateway_factory(config(upstream.url))
+    key = httpx.post(f"{gw.url}/key/generate", json={"models": ["council", "deepseek", "qwen", "kimi"]},
+                     headers=ADMIN).json()["key"]
+    claude = anthropic.Anthropic(base_url=gw.url, api_key=key, max_retries=0)
+    with pytest.raises(anthropic.PermissionDeniedError) as e:
+        claude.messages.create(model="council", max_tokens=100, messages=[{"role": "user", "content": "x"}])
+    assert "1 model(s) the key may not use" in e.value.message

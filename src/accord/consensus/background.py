@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from .types import Event, InputError, Request
@@ -93,13 +94,21 @@ class Runs:
         engine.check(req)
         tid = thread_id or await engine.store.open(tool, req.question, mode=req.mode,
                                                    panel=[m.label for m in req.panel], timeout=req.timeout)
-        progress = Progress(engine.store, tid, engine.labels(req.panel))
-        task = asyncio.create_task(self._run(engine, req, tid, tool, progress), name=f"accord-run-{tid}")
+        return self.launch(engine.store, tid, engine.labels(req.panel), lambda p: engine.run(
+            req, p.on_event, thread_id=tid, tool=tool, on_delta=p.on_delta))
+
+    def launch(self, store: ThreadStore, tid: str, labels: list[str],
+               job: Callable[[Progress], Awaitable[Any]]) -> str:
+        """Run `job` (a panel tool's whole call, given the Progress to report to) as run `tid`, whose thread is
+        open already: how review, precommit, debug and planner run in the background as consensus does."""
+        progress = Progress(store, tid, labels)
+        task = asyncio.create_task(self._run(store, tid, job, progress), name=f"accord-run-{tid}")
         self.tasks[tid] = task
         task.add_done_callback(lambda _t: self.tasks.pop(tid, None))
         return tid
 
-    async def _run(self, engine: Engine, req: Request, tid: str, tool: str, progress: Progress) -> None:
+    async def _run(self, store: ThreadStore, tid: str, job: Callable[[Progress], Awaitable[Any]],
+                   progress: Progress) -> None:
         async def flusher() -> None:
             while True:
                 await asyncio.sleep(FLUSH_EVERY)
@@ -108,18 +117,16 @@ class Runs:
 
         ticker = asyncio.create_task(flusher())
         try:
-            await engine.run(req, progress.on_event, thread_id=tid, tool=tool, on_delta=progress.on_delta)
+            await job(progress)
         except asyncio.CancelledError:
             if self.stopping:  # not the user's cancel: the server stopped under it
-                assert engine.store is not None
-                await asyncio.shield(engine.store.finish(tid, status="interrupted"))
+                await asyncio.shield(store.finish(tid, status="interrupted"))
             # else the engine has marked the thread `cancelled`
         except Exception as e:
             log.error("run %s failed: %s", tid, e.__class__.__name__, exc_info=log.isEnabledFor(logging.DEBUG))
-            assert engine.store is not None
+            why = getattr(e, "message", None) or (str(e) if isinstance(e, InputError) else e.__class__.__name__)
             with contextlib.suppress(Exception):
-                await engine.store.finish(tid, status="failed",
-                                          result={"error": getattr(e, "message", None) or e.__class__.__name__})
+                await store.finish(tid, status="failed", result={"error": why})
         finally:
             ticker.cancel()
 

@@ -4,7 +4,8 @@ ANTHROPIC_BASE_URL) and the anthropic SDK run on any model Accord serves.
 Keys, allow-lists, budgets, rate limits, fallbacks and usage rows work exactly as on /v1/chat/completions
 (the same auth, router and recording); the router passes the request through to upstreams that speak
 Anthropic's format and translates it for the rest (providers/messages.py). Errors leave in Anthropic's shape
-(anthropic_shape.py), in the stream too.
+(anthropic_shape.py), in the stream too. A panel asked as a model (gateway/panels.py) answers in the same shape:
+its progress as thinking, then the chair's answer as text.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ from starlette.responses import Response
 
 from ..errors import AccordError, BadRequest, NotFound
 from ..providers import messages as native
-from . import anthropic_shape, auth, routing, sse, usage
+from ..providers.base import estimate_tokens
+from ..providers.translate_messages import anthropic_from_openai, openai_from_anthropic
+from ..providers.translate_messages_stream import MessageEvents
+from . import anthropic_shape, auth, panels, routing, sse, usage
 from .body import model_of, read_json
 from .chat import counted, served_by
 from .disconnect import ClientGone, unless_disconnected
@@ -75,8 +79,12 @@ async def messages(request: Request) -> Response:
         try:
             try:
                 _check(body)
+                panel = panels.find(request, model)
+                if panel is not None:  # a panel asked as a model: its own checks, reservation and rows
+                    return await _panel(request, panel, body, key, allow, started)
                 if key is not None:
-                    res = await auth.enforce(request, key, model, body, allow, plan)
+                    res = await auth.enforce(request, key, model, body, allow, plan,
+                                             amount=panels.fallback_cost(request, model, body, allow))
                 else:
                     routing.check_served(router, plan)
                     auth.price_cap(request, None, model, body, allow, plan)
@@ -95,12 +103,59 @@ async def messages(request: Request) -> Response:
                     refused(request, o, model=model, started=started, status=499, error_type="client_gone")
                     return Response(status_code=499)  # nobody is listening; the upstream call is cancelled
             except AccordError as e:
+                panel = panels.fallback(request, model, e, key, allow)
+                if panel is not None:  # the model and its model fallbacks failed: a panel is next in line
+                    await auth.budget_release(request, res)
+                    res = None
+                    return await _panel(request, panel, body, key, allow, started, charged=True)
                 refused(request, o, model=model, started=started, status=e.status, error_type=e.type, stream=stream)
                 raise
             usage.count_tokens(request, key, call)
             return Response(raw, media_type=_JSON, headers=served_by(call))
         finally:
             await auth.budget_release(request, res)
+
+
+async def _panel(request: Request, name: str, body: dict, key, allow, started: float, *,
+                 charged: bool = False) -> Response:
+    """Panel `name` answering an Anthropic request: its chat answer (or stream) translated as a model's is."""
+    chat = openai_from_anthropic(body)
+    chat["stream"] = bool(body.get("stream"))
+    call = await panels.open_panel(request, name, chat, key, allow, started=started, charged=charged)
+    if chat["stream"]:
+        async def over() -> None:  # however the stream ended: its tokens count, its reservation goes
+            usage.count_tokens(request, key, call)  # type: ignore[arg-type]  # a panel's total, as a Call's
+            await call.close()
+
+        events = MessageEvents(name, estimate_tokens(body.get("messages")))
+        return sse.ClosingStream(_events(_panel_events(call.chunks(), events, call)), over,
+                                 media_type="text/event-stream",
+                                 headers={"cache-control": "no-cache", "x-accel-buffering": "no",
+                                          "x-accord-model": name})
+    try:
+        data = await unless_disconnected(request, call.complete())
+    except ClientGone:
+        return Response(status_code=499)  # nobody is listening; the panel's calls are cancelled
+    finally:
+        usage.count_tokens(request, key, call)  # type: ignore[arg-type]
+        await call.close()
+    out = {**anthropic_from_openai(data, name), "accord": data["accord"]}
+    thread = data["accord"]["thread_id"]
+    return Response(orjson.dumps(out), media_type=_JSON,
+                    headers={"x-accord-model": name, **({"x-accord-thread": thread} if thread else {})})
+
+
+async def _panel_events(chunks: AsyncIterator[bytes], events: MessageEvents, call: panels.PanelCall
+                        ) -> AsyncIterator[bytes]:
+    """A panel's chat chunks as Anthropic events; its `accord` detail rides on message_delta."""
+    extension = None
+    async for raw in chunks:
+        chunk = orjson.loads(raw)
+        extension = chunk.get("accord", extension)
+        for ev in events.feed(chunk):
+            yield ev
+    for ev in events.end(call.usage, extension):
+        yield ev
 
 
 async def _events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

@@ -4,7 +4,7 @@ its budget is reserved for the panel's worst case; every upstream call is record
 `panel:<name>` and the run's thread. Whole answers carry the panel's detail in an `accord` field; streamed
 ones show progress as `reasoning_content` while the panel works, then the chair's answer as it is written.
 
-`chat` serves /v1/chat/completions. Another route (/v1/responses does; /v1/messages can) calls `open_panel`
+`chat` serves /v1/chat/completions. Other routes (/v1/responses, /v1/messages) call `open_panel`
 with its body translated to chat messages, then translates `PanelCall.complete()` or `.chunks()` as it does a
 model's answer."""
 

@@ -1,6 +1,7 @@
 """The `debug` tool: the whole panel proposes ranked root-cause hypotheses in parallel, in one call; merged
 across models with votes. A continuation brings back what the suggested checks showed."""
 
+import dataclasses
 from typing import Annotated
 
 from mcp.server.mcpserver import Context
@@ -10,6 +11,7 @@ from pydantic import AliasChoices, Field
 from .. import metering
 from ..consensus.debug import Ask, diagnose, markdown
 from ..consensus.types import InputError
+from . import background as bg
 from . import inputs
 from .progress import Progress
 from .state import State
@@ -30,11 +32,15 @@ def make(state: State):
         files: inputs.Files = None,
         models: inputs.Models = None,
         continuation_id: inputs.Continuation = None,
+        background: bg.Flag = False,
     ) -> str:
         with inputs.tool_errors():
             context, _images, notes = await inputs.gather(state, files, None)
             ask = Ask(inputs.panel(state, models), symptoms, logs=logs, context=context, checks=checks,
                       thread_id=continuation_id, history=await inputs.history(state, continuation_id))
+            if background:
+                return await bg.start(state, "debug", symptoms, ask.panel, continuation_id, lambda tid, p: diagnose(
+                    state.engine, state.cfg, dataclasses.replace(ask, thread_id=tid), p.on_event))
             async with Progress(ctx, state.cfg.mcp.heartbeat) as progress:
                 await progress.send(f"asking {len(ask.panel)} models for hypotheses")
                 with metering.tagged("mcp"):

@@ -1,5 +1,6 @@
 """The `planner` tool: the panel drafts plans in parallel and the chair merges them into one, in one call."""
 
+import dataclasses
 from typing import Annotated
 
 from mcp.server.mcpserver import Context
@@ -9,6 +10,7 @@ from pydantic import AliasChoices, Field
 from .. import metering
 from ..consensus.planner import Ask, markdown, plan
 from ..consensus.types import InputError
+from . import background as bg
 from . import inputs
 from .progress import Progress
 from .state import State
@@ -27,12 +29,16 @@ def make(state: State):
         models: inputs.Models = None,
         chair: inputs.Model = None,
         continuation_id: inputs.Continuation = None,
+        background: bg.Flag = False,
     ) -> str:
         with inputs.tool_errors():
             context, _images, notes = await inputs.gather(state, files, None)
             ask = Ask(inputs.panel(state, models), task, context=context,
                       chair=chair if chair and chair.lower() != "auto" else None, thread_id=continuation_id,
                       history=await inputs.history(state, continuation_id))
+            if background:
+                return await bg.start(state, "planner", task, ask.panel, continuation_id, lambda tid, p: plan(
+                    state.engine, state.cfg, dataclasses.replace(ask, thread_id=tid), p.on_event))
             async with Progress(ctx, state.cfg.mcp.heartbeat) as progress:
                 await progress.send(f"asking {len(ask.panel)} models for drafts")
                 with metering.tagged("mcp"):

@@ -1,6 +1,7 @@
 """The `review` tool (PAL's `codereview`) and `precommit`: the whole panel reviews a git change and/or files
 in parallel, in one call; findings merged across models with who found each, and a verdict under a policy."""
 
+import dataclasses
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver import Context
@@ -10,6 +11,7 @@ from pydantic import AliasChoices, Field
 from .. import metering
 from ..consensus.review_code import Ask, markdown, review
 from ..consensus.types import InputError
+from . import background as bg
 from . import inputs
 from .progress import Progress
 from .state import State
@@ -29,8 +31,12 @@ FailOn = Annotated[Literal["critical", "high", "medium", "low"] | None,
                    Field(description="fail on this severity or worse; default: critical, or high found by 2+")]
 
 
-async def run(state: State, ctx: Context, ask: Ask, tool: str) -> str:
+async def run(state: State, ctx: Context, ask: Ask, tool: str, background: bool = False) -> str:
     with inputs.tool_errors():
+        if background:
+            what = ask.diff or ask.path or "files"
+            return await bg.start(state, tool, f"Review {what}", ask.panel, ask.thread_id, lambda tid, p: review(
+                state.engine, state.cfg, dataclasses.replace(ask, thread_id=tid), p.on_event, tool=tool))
         async with Progress(ctx, state.cfg.mcp.heartbeat) as progress:
             await progress.send(f"reviewing with {len(ask.panel)} models")
             with metering.tagged("mcp"):
@@ -52,12 +58,13 @@ def make(state: State):
         focus: Annotated[str | None, Field(validation_alias=AliasChoices("focus", "focus_on", "step", "prompt"))
                          ] = None,
         continuation_id: inputs.Continuation = None,
+        background: bg.Flag = False,
     ) -> str:
         with inputs.tool_errors():
             ask = Ask(inputs.panel(state, models), path=path, diff=diff, files=files, fail_on=fail_on,
                       focus=focus,
                       thread_id=continuation_id, history=await inputs.history(state, continuation_id))
-        return await run(state, ctx, ask, "review")
+        return await run(state, ctx, ask, "review", background)
 
     return review_
 
@@ -72,6 +79,7 @@ def make_precommit(state: State):
         models: inputs.Models = None,
         fail_on: FailOn = None,
         continuation_id: inputs.Continuation = None,
+        background: bg.Flag = False,
     ) -> str:
         with inputs.tool_errors():
             if not path:
@@ -79,6 +87,6 @@ def make_precommit(state: State):
             ask = Ask(inputs.panel(state, models), path=path, diff=diff, intent=intent, precommit=True,
                       fail_on=fail_on,
                       thread_id=continuation_id, history=await inputs.history(state, continuation_id))
-        return await run(state, ctx, ask, "precommit")
+        return await run(state, ctx, ask, "precommit", background)
 
     return precommit

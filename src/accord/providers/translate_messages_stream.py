@@ -65,13 +65,17 @@ class MessageEvents:
                 self.stop = STOP_REASON.get(choice["finish_reason"], "end_turn")
         return out
 
-    def end(self, usage: Usage | None) -> list[bytes]:
+    def end(self, usage: Usage | None, extension: dict | None = None) -> list[bytes]:
         """The closing events. With tool calls made, the stop reason is tool_use whatever the upstream said
-        (some say "stop"): that is what makes a client run them."""
+        (some say "stop"): that is what makes a client run them. `extension`: Accord's own detail (a panel's),
+        carried on message_delta as `accord`."""
         out = self.start() + self._close()
         stop = "tool_use" if self.tools and self.stop in (None, "end_turn") else self.stop or "end_turn"
         u: dict[str, Any] = usage_block(usage) if usage is not None else {"output_tokens": 0}
-        out.append(event("message_delta", {"delta": {"stop_reason": stop, "stop_sequence": None}, "usage": u}))
+        delta: dict[str, Any] = {"delta": {"stop_reason": stop, "stop_sequence": None}, "usage": u}
+        if extension is not None:
+            delta["accord"] = extension
+        out.append(event("message_delta", delta))
         out.append(event("message_stop", {}))
         return out
 
