@@ -46,13 +46,16 @@ def default_panel(upstream, chair: Reply | None = None):
                                    chair=chair)
 
 
+TOOL_NAMES = ["consensus", "chat", "thinkdeep", "challenge", "review", "precommit", "debug", "planner", "listmodels",
+              "threads", "version"]
+
+
 async def test_tools_list_is_small_and_complete(upstream):
     async with connect(upstream) as c:
         tools = await c.list_tools()
         size = len(json.dumps(tools.model_dump(by_alias=True, exclude_none=True))) / 4
         assert size <= 3000, size
-        assert [t.name for t in tools.tools] == ["consensus", "chat", "thinkdeep", "challenge", "review", "precommit",
-                                                 "debug", "planner", "listmodels", "threads", "version"]
+        assert [t.name for t in tools.tools] == TOOL_NAMES
         assert all("title" not in json.dumps(t.input_schema) for t in tools.tools)
         consensus = next(t for t in tools.tools if t.name == "consensus").input_schema
         assert consensus["properties"]["models"]["items"]["properties"]["stance"]["enum"] == ["for", "against", "neutral"]

@@ -19,6 +19,7 @@ from conftest import MASTER_KEY
 from fakes import Reply
 from faults import FaultServer
 from panelkit import chair_json, kind
+from waiting import wait_for
 
 ADMIN = {"Authorization": f"Bearer {MASTER_KEY}"}
 
@@ -87,7 +88,9 @@ def test_request_span_parents_one_span_per_attempt(spans, upstream, faults, gate
     r = client.chat.completions.create(model="flaky", messages=[{"role": "user", "content": "hi"}])
     assert r.choices[0].message.content == "Hello from the fake upstream."
 
-    done = spans.get_finished_spans()
+    # the server ends the request's span once the response is sent, which may be just after the client read it
+    done = wait_for(lambda: (d := spans.get_finished_spans()) and any(s.name == "POST /v1/chat/completions" for s in d)
+                    and d, "the request's span to end")
     request = next(s for s in done if s.name == "POST /v1/chat/completions")
     assert request.attributes["http.response.status_code"] == 200
     attempts = children(done, request)
@@ -110,7 +113,9 @@ def test_a_streamed_attempt_ends_with_the_stream_and_its_usage(spans, upstream, 
     chunks = list(client.chat.completions.create(model="steady", messages=[{"role": "user", "content": "hi"}],
                                                  stream=True, stream_options={"include_usage": True}))
     usage = chunks[-1].usage
-    done = spans.get_finished_spans()
+    # the server ends the request's span once the response is sent, which may be just after the client read it
+    done = wait_for(lambda: (d := spans.get_finished_spans()) and any(s.name == "POST /v1/chat/completions" for s in d)
+                    and d, "the request's span to end")
     request = next(s for s in done if s.name == "POST /v1/chat/completions")
     (attempt,) = children(done, request)
     assert attempt.attributes["gen_ai.response.model"] == "gpt-4o"
