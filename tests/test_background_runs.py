@@ -93,6 +93,9 @@ async def test_cancel_stops_the_run_and_its_calls(upstream, gateway_factory):
         async with mcp_http(gw.url) as client:
             rid = run_id(await call(client, "consensus", {"question": "Ship on Friday?", "background": True}))
             await async_wait_for(lambda: _status_has(gw.url, rid, "kimi", "asking"), "kimi to be asked")
+            # "asking" is said just before the call: cancel once kimi's request has reached the provider
+            await async_wait_for(lambda: any(r["json"].get("model") == UPSTREAM["kimi"] for r in upstream.requests),
+                                 "kimi's request to reach the provider")
             text = await call(client, "threads", {"id": rid, "cancel": True})
             assert "(consensus, cancelled)" in text
         rows = wait_for(lambda: [r for r in httpx.get(f"{gw.url}/spend/logs", params={"thread_id": rid},

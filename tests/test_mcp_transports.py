@@ -17,6 +17,7 @@ from accord.mcp.state import State
 from conftest import MASTER_KEY
 from fakes import Reply
 from panelkit import UPSTREAM, panel_config, question, responder
+from test_mcp import TOOL_NAMES
 
 ACCORD = str(Path(sys.executable).parent / "accord")
 
