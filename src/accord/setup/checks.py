@@ -280,20 +280,20 @@ async def _gateway_scope(cfg: Any, scope: str, settings: Path, env: dict[str, st
 async def _count_tokens(url: str, token: str, model: str, timeout: float) -> tuple[int, str] | None:
     """A `POST /v1/messages/count_tokens` as Claude Code sends it: (status, error message); None when nothing
     answers. No tokens are generated, so it costs nothing."""
-    import httpx
+    import asyncio
+
+    from .probe import Unreachable, request
 
     body = {"model": model, "messages": [{"role": "user", "content": "ping"}]}
     headers = {"Authorization": f"Bearer {token}", "anthropic-version": "2023-06-01"}
     try:
-        async with httpx.AsyncClient(timeout=timeout) as client:
-            r = await client.post(f"{url}/v1/messages/count_tokens", json=body, headers=headers)
-    except httpx.HTTPError:
+        r = await asyncio.to_thread(request, "POST", f"{url}/v1/messages/count_tokens", headers=headers,
+                                    timeout=timeout, json_body=body)
+    except Unreachable:
         return None
-    if r.status_code == 200:
+    if r.status == 200:
         return 200, ""
-    try:
-        err = r.json().get("error") or {}
-        msg = str(err.get("message") or err) if isinstance(err, dict) else str(err)
-    except (ValueError, AttributeError):
-        msg = r.text[:200]
-    return r.status_code, msg.replace(token, "***")
+    data = r.json()
+    err = data.get("error") if isinstance(data, dict) else None
+    msg = (str(err.get("message") or err) if isinstance(err, dict) else str(err)) if err else r.text[:200]
+    return r.status, msg.replace(token, "***")

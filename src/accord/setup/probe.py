@@ -32,10 +32,12 @@ class Reply:
             return None
 
 
-def request(method: str, url: str, *, headers: dict[str, str] | None = None, timeout: float = 5.0) -> Reply:
+def request(method: str, url: str, *, headers: dict[str, str] | None = None, timeout: float = 5.0,
+            json_body: Any = None) -> Reply:
     """One request; an HTTP error status is a Reply like any other, only no answer raises Unreachable."""
-    body = method in ("POST", "PUT")  # an empty JSON object: Accord takes state-changing requests only as JSON
-    req = urllib.request.Request(url, method=method, data=b"{}" if body else None,
+    body = method in ("POST", "PUT")  # at least an empty JSON object: Accord takes state changes only as JSON
+    data = json.dumps(json_body if json_body is not None else {}).encode() if body else None
+    req = urllib.request.Request(url, method=method, data=data,
                                  headers={**({"Content-Type": "application/json"} if body else {}), **(headers or {})})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
