@@ -332,7 +332,7 @@ class _Metrics:
     async def sample(self, state: Any) -> None:
         store, limits, router = state.store, state.limits, state.router
         usage = store.usage
-        self.queue.set(len(usage.buffer) if usage is not None else len(store._early))
+        self.queue.set(usage.pending if usage is not None else len(store._early))
         self.in_flight.set(_requests_in_flight)
         self.streams.set(_streams_in_flight)
         mono = time.monotonic()

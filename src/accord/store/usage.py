@@ -39,6 +39,7 @@ class UsageWriter:
         self.interval = interval
         self.max_buffer = max_buffer
         self.buffer: list[dict[str, Any]] = []
+        self.writing = 0  # rows of the batch being written now
         self.dropped = 0
         self.written = 0
         self.failing_since: float | None = None
@@ -65,10 +66,17 @@ class UsageWriter:
                 await asyncio.wait_for(self._wake.wait(), self.interval)
             await self.flush()
 
+    @property
+    def pending(self) -> int:
+        """Rows not yet on disk: waiting, and in the batch being written (a locked database holds a batch for
+        seconds)."""
+        return len(self.buffer) + self.writing
+
     async def flush(self) -> int:
         if not self.buffer:
             return 0
         rows, self.buffer = self.buffer, []
+        self.writing = len(rows)
         try:
             await self._write(rows)
         except asyncio.CancelledError:
@@ -82,6 +90,8 @@ class UsageWriter:
                 log.warning("usage: cannot write to the database (%s); keeping %d rows in memory until it is back",
                             e.__class__.__name__, len(self.buffer))
             return 0
+        finally:
+            self.writing = 0
         if self.failing_since is not None:
             log.warning("usage: database is back; wrote the buffered rows")
             self.failing_since = None
