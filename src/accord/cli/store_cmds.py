@@ -60,7 +60,7 @@ def create(config_path, env_file, name, models, budget, rpm, tpm, expires, as_js
     from datetime import datetime, timezone
 
     from ..errors import BadRequest
-    from ..gateway.keys_api import parse_duration
+    from ..store.keys import parse_duration
 
     try:
         expires_at = datetime.now(timezone.utc) + parse_duration(expires) if expires else None

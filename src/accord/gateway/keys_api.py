@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 import orjson
@@ -14,25 +13,11 @@ from starlette.responses import Response
 from .. import budgets
 from ..errors import BadRequest, NotFound
 from ..router import check_model_name
+from ..store.keys import parse_duration
 from . import auth
 from .body import read_json
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w|mo|y)\s*$")
 INT_MAX = 2**31 - 1  # the limit columns are 32-bit integers (PostgreSQL's INTEGER)
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "mo": 2592000, "y": 31536000}
-
-
-def parse_duration(value: str) -> timedelta:
-    m = _DURATION.match(value or "")
-    if not m:
-        raise BadRequest(f"duration `{value}` not understood; write e.g. 30s, 15m, 12h, 30d, 2w, 6mo, 1y",
-                         param="duration")
-    try:
-        span = timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
-        datetime.now(timezone.utc) + span
-    except OverflowError:
-        raise BadRequest(f"duration `{value}` is too long", param="duration") from None
-    return span
 
 
 def _json(data: Any, status: int = 200) -> Response:

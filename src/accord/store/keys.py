@@ -7,19 +7,39 @@ force, and the check runs on every request.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, select, update
 
 from .. import budgets
+from ..errors import BadRequest
 from .db import Database
 from .models import UsageDaily, VirtualKey
 
 PREFIX = "sk-acc-"
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w|mo|y)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "mo": 2592000, "y": 31536000}
+
+
+def parse_duration(value: str) -> timedelta:
+    """A key's lifetime as written by people (30d, 12h, 6mo): one reading for the API, the dashboard and the CLI."""
+    m = _DURATION.match(value or "")
+    if not m:
+        raise BadRequest(f"duration `{value}` not understood; write e.g. 30s, 15m, 12h, 30d, 2w, 6mo, 1y",
+                         param="duration")
+    try:
+        span = timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+        datetime.now(timezone.utc) + span
+    except OverflowError:
+        raise BadRequest(f"duration `{value}` is too long", param="duration") from None
+    return span
 
 
 def new_key() -> str:

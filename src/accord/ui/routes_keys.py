@@ -9,7 +9,7 @@ from starlette.responses import RedirectResponse, Response
 
 from .. import budgets
 from ..errors import AccordError
-from ..gateway.keys_api import parse_duration
+from ..store.keys import parse_duration
 from . import auth
 from .app import render
 
