@@ -72,8 +72,8 @@ class Gateway:
     """Accord's app served for real on a loopback port."""
 
     def __init__(self, cfg_text: str) -> None:
+        from accord.app import create_app
         from accord.config import parse
-        from accord.gateway import create_app
 
         self.cfg = parse(cfg_text, "test.yaml")
         self.app = create_app(self.cfg)

@@ -93,11 +93,11 @@ def clients(url: str, duration: float, loops: list[str]) -> list[list[str]]:
 _LAUNCH = """
 import sys, uvicorn
 from accord.config import load
-from accord.gateway import create_app
+from accord.app import create_app
 cfg = load(sys.argv[1])
 app = create_app(cfg)
 if sys.argv[5] == "tuned":
-    from accord.gateway.gcpolicy import tune_for_serving
+    from accord.app import tune_for_serving
     tune_for_serving()
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), loop=sys.argv[3], http=sys.argv[4],
             log_level="warning", access_log=False, lifespan="on")

@@ -19,6 +19,6 @@ def mcp(config_path: str | None, env_file: str | None) -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     for w in cfg.warnings:
         click.echo(f"warning: {w}", err=True)
-    from ..mcp.stdio import run
+    from ..app import run_mcp_stdio
 
-    run(cfg)
+    run_mcp_stdio(cfg)

@@ -1,4 +1,4 @@
-"""`accord serve`: the gateway under uvicorn."""
+"""`accord serve`: the app the composition root (accord.app) builds, under uvicorn."""
 
 from __future__ import annotations
 
@@ -56,6 +56,8 @@ def serve(config_path: str | None, env_file: str | None, host: str | None, port:
         if probe.port_is_taken("127.0.0.1", s.metrics_port):
             fail(f"settings.metrics_port {s.metrics_port} on 127.0.0.1 is already in use: choose a free port, or "
                  "leave metrics_port out (/metrics on the API port takes the master key)", 1)
+    from .. import app as root
+
     logs.setup(level, fmt)
     os.environ["ACCORD_LOG"] = f"{level}:{fmt}"  # for worker processes
     _banner(cfg, host, port)
@@ -63,7 +65,7 @@ def serve(config_path: str | None, env_file: str | None, host: str | None, port:
     # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from any loopback peer as the client's
     # address; Accord reads it itself, from settings.trusted_proxies only
     common = dict(host=host, port=port, log_level=level, log_config=None, access_log=False, loop=loop,
-                  http="accord.gateway.headlimit:BoundedHttpTools",  # httptools, with request heads bounded
+                  http=root.HTTP_PROTOCOL,  # httptools, with request heads bounded
                   timeout_graceful_shutdown=30, lifespan="on", proxy_headers=False)
     if workers > 1:
         if s.metrics:
@@ -72,13 +74,10 @@ def serve(config_path: str | None, env_file: str | None, host: str | None, port:
             os.environ["ACCORD_CONFIG"] = str(cfg.path.resolve())
         if env_file:
             os.environ["ACCORD_ENV_FILE"] = str(env_file)
-        uvicorn.run("accord.cli.serve:worker_app", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+        uvicorn.run(root.WORKER_FACTORY, factory=True, workers=workers, **common)  # type: ignore[arg-type]
     else:
-        from ..gateway import create_app
-        from ..gateway.gcpolicy import tune_for_serving
-
-        app = create_app(cfg)
-        tune_for_serving()
+        app = root.create_app(cfg)
+        root.tune_for_serving()
         uvicorn.run(app, **common)  # type: ignore[arg-type]
 
 
@@ -94,23 +93,9 @@ def _multiprocess_metrics(metrics_port: int | None) -> None:
     atexit.register(shutil.rmtree, where, True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = where  # before any worker imports prometheus_client
     if metrics_port:
-        from ..gateway.prometheus import serve_port
+        from ..app import serve_metrics_port
 
-        serve_port(metrics_port)
-
-
-def worker_app():
-    """The app factory each worker process runs: it reads the config file itself, then tunes its collector."""
-    from .. import logs
-    from ..gateway.app import app_from_env
-    from ..gateway.gcpolicy import tune_for_serving
-
-    level, _, fmt = os.environ.get("ACCORD_LOG", "info:text").partition(":")
-    logs.setup(level, fmt or "text")
-
-    app = app_from_env()
-    tune_for_serving()
-    return app
+        serve_metrics_port(metrics_port)
 
 
 def _banner(cfg, host: str, port: int) -> None:

@@ -1,5 +1,5 @@
-"""The HTTP face of Accord: an ASGI app with OpenAI's routes."""
+"""The HTTP face of Accord: OpenAI's, Anthropic's and LiteLLM's routes (served by accord.app.create_app)."""
 
-from .app import create_app
+from .app import routes
 
-__all__ = ["create_app"]
+__all__ = ["routes"]

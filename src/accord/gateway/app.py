@@ -1,25 +1,14 @@
-"""create_app: the ASGI application `accord serve` runs."""
+"""The gateway's routes: OpenAI, Anthropic and Responses APIs, health, the admin API, consensus runs.
+
+The app they are served in (with /ui and /mcp beside them, and the services they share) is built by the
+composition root, accord.app.create_app; these handlers read those services from `request.app.state`.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-import os
-import signal
-from collections.abc import AsyncIterator
+from starlette.routing import BaseRoute, Route
 
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.routing import Mount, Route
-
-from .. import __version__, logs, metering, metrics
 from ..config import Config
-from ..consensus.background import Runs
-from ..limits import Limits
-from ..router import Router
-from ..store.ledger import Ledger
-from ..ui import LazyUI
 from . import (
     chat,
     errors,
@@ -34,16 +23,12 @@ from . import (
     runs_api,
     spend,
 )
-from .hosts import HostPolicy
-from .mcp_mount import LazyMCP
-from .middleware import RequestContext
-from .store import Store
 
-log = logging.getLogger("accord")
+HANDLERS = errors.HANDLERS  # AccordError and unexpected errors as OpenAI's (or Anthropic's) error body
 
 
-def routes() -> list[Route]:
-    out: list[Route] = []
+def routes(cfg: Config) -> list[BaseRoute]:
+    out: list[BaseRoute] = []
     for prefix in ("/v1", ""):
         out += [
             Route(f"{prefix}/chat/completions", chat.chat_completions, methods=["POST"]),
@@ -73,62 +58,6 @@ def routes() -> list[Route]:
         Route("/v1/consensus/runs/{run_id}", runs_api.get_run, methods=["GET"]),
         Route("/v1/consensus/runs/{run_id}/cancel", runs_api.cancel_run, methods=["POST"]),
     ]
+    if cfg.settings.metrics:
+        out.append(Route("/metrics", prometheus.scrape, methods=["GET"]))
     return out
-
-
-def create_app(cfg: Config) -> Starlette:
-    logs.redact_config(cfg)  # its secrets are masked in every log line and traceback
-    router = Router(cfg)
-    s = cfg.settings
-    if s.metrics:
-        metrics.enable()
-    mcp = LazyMCP() if cfg.mcp.http else None  # MCP over streamable HTTP at /mcp
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.store.open_in_background()
-        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError, AttributeError):
-            # only the main thread of a process can take signals (not a test's server thread, not Windows)
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload.on_sighup, app)
-        sampler = asyncio.create_task(metrics.sample_forever(app.state), name="accord-metrics") if s.metrics else None
-        # with several workers the metrics port is served once, by `accord serve`'s parent process
-        port = prometheus.serve_port(s.metrics_port) if s.metrics and s.metrics_port and not metrics.multiprocess() \
-            else None
-        try:
-            yield
-        finally:
-            if sampler is not None:
-                sampler.cancel()
-            prometheus.stop_port(port)
-            metrics.process_exited()
-            await app.state.runs.close()  # background runs end `interrupted`, stored before the store closes
-            if mcp is not None:
-                await mcp.close()
-            await app.state.router.close()
-            await app.state.store.close()  # flushes usage: a SIGTERM loses nothing
-            await app.state.limits.close()
-
-    ui = [Mount("/ui", app=LazyUI())]  # the dashboard, built on its first request
-    scrape = [Route("/metrics", prometheus.scrape, methods=["GET"])] if s.metrics else []
-    app = Starlette(routes=routes() + scrape + ([Route("/mcp", endpoint=mcp)] if mcp else []) + ui,
-                    exception_handlers=errors.HANDLERS, lifespan=lifespan,
-                    middleware=[Middleware(RequestContext)])  # type: ignore[arg-type]
-    app.state.cfg = cfg
-    app.state.router = router
-    app.state.runs = Runs()  # background consensus runs (MCP `background: true`, /v1/consensus/runs)
-    app.state.on_reload = []  # callables (cfg, router) told of every reload
-    app.state.limits = Limits(cfg.settings.redis_url)
-    app.state.store = Store(cfg.settings, Ledger(app.state.limits.redis))  # budgets share the limits' Redis
-    metering.attach(router, app.state.store.record)  # every model call, from /v1, /mcp or the dashboard
-    app.state.master_key = cfg.settings.master_key or None
-    app.state.hosts = HostPolicy(cfg.settings.allowed_hosts)
-    app.state.max_body = int(cfg.settings.max_body_mb * 1024 * 1024)
-    app.state.version = __version__
-    return app
-
-
-def app_from_env() -> Starlette:
-    """Factory for uvicorn workers: each worker reads the config file itself (never a parent's memory)."""
-    from ..config import load
-
-    return create_app(load(os.environ.get("ACCORD_CONFIG") or None, env_file=os.environ.get("ACCORD_ENV_FILE")))

@@ -1,21 +1,23 @@
-"""Who is calling: the master key (compared in constant time), a virtual key, or nobody on an open loopback.
+"""The gateway's side of auth: admin routes, and what a virtual key may do on a model route (its allow-list,
+budget, price cap and rpm/tpm limits).
 
-Model routes take either key; admin routes and /mcp take only the master key, and are off without one: an
-open loopback server must not hand out keys, rewrite its config or read files for whoever can reach it
-(another local user, a page in a browser).
+Who is calling (master key, virtual key, nobody) is accord.auth, shared with /mcp; its names are re-exported
+here for the gateway's routes. Model routes take either key; admin routes take only the master key, and are off
+without one: an open loopback server must not hand out keys, rewrite its config or read files for whoever can
+reach it (another local user, a page in a browser).
 """
 
 from __future__ import annotations
 
-import hmac
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
+from .. import auth as shared
 from .. import budgets
+from ..auth import caller, check, presented_key
 from ..costs import cap_message, worst_case
-from ..errors import AuthError, BadRequest, PermissionDenied, RateLimited
+from ..errors import BadRequest, PermissionDenied, RateLimited
 from ..store.ledger import OverBudget
 
 if TYPE_CHECKING:
@@ -23,77 +25,15 @@ if TYPE_CHECKING:
     from ..store.keys import KeyInfo
     from ..store.ledger import Reservation
 
-VIRTUAL_PREFIX = "sk-acc-"
+__all__ = ["ADMIN_OFF", "admin", "allowed", "budget_release", "caller", "check", "enforce", "presented_key",
+           "price_cap"]
 
-
-def presented_key(request: Request) -> str | None:
-    h = request.headers
-    auth = h.get("authorization")
-    if auth:
-        scheme, _, token = auth.partition(" ")
-        if scheme.lower() == "bearer" and token.strip():
-            return token.strip()
-        return auth.strip() or None
-    return h.get("x-api-key") or h.get("api-key") or None
-
-
-def _is_master(request: Request, key: str) -> bool:
-    master: str | None = request.app.state.master_key
-    return master is not None and hmac.compare_digest(key.encode(), master.encode())
-
-
-HOW_TO_TURN_ON = ("set a master key (settings.master_key in accord.yaml, or ACCORD_MASTER_KEY in the environment "
-                  "or env file), restart `accord serve`, and send it as `Authorization: Bearer <master key>`")
 ADMIN_OFF = "the admin API (/key/*, /spend/*, /usage/*, /config/reload) is off without a master key; to turn it on, "
-MCP_OFF = ("MCP over HTTP (/mcp) is off without a master key; stdio (`accord mcp`, what `accord claude install` "
-           "registers) works without one. To turn /mcp on, ")
 
 
 def admin(request: Request, off: str = ADMIN_OFF) -> None:
-    """Admin routes and /mcp: the master key only; without one configured, refused with how to turn them on."""
-    if request.app.state.master_key is None:
-        raise PermissionDenied(off + HOW_TO_TURN_ON, code="master_key_required")
-    check(request)
-
-
-def check(request: Request) -> None:
-    """The master key, or nothing at all when none is set (loopback only): /health."""
-    if request.app.state.master_key is None:
-        return
-    key = presented_key(request)
-    if key is None:
-        raise AuthError("no API key: send `Authorization: Bearer <key>` (or `x-api-key`)", code="missing_api_key")
-    if not _is_master(request, key):
-        if key.startswith(VIRTUAL_PREFIX):
-            raise PermissionDenied("this route needs the master key; virtual keys cannot use it",
-                                   code="admin_only")
-        raise AuthError("invalid API key")
-
-
-async def caller(request: Request) -> KeyInfo | None:
-    """Model routes: returns the virtual key in use (None for the master key or an open server)."""
-    key = presented_key(request)
-    open_ = request.app.state.master_key is None
-    if key is None:
-        if open_:
-            return None
-        raise AuthError("no API key: send `Authorization: Bearer <key>` (or `x-api-key`)", code="missing_api_key")
-    if _is_master(request, key):
-        return None
-    if not key.startswith(VIRTUAL_PREFIX):
-        if open_:
-            return None  # no auth configured: SDKs insist on sending some key
-        raise AuthError("invalid API key")
-    info = await request.app.state.store.key(key)
-    if info is None:
-        raise AuthError("invalid API key")
-    now = datetime.now(timezone.utc)
-    if info.revoked_at is not None:
-        raise AuthError(f"key `{info.name or info.prefix}` was revoked", code="key_revoked")
-    if info.expires_at is not None and info.expires_at <= now:
-        raise AuthError(f"key `{info.name or info.prefix}` expired at {info.expires_at.isoformat(timespec='seconds')}",
-                        code="key_expired")
-    return info
+    """Admin routes: the master key only; without one configured, refused with how to turn them on."""
+    shared.admin(request, off)
 
 
 def allowed(request: Request, key: KeyInfo | None) -> Allow | None:

@@ -1,5 +1,5 @@
-"""MCP over streamable HTTP at /mcp on the gateway, authenticated like the rest of it (master key bearer),
-calling the gateway's own router in-process."""
+"""MCP over streamable HTTP at /mcp beside the gateway, authenticated like it (master key bearer, accord.auth),
+calling the server's own router in-process."""
 
 from __future__ import annotations
 
@@ -9,12 +9,10 @@ from typing import Any
 
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
-from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ..config import Config
-from ..errors import AccordError
+from .access import refused
 from .server import build
 from .state import State
 
@@ -38,13 +36,7 @@ class MCPMount:
         return Route(path, endpoint=self)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        from ..gateway import auth
-
-        try:
-            auth.admin(Request(scope), auth.MCP_OFF)
-        except AccordError as e:
-            await JSONResponse(e.to_dict(), status_code=e.status, headers={"WWW-Authenticate": "Bearer"})(
-                scope, receive, send)
+        if await refused(scope, receive, send):
             return
         await self.app(scope, receive, send)
 

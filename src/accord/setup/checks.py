@@ -72,13 +72,13 @@ def api_base_check(cfg: Any) -> Result | None:
 
 async def model_checks(cfg: Any, timeout: float = 15.0) -> list[Result]:
     """A one-token request to every deployment, all at once."""
-    from ..gateway.health import _check
+    from ..health import probe
     from ..router import Router
 
     router = Router(cfg)
     try:
         deps = [d for group in router.groups.values() for d in group]
-        results = await asyncio.gather(*(asyncio.wait_for(_check(router, d), timeout) for d in deps),
+        results = await asyncio.gather(*(asyncio.wait_for(probe(router, d), timeout) for d in deps),
                                        return_exceptions=True)
     finally:
         await router.close()

@@ -1,41 +1,22 @@
-"""The dashboard's routes, templates and the sign-in pages. Each page's handlers live in routes_<page>.py."""
+"""The dashboard's routes and the sign-in pages. Each page's handlers live in routes_<page>.py, its templates
+and `render` in pages.py."""
 
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 from typing import Any
 
 import orjson
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 
-from . import auth, charts
-
-HERE = Path(__file__).parent
-ENV = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
-                  trim_blocks=True, lstrip_blocks=True)
-ENV.globals["chart_bars"] = charts.bars
-ENV.globals["chart_lines"] = charts.lines
-ENV.filters["money"] = lambda v: f"${v:,.4f}" if v and v < 1 else f"${v or 0:,.2f}"
-ENV.filters["num"] = lambda v: f"{v:,}" if isinstance(v, int) else f"{v:,.1f}" if v is not None else "—"
-ENV.filters["ms"] = lambda v: "—" if v is None else f"{v:,.0f} ms" if v < 10_000 else f"{v / 1000:,.1f} s"
+from . import auth, routes_keys, routes_logs, routes_models, routes_overview, routes_playground
+from .pages import HERE, render
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
-NAV = [("overview", "Overview", "/"), ("models", "Models", "/models"), ("keys", "Keys", "/keys"),
-       ("logs", "Logs", "/logs"), ("playground", "Playground", "/playground"), ("threads", "Threads", "/threads"),
-       ("settings", "Settings", "/settings")]
-
-
-def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-    sess = getattr(request.state, "session", None)
-    html = ENV.get_template(name).render(base=auth.prefix(request), session=sess, nav=NAV,
-                                         version=request.app.state.version, **ctx)
-    return HTMLResponse(html, status_code=status)
 
 
 # ------------------------------------------------------------------------------------------ sign-in
@@ -116,8 +97,6 @@ class UI:
     """The dashboard's own state (the sign-in throttle) and its routes, with security headers on every reply."""
 
     def __init__(self) -> None:
-        from . import routes_keys, routes_logs, routes_models, routes_overview, routes_playground
-
         self.auth = auth.Auth()
         self.router = Router(routes=[
             Route("/", routes_overview.overview, methods=["GET"]),

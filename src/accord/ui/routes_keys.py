@@ -11,7 +11,7 @@ from .. import budgets
 from ..errors import AccordError
 from ..store.keys import parse_duration
 from . import auth
-from .app import render
+from .pages import render
 
 
 async def _keys(request: Request):

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import auth
-from .app import render
+from .pages import render
 
 PAGE = 50
 FILTERS = ("key_id", "model", "status", "start", "end")

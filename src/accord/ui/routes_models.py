@@ -6,9 +6,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..gateway import health
+from .. import health
 from . import auth
-from .app import render
+from .pages import render
 
 
 def rows(router) -> list[dict]:
@@ -44,4 +44,4 @@ async def test(request: Request) -> Response:
     dep = next((d for g in router.groups.values() for d in g if d.id == body.get("deployment")), None)
     if dep is None:
         return JSONResponse({"error": "no such deployment"}, 404)
-    return JSONResponse(await health._check(router, dep))
+    return JSONResponse(await health.probe(router, dep))

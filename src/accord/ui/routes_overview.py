@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import auth
-from .app import render
+from .pages import render
 
 CAP = 50_000
 # name -> (span, bucket, label format)

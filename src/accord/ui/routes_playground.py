@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from .. import metering
 from ..consensus.callers import LocalModels
 from . import auth
-from .app import render
+from .pages import render
 
 HEARTBEAT = 5.0
 STANCES = ("neutral", "for", "against")

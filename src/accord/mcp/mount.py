@@ -1,4 +1,4 @@
-"""/mcp on the gateway, started on its first (authenticated) request.
+"""/mcp, started on its first (authenticated) request; mounted beside the gateway's routes by accord.app.
 
 The MCP SDK is the heaviest import Accord has; loading it at the first MCP call instead of at start keeps
 `accord serve` healthy in a fraction of the time and its idle memory small for users of the plain API.
@@ -10,14 +10,15 @@ import asyncio
 import importlib
 from typing import Any
 
-from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from ..errors import AccordError
-from . import auth
+from .access import refused
 
 
 class LazyMCP:
+    """An ASGI endpoint that imports and starts the MCP server (accord.mcp.http) on the first admitted request."""
+
     def __init__(self) -> None:
         self.mount: Any = None
         self._lock = asyncio.Lock()
@@ -25,22 +26,22 @@ class LazyMCP:
         self._stop: asyncio.Event | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if await refused(scope, receive, send):
+            return
         try:
-            auth.admin(Request(scope), auth.MCP_OFF)
             if self.mount is None:
                 async with self._lock:
                     if self.mount is None:
                         await self._start(scope["app"])
         except AccordError as e:
-            headers = {"WWW-Authenticate": "Bearer"} if e.status == 401 else None
-            await JSONResponse(e.to_dict(), status_code=e.status, headers=headers)(scope, receive, send)
+            await JSONResponse(e.to_dict(), status_code=e.status)(scope, receive, send)
             return
         await self.mount(scope, receive, send)
 
     async def _start(self, app: Any) -> None:
         module = await asyncio.to_thread(importlib.import_module, "accord.mcp.http")
         store = app.state.store
-        await store.wait(timeout=30)  # threads live in the gateway's own database
+        await store.wait(timeout=30)  # threads live in the server's own database
         mount = module.MCPMount(app.state.cfg, app.state.router, db=store.db, runs=app.state.runs)
         started, self._stop = asyncio.Event(), asyncio.Event()
         failed: list[BaseException] = []
