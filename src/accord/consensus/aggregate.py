@@ -13,7 +13,7 @@ from .select import show
 from .types import Answer, Result
 
 if TYPE_CHECKING:
-    from .runner import Engine, Run
+    from .strategy import Engine, Run
 
 CLUSTERED = ("synthesize", "review", "select")  # free-text modes; vote (and debate with a format) read their own
 

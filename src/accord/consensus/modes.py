@@ -9,29 +9,11 @@ from typing import TYPE_CHECKING
 from .. import tracing
 from . import extract, prompts, rank, synthesis, vote
 from .select import select
-from .types import Answer, Member, Result
+from .strategy import first_answers, messages
+from .types import Answer, Result
 
 if TYPE_CHECKING:
-    from .runner import Engine, Run
-
-
-def messages(engine: Engine, run: Run, m: Member) -> tuple[list[dict], list[str]]:
-    """The panelist's messages; a debate with an answer format asks for the ANSWER line, as a vote does."""
-    msgs, notes = engine.member_messages(run, m)
-    if run.req.mode == "debate" and run.req.answer_format and msgs and msgs[0]["role"] == "system":
-        msgs[0] = {"role": "system", "content": prompts.panel_system(m, run.req.answer_format, voting=True)}
-    return msgs, notes
-
-
-async def first_answers(engine: Engine, run: Run) -> list[Answer]:
-    labels = engine.labels(run.req.panel)
-
-    def job(i: int):
-        m = run.req.panel[i]
-        msgs, notes = messages(engine, run, m)
-        return lambda: engine.ask(run, m.model, msgs, stance=m.stance, label=labels[i], notes=notes)
-
-    return await engine.fan_out(run, [job(i) for i in range(len(labels))])
+    from .strategy import Engine, Run
 
 
 async def chair(engine: Engine, run: Run, result: Result, extra: str = "") -> None:

@@ -8,48 +8,20 @@ import asyncio
 import functools
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import metering, metrics, tracing
 from ..errors import AccordError
 from ..providers.base import Usage
-from . import prompts
-from .types import MODES, STANCES, Answer, Event, InputError, Member, Request, Result
+from . import aggregate, modes, prompts
+from .strategy import OnDelta, OnEvent, Run
+from .types import MODES, STANCES, Answer, InputError, Member, Request, Result
 
 if TYPE_CHECKING:
     from ..store.threads import ThreadStore
     from .callers import ModelCaller
 
-OnEvent = Callable[[Event], Awaitable[None]]
-OnDelta = Callable[[str, str], Awaitable[None]]  # (who, text): answer text as it streams in
 ESTIMATE_OUTPUT = 2_000  # completion tokens assumed for the cost budget when no max_tokens is given
-
-
-@dataclass
-class Run:
-    """One run's state: never shared between runs."""
-
-    req: Request
-    started: float = field(default_factory=time.monotonic)
-    on_event: OnEvent | None = None
-    on_delta: OnDelta | None = None
-    sem: asyncio.Semaphore | None = None
-    tokens_spent: int = 0
-    cost_spent: float = 0.0
-    cost_reserved: float = 0.0
-    calls_planned: int = 1
-
-    @property
-    def deadline(self) -> float:
-        return self.started + self.req.timeout
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
-
-    async def emit(self, kind: str, model: str | None = None, detail: str = "") -> None:
-        if self.on_event is not None:
-            await self.on_event(Event(kind, model, detail, round(self.elapsed(), 2)))  # type: ignore[arg-type]
 
 
 class Engine:
@@ -107,8 +79,6 @@ class Engine:
                   tool: str = "consensus", on_delta: OnDelta | None = None) -> Result:
         """`on_delta`, when given, receives each answer's text as it streams in (the models are then called
         streaming, where the caller can)."""
-        from . import aggregate, modes
-
         self.check(req)
         run = Run(req, on_event=on_event, on_delta=on_delta,
                   sem=asyncio.Semaphore(req.concurrency) if req.concurrency else None)

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 
 from . import prompts, rank
 from .extract import _json_blobs
+from .strategy import first_answers
 from .types import Answer, Result
 
 if TYPE_CHECKING:
-    from .runner import Engine, Run
+    from .strategy import Engine, Run
 
 _CHOICE = re.compile(r"(?im)^\W*(?:choice|best|selected?)\W*\s*(?:answer|response)?\s*([A-Z])\b")
 
@@ -36,8 +37,6 @@ def parse_choice(text: str, letters: list[str]) -> tuple[str | None, str]:
 
 
 async def select(engine: Engine, run: Run) -> Result:
-    from .modes import first_answers
-
     req = run.req
     result = Result(req.question, "select", "", await first_answers(engine, run))
     labels = engine.labels(req.panel)

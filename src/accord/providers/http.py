@@ -14,6 +14,7 @@ import aiohttp
 import orjson
 
 from ..errors import UpstreamError, UpstreamTimeout
+from .upstream import bad_upstream_json, upstream_error, with_url_credentials
 
 if TYPE_CHECKING:
     from ..config import Deployment, Settings
@@ -70,8 +71,6 @@ async def post(
     pools: Pools, dep: Deployment, url: str, payload: bytes, headers: dict, timeout: aiohttp.ClientTimeout
 ) -> aiohttp.ClientResponse:
     """POST and return the response once its status is known good; map every failure to an AccordError."""
-    from .base import upstream_error, with_url_credentials
-
     headers = with_url_credentials(dep, headers)
     session = pools.get(url)
     try:
@@ -124,8 +123,6 @@ def _limit(resp: aiohttp.ClientResponse) -> int:
 
 
 async def read_json(resp: aiohttp.ClientResponse, dep: Deployment) -> dict:
-    from .base import bad_upstream_json
-
     raw = await read_body(resp, dep, _limit(resp))
     try:
         data = orjson.loads(raw)
@@ -178,8 +175,6 @@ async def sse_json(resp: aiohttp.ClientResponse, dep: Deployment, call, *, unwra
     `unwrap`: an event sent as a one-item list (Gemini) is taken as that item."""
     import time
     from contextlib import aclosing
-
-    from .base import bad_upstream_json
 
     async with aclosing(sse_data(resp, dep)) as events:
         async for data in events:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ..providers.vendors import VENDORS, base_env
 
 if TYPE_CHECKING:
-    from .importer import Result
+    from .imported import Result
 
 DATABASE = ("LiteLLM's PostgreSQL database holds LiteLLM's own tables (its keys, spend logs, UI users); Accord "
             "does not read them and keeps its own store apart (SQLite by default; the dashboard needs no database "

@@ -9,7 +9,6 @@ written to that env file or named in the report.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from ..config.yamlsource import dotted
 from ..providers.vendors import VENDORS
 from . import env_vars, pal
 from .claude_config import all_servers
+from .imported import Result
 
 _ENV_LINE = re.compile(r"^(export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=")
 _NO_KEY = {"", "none", "null", "empty", "fake", "dummy", "na", "n/a", "-", "x", "sk-no-key-required"}
@@ -25,23 +25,6 @@ _NO_KEY = {"", "none", "null", "empty", "fake", "dummy", "na", "n/a", "-", "x", 
 
 class ImportProblem(Exception):
     """An input Accord cannot use at all (one line, for the CLI)."""
-
-
-@dataclass
-class Result:
-    data: dict = field(default_factory=dict)  # accord.yaml
-    env: dict[str, str] = field(default_factory=dict)  # for the env file
-    skipped: list[str] = field(default_factory=list)  # "what: why"
-    notes: list[str] = field(default_factory=list)
-    kinds: list[tuple[str, str]] = field(default_factory=list)  # (file, kind)
-    litellm_database: bool = False  # --use-litellm-database: Accord's tables into LiteLLM's PostgreSQL
-
-    @property
-    def models(self) -> list[dict]:
-        return self.data.setdefault("models", [])
-
-    def section(self, name: str) -> dict:
-        return self.data.setdefault(name, {})
 
 
 # --------------------------------------------------------------------------------------------- recognising

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 if TYPE_CHECKING:
-    from .importer import Result
+    from .imported import Result
 
 # PAL custom model field -> Accord capability
 CAPABILITIES = {
