@@ -68,7 +68,7 @@ def test_every_post_needs_the_csrf_token(upstream, gateway_factory, tmp_path):
     r = c.post("/ui/keys/create", data={"name": "ok", "max_budget": "2.5", "csrf_token": csrf(c)})
     assert r.status_code == 201 and re.search(r'id="new-key" readonly value="sk-acc-', r.text)
     bad = c.post("/ui/keys/create", data={"name": "x", "rpm_limit": "many", "csrf_token": csrf(c)})
-    assert bad.status_code == 400 and "rpm limit must be a whole number" in bad.text
+    assert bad.status_code == 400 and "`rpm_limit` must be a whole number" in bad.text
     login_form = httpx.post(f"{g.url}/ui/login", data={"username": USER, "password": PASSWORD})
     assert login_form.status_code == 403 and "CSRF" in login_form.text  # the sign-in form is protected too
 

@@ -40,6 +40,23 @@ def _emit(data: Any) -> None:
 
 
 # ------------------------------------------------------------------------------------------------- keys
+def _model_list(models: str | None) -> list[str] | None:
+    """--models a,b: the allow-list as the API takes it."""
+    return None if models is None else [m.strip() for m in models.split(",") if m.strip()]
+
+
+def _key_fields(raw: dict[str, Any], partial: bool = False) -> dict[str, Any]:
+    """The options read as the API and the dashboard read a key's fields (store.keys.key_fields), with the same
+    refusals, before any database is opened."""
+    from ..errors import BadRequest
+    from ..store.keys import key_fields
+
+    try:
+        return key_fields(raw, partial=partial)
+    except BadRequest as e:
+        fail(e.message, 2)
+
+
 @click.group()
 def keys() -> None:
     """Create, list, update and revoke virtual keys."""
@@ -50,29 +67,20 @@ def keys() -> None:
 @env_file_option
 @click.option("--name", default="", help="A name (alias) to find the key by.")
 @click.option("--models", help="Comma-separated models the key may use (default: all).")
-@click.option("--budget", type=click.FloatRange(min=0), help="Spend limit in US dollars.")
-@click.option("--rpm", type=click.IntRange(min=1), help="Requests per minute.")
-@click.option("--tpm", type=click.IntRange(min=1), help="Tokens per minute.")
+@click.option("--budget", help="Spend limit in US dollars.")
+@click.option("--rpm", help="Requests per minute.")
+@click.option("--tpm", help="Tokens per minute.")
 @click.option("--expires", metavar="DURATION", help="Lifetime, e.g. 12h, 30d, 6mo.")
 @click.option("--json", "as_json", is_flag=True)
 def create(config_path, env_file, name, models, budget, rpm, tpm, expires, as_json) -> None:
     """Create a key. It is shown once: store it now."""
-    from datetime import datetime, timezone
-
-    from ..errors import BadRequest
-    from ..store.keys import parse_duration
-
-    try:
-        expires_at = datetime.now(timezone.utc) + parse_duration(expires) if expires else None
-    except BadRequest as e:
-        fail(e.message, 2)
-    model_list = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    fields = _key_fields({"key_alias": name, "models": _model_list(models), "max_budget": budget, "rpm_limit": rpm,
+                          "tpm_limit": tpm, "duration": expires})
 
     async def work(db):
         from ..store.keys import Keys
 
-        return await Keys(db).create(name=name, models=model_list, max_budget=budget, rpm_limit=rpm,
-                                     tpm_limit=tpm, expires_at=expires_at)
+        return await Keys(db).create(**fields)
 
     key, info = _run(config_path, env_file, work)
     if as_json:
@@ -146,17 +154,14 @@ def revoke(config_path, env_file, ref) -> None:
 @env_file_option
 @click.argument("ref")
 @click.option("--models")
-@click.option("--budget", type=click.FloatRange(min=0))
-@click.option("--rpm", type=click.IntRange(min=1))
-@click.option("--tpm", type=click.IntRange(min=1))
+@click.option("--budget")
+@click.option("--rpm")
+@click.option("--tpm")
 def update_(config_path, env_file, ref, models, budget, rpm, tpm) -> None:
     """Change a key's models, budget or limits."""
-    changes: dict[str, Any] = {}
-    if models is not None:
-        changes["models"] = [m.strip() for m in models.split(",") if m.strip()] or None
-    for k, v in (("max_budget", budget), ("rpm_limit", rpm), ("tpm_limit", tpm)):
-        if v is not None:
-            changes[k] = v
+    given = {k: v for k, v in (("models", _model_list(models)), ("max_budget", budget), ("rpm_limit", rpm),
+                               ("tpm_limit", tpm)) if v is not None}
+    changes: dict[str, Any] = _key_fields(given, partial=True)
     if not changes:
         fail("nothing to change: give --models, --budget, --rpm or --tpm", 2)
 

@@ -1,78 +1,23 @@
 """Admin API for virtual keys, in LiteLLM's shapes (/key/generate, /key/info, /key/list, /key/update,
-/key/delete), so scripts written for LiteLLM's proxy keep working. Master key only."""
+/key/delete), so scripts written for LiteLLM's proxy keep working. Master key only. A key's fields are read
+by store.keys.key_fields, as the dashboard and `accord keys` read them."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import budgets
 from ..errors import BadRequest, NotFound
-from ..router import check_model_name
-from ..store.keys import parse_duration
+from ..store.keys import key_fields
 from . import auth
 from .body import read_json
-
-INT_MAX = 2**31 - 1  # the limit columns are 32-bit integers (PostgreSQL's INTEGER)
 
 
 def _json(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
-
-
-def _opt_num(body: dict, name: str, kind: type) -> Any:
-    v = body.get(name)
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or (kind is int and int(v) != v):
-        raise BadRequest(f"`{name}` must be a non-negative {'whole ' if kind is int else ''}number", param=name)
-    if kind is int and v > INT_MAX:
-        raise BadRequest(f"`{name}` must be at most {INT_MAX}", param=name)
-    return kind(v)
-
-
-def _models(body: dict) -> list[str] | None:
-    v = body.get("models")
-    if v is None or v == []:
-        return None
-    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-        raise BadRequest("`models` must be a list of model names", param="models")
-    for name in v:
-        check_model_name(name, "models")
-    return v
-
-
-def _fields(body: dict, *, partial: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if not partial or "key_alias" in body:
-        alias = body.get("key_alias") or ""
-        if not isinstance(alias, str):
-            raise BadRequest("`key_alias` must be a string", param="key_alias")
-        out["name"] = alias
-    if not partial or "models" in body:
-        out["models"] = _models(body)
-    for name, kind, target in (("max_budget", float, "max_budget"), ("rpm_limit", int, "rpm_limit"),
-                               ("tpm_limit", int, "tpm_limit"), ("max_price", float, "max_price")):
-        if not partial or name in body:
-            out[target] = _opt_num(body, name, kind)
-    if not partial or "budget_duration" in body:
-        try:
-            out["budget_duration"] = budgets.check_duration(body.get("budget_duration"))
-        except ValueError as e:
-            raise BadRequest(str(e), param="budget_duration") from None
-    if not partial or "duration" in body:
-        d = body.get("duration")
-        out["expires_at"] = None if d in (None, "") else datetime.now(timezone.utc) + parse_duration(str(d))
-    if not partial or "metadata" in body:
-        meta = body.get("metadata")
-        if meta is not None and not isinstance(meta, dict):
-            raise BadRequest("`metadata` must be an object", param="metadata")
-        out["metadata" if not partial else "meta"] = meta
-    return out
 
 
 async def _keys(request: Request):
@@ -84,7 +29,7 @@ async def _keys(request: Request):
 async def generate(request: Request) -> Response:
     auth.admin(request)
     body = await read_json(request)
-    f = _fields(body, partial=False)
+    f = key_fields(body)
     key, info = await (await _keys(request)).create(**f)
     return _json({"key": key, "token": info.id, **info.public()})
 
@@ -118,7 +63,7 @@ async def update(request: Request) -> Response:
     auth.admin(request)
     body = await read_json(request)
     found = await _find(request, body.get("key"))
-    changes = _fields(body, partial=True)
+    changes = key_fields(body, partial=True)
     if not changes:
         raise BadRequest("nothing to change: give key_alias, models, max_budget, budget_duration, max_price, "
                          "rpm_limit, tpm_limit, duration or metadata")

@@ -1,4 +1,5 @@
-"""Keys: create (the key is shown once, on the page that answers the form), list and revoke."""
+"""Keys: create (the key is shown once, on the page that answers the form), list and revoke. The form is read
+by store.keys.key_fields, as the API and `accord keys` read theirs."""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ from datetime import datetime, timezone
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from .. import budgets
 from ..errors import AccordError
-from ..store.keys import parse_duration
+from ..store.keys import key_fields
 from . import auth
 from .pages import render
 
@@ -37,19 +37,6 @@ async def page(request: Request) -> Response:
     return await _page(request)
 
 
-def _number(form, name: str, kind: type):
-    raw = (form.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        v = kind(raw)
-    except ValueError:
-        raise ValueError(f"{name.replace('_', ' ')} must be a {'whole ' if kind is int else ''}number") from None
-    if v < 0:
-        raise ValueError(f"{name.replace('_', ' ')} must not be negative")
-    return v
-
-
 @auth.guarded
 async def create(request: Request) -> Response:
     form = await request.form()
@@ -58,17 +45,13 @@ async def create(request: Request) -> Response:
               "tpm_limit": form.get("tpm_limit") or "", "duration": form.get("duration") or "",
               "budget_duration": form.get("budget_duration") or "", "max_price": form.get("max_price") or ""}
     try:
-        kw = {"max_budget": _number(form, "max_budget", float), "rpm_limit": _number(form, "rpm_limit", int),
-              "tpm_limit": _number(form, "tpm_limit", int), "max_price": _number(form, "max_price", float),
-              "budget_duration": budgets.check_duration(str(fields["budget_duration"]).strip())}
-        duration = str(fields["duration"]).strip()
-        expires = datetime.now(timezone.utc) + parse_duration(duration) if duration else None
-    except ValueError as e:
-        return await _page(request, status=400, error=str(e), form=fields)
+        kw = key_fields({"key_alias": fields["name"], "models": fields["models"], "max_budget": fields["max_budget"],
+                         "rpm_limit": fields["rpm_limit"], "tpm_limit": fields["tpm_limit"],
+                         "max_price": fields["max_price"], "budget_duration": fields["budget_duration"],
+                         "duration": fields["duration"]})
     except AccordError as e:
         return await _page(request, status=400, error=e.message, form=fields)
-    key, _info = await (await _keys(request)).create(name=fields["name"], models=fields["models"] or None,
-                                                    expires_at=expires, **kw)
+    key, _info = await (await _keys(request)).create(**kw)
     request.app.state.store.forget()
     return await _page(request, status=201, new_key=key)
 
