@@ -27,11 +27,11 @@ from .gateway.app import HANDLERS
 from .gateway.gcpolicy import tune_for_serving
 from .gateway.hosts import HostPolicy
 from .gateway.middleware import RequestContext
-from .gateway.store import Store
 from .limits import Limits
 from .mcp.mount import LazyMCP
 from .router import Router
 from .store.ledger import Ledger
+from .store.live import Store
 from .ui import LazyUI
 
 # uvicorn's HTTP protocol for `accord serve`: httptools, with request heads bounded

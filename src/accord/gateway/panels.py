@@ -27,9 +27,9 @@ from ..consensus.runner import Engine
 from ..consensus.types import Event, InputError, Result
 from ..errors import AccordError, BadRequest, PermissionDenied, UpstreamError
 from ..providers.base import Usage
+from ..store.live import StoreUnavailable
 from . import auth, sse
 from .disconnect import ClientGone, unless_disconnected
-from .store import StoreUnavailable
 from .usage import count_tokens
 
 if TYPE_CHECKING:

@@ -1,4 +1,5 @@
-"""The gateway's link to the database: opened in the background so the server is healthy at once.
+"""The running server's link to the database (the gateway's keys and usage, the dashboard's, /mcp's threads): opened
+in the background so the server is healthy at once. Built once by accord.app.
 
 Until the database is open (and whenever it is away) usage rows wait in memory. Virtual keys need it: a key
 never seen before waits for it briefly, then gets a clear 503; a key already seen keeps its last known state
@@ -14,15 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from .. import budgets, metrics
 from ..errors import AccordError
-from ..store.ledger import Ledger
+from .ledger import Ledger
 
 if TYPE_CHECKING:
     from ..config import Settings
-    from ..store.db import Database
-    from ..store.keys import KeyInfo, Keys
-    from ..store.responses import Responses
-    from ..store.signed_out import SignedOutSessions
-    from ..store.usage import UsageWriter
+    from .db import Database
+    from .keys import KeyInfo, Keys
+    from .responses import Responses
+    from .signed_out import SignedOutSessions
+    from .usage import UsageWriter
 
 log = logging.getLogger("accord.store")
 KEY_TTL = 1.0  # seconds a key lookup is trusted: a revoked key stops working everywhere within this
