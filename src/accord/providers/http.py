@@ -6,7 +6,10 @@ aiohttp rather than httpx on this path: it is measured faster under concurrency 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -14,9 +17,13 @@ import aiohttp
 import orjson
 
 from ..errors import UpstreamError, UpstreamTimeout
+from .sse_frames import EventTooLarge, Framer, data_lines
 
 if TYPE_CHECKING:
     from ..config import Deployment, Settings
+    from .base import Call
+
+log = logging.getLogger("accord.providers")
 
 
 class Pools:
@@ -136,29 +143,25 @@ async def read_json(resp: aiohttp.ClientResponse, dep: Deployment) -> dict:
     return data
 
 
-async def sse_data(resp: aiohttp.ClientResponse, dep: Deployment) -> AsyncIterator[bytes]:
-    """Yield the `data:` payloads of a server-sent-event stream, as bytes, as they arrive.
-
-    Lines are split here rather than by aiohttp's readline, whose line limit (128 KB) a legitimate chunk can
-    pass (an image, a long tool call); the whole stream is bounded by settings.max_response_mb instead."""
-    size, limit, buf = 0, _limit(resp), b""
+async def sse_events(resp: aiohttp.ClientResponse, dep: Deployment) -> AsyncIterator[list[bytes]]:
+    """The events of a server-sent-event stream, as the upstream's own bytes: per block read, the events it
+    completed (maybe none); at the end, what is left after the last one. The one place a stream is read: its size
+    bounded, its failures named, its connection returned to the pool (read to the end) or closed (abandoned)."""
+    size, limit = 0, _limit(resp)
+    framer = Framer(limit)
     try:
         async for block in resp.content.iter_any():
+            try:
+                events = framer.feed(block)
+            except EventTooLarge:
+                raise too_large(dep, limit, "a single stream event") from None
             size += len(block)
             if size > limit:
                 raise too_large(dep, limit)
-            buf = buf + block if buf else block
-            start = 0
-            while (end := buf.find(b"\n", start)) >= 0:
-                line = buf[start:end]
-                start = end + 1
-                if line.startswith(b"data:"):
-                    data = line[5:].strip()
-                    if data:
-                        yield data
-            buf = buf[start:]
-        if buf.startswith(b"data:") and buf[5:].strip():
-            yield buf[5:].strip()
+            yield events
+        rest = framer.end()
+        if rest.strip():
+            yield [rest]
     except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
         raise timeout_error(dep, "mid-stream (silent for longer than the stream idle time-out)") from None
     except aiohttp.ClientError as e:
@@ -171,16 +174,78 @@ async def sse_data(resp: aiohttp.ClientResponse, dep: Deployment) -> AsyncIterat
             resp.close()
 
 
-async def sse_json(resp: aiohttp.ClientResponse, dep: Deployment, call, *, unwrap: bool = False
+async def sse_data(resp: aiohttp.ClientResponse, dep: Deployment) -> AsyncIterator[bytes]:
+    """Yield the `data:` payloads of a server-sent-event stream, as bytes, as they arrive.
+
+    Events are framed here (sse_frames.py) rather than by aiohttp's readline, whose line limit (128 KB) a
+    legitimate chunk can pass (an image, a long tool call); the stream and each event in it are bounded by
+    settings.max_response_mb instead."""
+    async with aclosing(sse_events(resp, dep)) as blocks:
+        async for events in blocks:
+            for event in events:
+                for data in data_lines(event):
+                    yield data
+
+
+def is_whole_reply(resp: aiohttp.ClientResponse) -> bool:
+    """Whether the upstream answered a streaming request with one JSON body instead of an event stream (some
+    servers ignore `stream`, or answer errors that way with status 200)."""
+    ctype = resp.content_type
+    return ctype == "application/json" or ctype.endswith("+json")
+
+
+async def whole_reply(resp: aiohttp.ClientResponse, dep: Deployment) -> dict:
+    """A JSON body sent where a stream was asked for: the object, or the upstream's own error when it is one."""
+    from .base import bad_upstream_json, upstream_error
+
+    raw = await read_body(resp, dep, _limit(resp))
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise bad_upstream_json(dep, "non-stream reply to a streaming request") from None
+    if not isinstance(data, dict):
+        raise bad_upstream_json(dep, "non-stream reply to a streaming request")
+    if data.get("error") or data.get("type") == "error":
+        raise upstream_error(dep, _error_status(data), raw)
+    return data
+
+
+def _error_status(data: dict) -> int:
+    """The HTTP status an error body sent with 200 stands for: the one it names (`code` or `status`), else 502."""
+    err = data.get("error")
+    for v in ((err.get("code"), err.get("status")) if isinstance(err, dict) else ()) + (data.get("status"),):
+        if isinstance(v, int) and not isinstance(v, bool) and 400 <= v <= 599:
+            return v
+    return 502
+
+
+def not_a_stream(dep: Deployment) -> UpstreamError:
+    return UpstreamError(f"{_who(dep)} answered a streaming request with a non-stream (JSON) reply, which this "
+                         "protocol cannot relay as a stream; check that the deployment's api_base serves streaming")
+
+
+async def sse_json(resp: aiohttp.ClientResponse, dep: Deployment, call: Call, *, unwrap: bool = False,
+                   whole: Callable[[dict], list[dict] | None] | None = None
                    ) -> AsyncIterator[tuple[bytes, dict | None]]:
     """Each event as (its bytes, its JSON object); `[DONE]` comes as (b"[DONE]", None). Malformed output raises,
     the call's first byte is stamped, and a consumer that stops early closes the upstream connection at once.
-    `unwrap`: an event sent as a one-item list (Gemini) is taken as that item."""
-    import time
-    from contextlib import aclosing
-
+    `unwrap`: an event sent as a one-item list (Gemini) is taken as that item. `whole`: how this protocol turns
+    a whole JSON reply into its stream events (None when it cannot), for an upstream that ignored `stream`."""
     from .base import bad_upstream_json
 
+    if is_whole_reply(resp):
+        reply = await whole_reply(resp, dep)
+        objs = whole(reply) if whole is not None else None
+        if whole is None:
+            raise not_a_stream(dep)
+        if objs is None:
+            raise bad_upstream_json(dep, "non-stream reply to a streaming request")
+        log.info("%s answered a streaming request with a non-stream (JSON) reply; relayed as a stream", _who(dep))
+        call.first_byte = call.first_byte or time.perf_counter()
+        for obj in objs:
+            yield orjson.dumps(obj), obj
+        yield b"[DONE]", None
+        return
     async with aclosing(sse_data(resp, dep)) as events:
         async for data in events:
             if data == b"[DONE]":
@@ -208,10 +273,15 @@ def timeout_error(dep: Deployment, when: str) -> UpstreamTimeout:
 
 
 def conn_error(dep: Deployment, e: Exception, mid_body: bool = False) -> UpstreamError:
+    if not mid_body and isinstance(e, aiohttp.ClientResponseError) and not isinstance(e, aiohttp.TooManyRedirects):
+        # aiohttp could not parse the reply: something answered on that port, but not an HTTP server (the
+        # text is not quoted: it is the stranger's bytes)
+        return UpstreamError(f"{_who(dep)} answered with something that is not HTTP ({e.__class__.__name__}); "
+                             "check the deployment's api_base (host, port, http vs https)")
     what = "dropped the connection mid-answer" if mid_body else "could not be reached"
     return UpstreamError(f"{_who(dep)} {what} ({e.__class__.__name__}); the answer is incomplete"
                          if mid_body else f"{_who(dep)} {what} ({e.__class__.__name__})")
 
 
-def too_large(dep: Deployment, limit: int) -> UpstreamError:
-    return UpstreamError(f"{_who(dep)} sent a response over {limit / (1 << 20):g} MB (settings.max_response_mb)")
+def too_large(dep: Deployment, limit: int, what: str = "a response") -> UpstreamError:
+    return UpstreamError(f"{_who(dep)} sent {what} over {limit / (1 << 20):g} MB (settings.max_response_mb)")
