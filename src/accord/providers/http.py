@@ -143,22 +143,49 @@ async def read_json(resp: aiohttp.ClientResponse, dep: Deployment) -> dict:
     return data
 
 
+class WholeReply(UpstreamError):
+    """The upstream answered a streaming request with one JSON body instead of an event stream (some servers
+    ignore `stream`, or answer errors that way with status 200). Raised before any event, with the body, for
+    the protocol to relay as a stream if it can (`sse_json(whole=...)`); as it is, it names what happened."""
+
+    def __init__(self, dep: Deployment, raw: bytes) -> None:
+        super().__init__(f"{_who(dep)} answered a streaming request with a non-stream (JSON) reply, which this "
+                         "protocol cannot relay as a stream; check that the deployment's api_base serves streaming")
+        self.raw = raw
+
+
 async def sse_events(resp: aiohttp.ClientResponse, dep: Deployment) -> AsyncIterator[list[bytes]]:
     """The events of a server-sent-event stream, as the upstream's own bytes: per block read, the events it
     completed (maybe none); at the end, what is left after the last one. The one place a stream is read: its size
-    bounded, its failures named, its connection returned to the pool (read to the end) or closed (abandoned)."""
+    bounded, its failures named, its connection returned to the pool (read to the end) or closed (abandoned).
+
+    A body that begins with `{` or `[` is no event stream (an SSE line cannot begin so): it is read whole and
+    raised as WholeReply. Decided by the bytes, not the content type, which some servers get wrong both ways."""
     size, limit = 0, _limit(resp)
     framer = Framer(limit)
+    whole: list[bytes] | None = None
+    started = False
     try:
         async for block in resp.content.iter_any():
+            size += len(block)
+            if not started and (head := block.lstrip()):
+                started = True
+                if head[:1] in (b"{", b"["):
+                    whole = []
+            if whole is not None:
+                if size > limit:
+                    raise too_large(dep, limit)
+                whole.append(block)
+                continue
             try:
                 events = framer.feed(block)
             except EventTooLarge:
                 raise too_large(dep, limit, "a single stream event") from None
-            size += len(block)
             if size > limit:
                 raise too_large(dep, limit)
             yield events
+        if whole is not None:
+            raise WholeReply(dep, b"".join(whole))
         rest = framer.end()
         if rest.strip():
             yield [rest]
@@ -187,22 +214,16 @@ async def sse_data(resp: aiohttp.ClientResponse, dep: Deployment) -> AsyncIterat
                     yield data
 
 
-def is_whole_reply(resp: aiohttp.ClientResponse) -> bool:
-    """Whether the upstream answered a streaming request with one JSON body instead of an event stream (some
-    servers ignore `stream`, or answer errors that way with status 200)."""
-    ctype = resp.content_type
-    return ctype == "application/json" or ctype.endswith("+json")
-
-
-async def whole_reply(resp: aiohttp.ClientResponse, dep: Deployment) -> dict:
+def whole_reply(dep: Deployment, raw: bytes) -> dict:
     """A JSON body sent where a stream was asked for: the object, or the upstream's own error when it is one."""
     from .base import bad_upstream_json, upstream_error
 
-    raw = await read_body(resp, dep, _limit(resp))
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise bad_upstream_json(dep, "non-stream reply to a streaming request") from None
+    if isinstance(data, list) and len(data) == 1:  # Gemini's error bodies come as a one-item list
+        data = data[0]
     if not isinstance(data, dict):
         raise bad_upstream_json(dep, "non-stream reply to a streaming request")
     if data.get("error") or data.get("type") == "error":
@@ -219,11 +240,6 @@ def _error_status(data: dict) -> int:
     return 502
 
 
-def not_a_stream(dep: Deployment) -> UpstreamError:
-    return UpstreamError(f"{_who(dep)} answered a streaming request with a non-stream (JSON) reply, which this "
-                         "protocol cannot relay as a stream; check that the deployment's api_base serves streaming")
-
-
 async def sse_json(resp: aiohttp.ClientResponse, dep: Deployment, call: Call, *, unwrap: bool = False,
                    whole: Callable[[dict], list[dict] | None] | None = None
                    ) -> AsyncIterator[tuple[bytes, dict | None]]:
@@ -233,35 +249,35 @@ async def sse_json(resp: aiohttp.ClientResponse, dep: Deployment, call: Call, *,
     a whole JSON reply into its stream events (None when it cannot), for an upstream that ignored `stream`."""
     from .base import bad_upstream_json
 
-    if is_whole_reply(resp):
-        reply = await whole_reply(resp, dep)
-        objs = whole(reply) if whole is not None else None
+    try:
+        async with aclosing(sse_data(resp, dep)) as events:
+            async for data in events:
+                if data == b"[DONE]":
+                    yield data, None
+                    continue
+                try:
+                    obj = orjson.loads(data)
+                except orjson.JSONDecodeError:
+                    raise bad_upstream_json(dep, "stream event") from None
+                if unwrap and isinstance(obj, list) and len(obj) == 1:
+                    obj = obj[0]
+                if not isinstance(obj, dict):
+                    raise bad_upstream_json(dep, "stream event")
+                if call.first_byte is None:
+                    call.first_byte = time.perf_counter()
+                yield data, obj
+    except WholeReply as e:  # raised before any event went by
+        reply = whole_reply(dep, e.raw)
         if whole is None:
-            raise not_a_stream(dep)
+            raise
+        objs = whole(reply)
         if objs is None:
-            raise bad_upstream_json(dep, "non-stream reply to a streaming request")
+            raise bad_upstream_json(dep, "non-stream reply to a streaming request") from None
         log.info("%s answered a streaming request with a non-stream (JSON) reply; relayed as a stream", _who(dep))
         call.first_byte = call.first_byte or time.perf_counter()
         for obj in objs:
             yield orjson.dumps(obj), obj
         yield b"[DONE]", None
-        return
-    async with aclosing(sse_data(resp, dep)) as events:
-        async for data in events:
-            if data == b"[DONE]":
-                yield data, None
-                continue
-            try:
-                obj = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                raise bad_upstream_json(dep, "stream event") from None
-            if unwrap and isinstance(obj, list) and len(obj) == 1:
-                obj = obj[0]
-            if not isinstance(obj, dict):
-                raise bad_upstream_json(dep, "stream event")
-            if call.first_byte is None:
-                call.first_byte = time.perf_counter()
-            yield data, obj
 
 
 def _who(dep: Deployment) -> str:

@@ -23,7 +23,7 @@ from ..errors import UpstreamError
 from . import get
 from .anthropic import VERSION
 from .base import Call, Usage, bad_upstream_json, estimate_tokens, need_key, scrub, upstream_error
-from .http import Pools, is_whole_reply, not_a_stream, post, read_body, sse_events, whole_reply
+from .http import Pools, WholeReply, post, read_body, sse_events, whole_reply
 from .thinking import thinking_params
 from .translate_anthropic import FINISH, usage_from
 from .translate_anthropic_stream import ERROR_STATUS
@@ -201,9 +201,6 @@ class _Watch:
 async def _relay(resp: aiohttp.ClientResponse, dep: Deployment, call: Call, body: dict) -> AsyncIterator[bytes]:
     """The upstream's bytes as they come, cut only at event boundaries (so an error Accord adds after them
     is never glued to half an event)."""
-    if is_whole_reply(resp):
-        await whole_reply(resp, dep)  # the upstream's own error, if it is one
-        raise not_a_stream(dep)
     watch = _Watch(dep, _named(body))
     try:
         async with aclosing(sse_events(resp, dep)) as blocks:
@@ -212,6 +209,9 @@ async def _relay(resp: aiohttp.ClientResponse, dep: Deployment, call: Call, body
                     call.first_byte = time.perf_counter()
                 if events:
                     yield b"".join([watch.events(e, call) for e in events])
+    except WholeReply as e:
+        whole_reply(dep, e.raw)  # the upstream's own error, when it is one; else the reply is named as it is
+        raise
     finally:
         u = usage_from(watch.usage) if watch.usage else None
         call.usage = u or Usage(estimate_tokens(body.get("messages")), call.chunks, estimated=True)
