@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -154,7 +154,7 @@ class WholeReply(UpstreamError):
         self.raw = raw
 
 
-async def sse_events(resp: aiohttp.ClientResponse, dep: Deployment) -> AsyncIterator[list[bytes]]:
+async def sse_events(resp: aiohttp.ClientResponse, dep: Deployment) -> AsyncGenerator[list[bytes], None]:
     """The events of a server-sent-event stream, as the upstream's own bytes: per block read, the events it
     completed (maybe none); at the end, what is left after the last one. The one place a stream is read: its size
     bounded, its failures named, its connection returned to the pool (read to the end) or closed (abandoned).
@@ -201,7 +201,7 @@ async def sse_events(resp: aiohttp.ClientResponse, dep: Deployment) -> AsyncIter
             resp.close()
 
 
-async def sse_data(resp: aiohttp.ClientResponse, dep: Deployment) -> AsyncIterator[bytes]:
+async def sse_data(resp: aiohttp.ClientResponse, dep: Deployment) -> AsyncGenerator[bytes, None]:
     """Yield the `data:` payloads of a server-sent-event stream, as bytes, as they arrive.
 
     Events are framed here (sse_frames.py) rather than by aiohttp's readline, whose line limit (128 KB) a
@@ -242,7 +242,7 @@ def _error_status(data: dict) -> int:
 
 async def sse_json(resp: aiohttp.ClientResponse, dep: Deployment, call: Call, *, unwrap: bool = False,
                    whole: Callable[[dict], list[dict] | None] | None = None
-                   ) -> AsyncIterator[tuple[bytes, dict | None]]:
+                   ) -> AsyncGenerator[tuple[bytes, dict | None], None]:
     """Each event as (its bytes, its JSON object); `[DONE]` comes as (b"[DONE]", None). Malformed output raises,
     the call's first byte is stamped, and a consumer that stops early closes the upstream connection at once.
     `unwrap`: an event sent as a one-item list (Gemini) is taken as that item. `whole`: how this protocol turns
