@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accord.providers.sse_frames import EventTooLarge, Framer, data_lines
+from accord.providers.sse_frames import EventTooLarge, Framer, data_lines, split_lines
 
 CR, LF = 0x0D, 0x0A
 
@@ -96,3 +96,9 @@ def test_an_event_past_the_limit_is_refused_before_it_is_held() -> None:
 
 def test_data_lines_of_an_event() -> None:
     assert data_lines(b"event: x\r\ndata:  {\"a\": 1} \r\n: comment\r\ndata:\r\n\r\n") == [b'{"a": 1}']
+
+
+def test_split_lines_keeps_each_line_end_as_it_came() -> None:
+    event = b"event: x\r\ndata: 1\rdata: 2\n\n"
+    lines = split_lines(event)
+    assert lines[0::2] == [b"event: x", b"data: 1", b"data: 2", b"", b""] and b"".join(lines) == event

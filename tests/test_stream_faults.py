@@ -140,3 +140,21 @@ def test_error_responses_say_how_many_attempts_were_made(faults, gateway_factory
     assert e.value.response.headers["x-accord-attempts"] == "4"  # two on m, then two on its fallback n
     r = httpx.post(f"{gw.url}/v1/chat/completions", json={"model": "m", "messages": MESSAGES, "stream": True})
     assert r.status_code == 502 and r.headers["x-accord-attempts"] == "4"
+
+
+def test_anthropic_passthrough_frames_events_whose_lines_end_with_cr(upstream, gateway_factory):
+    """The SSE spec lets lines end with CR alone; the passthrough cuts, reads and rewrites such events too."""
+    events = [{"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant",
+                                                    "model": "claude-sonnet-4-5", "content": [],
+                                                    "usage": {"input_tokens": 9, "output_tokens": 1}}},
+              {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+              {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hello"}},
+              {"type": "content_block_stop", "index": 0},
+              {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}},
+              {"type": "message_stop"}]
+    upstream.reply(raw=b"".join(f"event: {e['type']}\rdata: {json.dumps(e)}\r\r".encode() for e in events))
+    gw = gateway_factory(config(upstream.url, adapter="anthropic/claude-sonnet-4-5"))
+    c = anthropic.Anthropic(base_url=gw.url, api_key="x", max_retries=0)
+    with c.messages.stream(model="m", max_tokens=10, messages=MESSAGES) as s:
+        final = s.get_final_message()
+    assert final.content[0].text == "Hello" and final.model == "m" and final.usage.output_tokens == 2

@@ -24,6 +24,7 @@ from . import get
 from .anthropic import VERSION
 from .base import Call, Usage, bad_upstream_json, estimate_tokens, need_key, scrub, upstream_error
 from .http import Pools, WholeReply, post, read_body, sse_events, whole_reply
+from .sse_frames import split_lines
 from .thinking import thinking_params
 from .translate_anthropic import FINISH, usage_from
 from .translate_anthropic_stream import ERROR_STATUS
@@ -188,14 +189,15 @@ class _Watch:
         return data
 
     def events(self, raw: bytes, call: Call) -> bytes:
-        lines = raw.split(b"\n")
-        for i, line in enumerate(lines):
+        lines = split_lines(raw)
+        for i in range(0, len(lines), 2):
+            line = lines[i]
             if line.startswith(b"data:"):
                 data = line[5:].strip()
                 seen = self.see(data, call)
                 if seen is not data:
                     lines[i] = b"data: " + seen
-        return b"\n".join(lines)
+        return b"".join(lines)
 
 
 async def _relay(resp: aiohttp.ClientResponse, dep: Deployment, call: Call, body: dict) -> AsyncIterator[bytes]:

@@ -16,6 +16,7 @@ import re
 # a line's end followed by another (an empty line); a CR followed by LF is one line end, never two
 _BLANK_LINE = re.compile(rb"(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r|\n)")
 _LINE_END = re.compile(rb"\r\n|\r|\n")
+_LINE_END_KEPT = re.compile(rb"(\r\n|\r|\n)")
 _LONGEST_SEPARATOR = 4  # \r\n\r\n
 
 
@@ -75,3 +76,9 @@ def data_lines(event: bytes) -> list[bytes]:
             if data:
                 out.append(data)
     return out
+
+
+def split_lines(event: bytes) -> list[bytes]:
+    """An event's lines with their line ends between them (lines at even places): joined, the event as it came,
+    so one line can be rewritten without touching the rest."""
+    return _LINE_END_KEPT.split(event)
