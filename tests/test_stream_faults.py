@@ -112,6 +112,7 @@ def test_anthropic_passthrough_names_a_whole_reply_and_relays_an_error_body(faul
             c.messages.stream(model="e", max_tokens=10, messages=MESSAGES) as s:
         list(s)
     assert "the model is overloaded right now" in e.value.message
+    assert e.value.response.headers["x-accord-attempts"] == "2"  # in Anthropic's shape too
 
 
 # ------------------------------------------------------------------------------------- not HTTP at all
