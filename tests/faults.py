@@ -14,19 +14,25 @@ import orjson
 
 FAULTS = ("500", "503", "429", "refused", "reset", "reset_mid_stream", "malformed", "truncated", "stall",
           "drip", "oversized")
+# answers that are not what was asked for, served by the same server (not in the matrix: each has its own test)
+ODD = ("whole_json", "whole_json_error", "not_http", "big_event", "big_event_cr")
+TOOL_CALL = {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": '{"q": "x"}'}}
 
 
-def chunk(content: str | None = None, finish: str | None = None) -> bytes:
+def chunk(content: str | None = None, finish: str | None = None, sep: bytes = b"\n\n") -> bytes:
     delta = {"content": content} if content is not None else {}
     c = {"id": "f", "object": "chat.completion.chunk", "created": 1, "model": "faulty",
          "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
-    return b"data: " + orjson.dumps(c) + b"\n\n"
+    return b"data: " + orjson.dumps(c) + sep
 
 
-def completion(content: str) -> bytes:
+def completion(content: str, tool_calls: list[dict] | None = None) -> bytes:
+    message: dict = {"role": "assistant", "content": content}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
     return orjson.dumps({"id": "f", "object": "chat.completion", "created": 1, "model": "faulty",
-                         "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                                      "finish_reason": "stop"}],
+                         "choices": [{"index": 0, "message": message,
+                                      "finish_reason": "tool_calls" if tool_calls else "stop"}],
                          "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}})
 
 
@@ -41,8 +47,8 @@ def http_chunk(data: bytes) -> bytes:
 
 
 class FaultServer:
-    def __init__(self, drip_gap: float = 0.2, oversize_mb: int = 3) -> None:
-        self.drip_gap, self.oversize_mb = drip_gap, oversize_mb
+    def __init__(self, drip_gap: float = 0.2, oversize_mb: int = 3, big_event_mb: float = 4) -> None:
+        self.drip_gap, self.oversize_mb, self.big_event_mb = drip_gap, oversize_mb, big_event_mb
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.port = 0
@@ -162,6 +168,31 @@ class FaultServer:
             else:
                 body = b'{"pad": "' + blob + b'"}'
                 w(head("200 OK", "application/json", len(body)) + body)
+            await writer.drain()
+            return True
+        if fault == "whole_json":  # `stream` ignored: one whole chat.completion, as JSON
+            body = completion("a whole reply", [TOOL_CALL])
+            w(head("200 OK", "application/json", len(body)) + body)
+            await writer.drain()
+            return True
+        if fault == "whole_json_error":  # an error body with status 200 (some servers answer errors that way)
+            body = orjson.dumps({"error": {"message": "the model is overloaded right now", "type": "server_error",
+                                           "code": 503}})
+            w(head("200 OK", "application/json", len(body)) + body)
+            await writer.drain()
+            return True
+        if fault == "not_http":  # something else listens on that port
+            w(b"SSH-2.0-OpenSSH_9.6\r\nProtocol mismatch.\r\n")
+            await writer.drain()
+            return False
+        if fault in ("big_event", "big_event_cr"):  # one content chunk of big_event_mb, in small TCP writes,
+            sep = b"\r\r" if fault == "big_event_cr" else b"\n\n"  # then a proper end; _cr: lines end with CR
+            w(head("200 OK", "text/event-stream"))
+            event = chunk("y" * int(self.big_event_mb * (1 << 20)), sep=sep)
+            for i in range(0, len(event), 1 << 14):
+                w(http_chunk(event[i:i + (1 << 14)]))
+                await writer.drain()
+            w(http_chunk(chunk(None, "stop", sep) + b"data: [DONE]" + sep) + b"0\r\n\r\n")
             await writer.drain()
             return True
         body = b'{"error": {"message": "unknown fault"}}'

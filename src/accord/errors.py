@@ -17,6 +17,7 @@ class AccordError(Exception):
     code: str | None = None
     retryable: bool = False  # may another attempt (this deployment later, or another one) succeed?
     retry_after: float | None = None  # seconds the other side asked us to wait before trying again
+    attempts: int | None = None  # upstream attempts made before the router gave up (x-accord-attempts)
 
     def __init__(
         self,

@@ -275,6 +275,7 @@ class Router:
                     self._finished(call)
                 return result, call
             assert last is not None
+            last.attempts = attempts
             context = last.code == "context_length_exceeded"
             if not last.retryable and not context:
                 raise last  # the request itself is wrong: another model will not help

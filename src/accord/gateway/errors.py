@@ -29,13 +29,15 @@ def error_response(status: int, message: str, type: str, code: str | None = None
 
 
 def from_accord(e: AccordError, anthropic: bool = False) -> Response:
-    headers = None
+    headers: dict[str, str] = {}
     ra = e.retry_after
     if e.status == 429 and ra is not None:
-        headers = {"retry-after": str(int(ra + 0.999))}
+        headers["retry-after"] = str(int(ra + 0.999))
     if e.status == 401:
-        headers = {"www-authenticate": "Bearer"}
-    return error_response(e.status, e.message, e.type, e.code, e.param, headers, anthropic=anthropic,
+        headers["www-authenticate"] = "Bearer"
+    if e.attempts is not None:  # the router gave up: how many upstream attempts it made, as a success says
+        headers["x-accord-attempts"] = str(e.attempts)
+    return error_response(e.status, e.message, e.type, e.code, e.param, headers or None, anthropic=anthropic,
                           upstream_status=getattr(e, "upstream_status", None))
 
 

@@ -1,8 +1,10 @@
-"""One `chat.completion` built from a stream of `chat.completion.chunk`s.
+"""One `chat.completion` built from a stream of `chat.completion.chunk`s, and the way back.
 
 Why: some upstreams answer only when streamed (DashScope thinking models refuse a non-streaming call), and
 the consensus engine streams every call for first-token/idle time-outs and live progress; both still need
 the whole answer — content, reasoning, tool calls, finish reason and usage — as one message at the end.
+The way back (`as_chunks`) is for an upstream that answers a streaming request with one whole reply: the
+client still gets the stream it asked for.
 """
 
 from __future__ import annotations
@@ -90,3 +92,32 @@ async def assemble(chunks: AsyncIterator[bytes], on_text: OnText | None = None) 
         if text and on_text is not None:
             await on_text(text)
     return acc.result()
+
+
+def as_chunks(completion: dict) -> list[dict] | None:
+    """A whole `chat.completion` as the chunks a stream of it would have sent: per choice its message (role,
+    content, reasoning, tool calls) then its finish reason, then the usage; None when it is not a completion."""
+    choices = completion.get("choices")
+    if not isinstance(choices, list) or not all(isinstance(c, dict) and isinstance(c.get("message"), dict)
+                                                for c in choices):
+        return None
+    head = {"id": completion.get("id") or "chatcmpl-accord", "object": "chat.completion.chunk",
+            "created": completion.get("created") or 0, "model": completion.get("model")}
+    if completion.get("system_fingerprint"):
+        head["system_fingerprint"] = completion["system_fingerprint"]
+    out: list[dict] = []
+    for i, choice in enumerate(choices):
+        index = choice.get("index", i)
+        delta = {k: v for k, v in choice["message"].items() if v is not None}
+        if isinstance(delta.get("tool_calls"), list):  # a streamed tool call says which one it continues
+            delta["tool_calls"] = [{"index": n, **tc} if isinstance(tc, dict) else tc
+                                   for n, tc in enumerate(delta["tool_calls"])]
+        first: dict = {"index": index, "delta": delta, "finish_reason": None}
+        if choice.get("logprobs") is not None:
+            first["logprobs"] = choice["logprobs"]
+        out.append({**head, "choices": [first]})
+        out.append({**head, "choices": [{"index": index, "delta": {},
+                                         "finish_reason": choice.get("finish_reason") or "stop"}]})
+    if isinstance(completion.get("usage"), dict):
+        out.append({**head, "choices": [], "usage": completion["usage"]})
+    return out

@@ -6,7 +6,10 @@ aiohttp rather than httpx on this path: it is measured faster under concurrency 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+import time
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -14,10 +17,14 @@ import aiohttp
 import orjson
 
 from ..errors import UpstreamError, UpstreamTimeout
+from .sse_frames import EventTooLarge, Framer, data_lines
 from .upstream import bad_upstream_json, upstream_error, with_url_credentials
 
 if TYPE_CHECKING:
     from ..config import Deployment, Settings
+    from .base import Call
+
+log = logging.getLogger("accord.providers")
 
 
 class Pools:
@@ -133,29 +140,52 @@ async def read_json(resp: aiohttp.ClientResponse, dep: Deployment) -> dict:
     return data
 
 
-async def sse_data(resp: aiohttp.ClientResponse, dep: Deployment) -> AsyncIterator[bytes]:
-    """Yield the `data:` payloads of a server-sent-event stream, as bytes, as they arrive.
+class WholeReply(UpstreamError):
+    """The upstream answered a streaming request with one JSON body instead of an event stream (some servers
+    ignore `stream`, or answer errors that way with status 200). Raised before any event, with the body, for
+    the protocol to relay as a stream if it can (`sse_json(whole=...)`); as it is, it names what happened."""
 
-    Lines are split here rather than by aiohttp's readline, whose line limit (128 KB) a legitimate chunk can
-    pass (an image, a long tool call); the whole stream is bounded by settings.max_response_mb instead."""
-    size, limit, buf = 0, _limit(resp), b""
+    def __init__(self, dep: Deployment, raw: bytes) -> None:
+        super().__init__(f"{_who(dep)} answered a streaming request with a non-stream (JSON) reply, which this "
+                         "protocol cannot relay as a stream; check that the deployment's api_base serves streaming")
+        self.raw = raw
+
+
+async def sse_events(resp: aiohttp.ClientResponse, dep: Deployment) -> AsyncGenerator[list[bytes], None]:
+    """The events of a server-sent-event stream, as the upstream's own bytes: per block read, the events it
+    completed (maybe none); at the end, what is left after the last one. The one place a stream is read: its size
+    bounded, its failures named, its connection returned to the pool (read to the end) or closed (abandoned).
+
+    A body that begins with `{` or `[` is no event stream (an SSE line cannot begin so): it is read whole and
+    raised as WholeReply. Decided by the bytes, not the content type, which some servers get wrong both ways."""
+    size, limit = 0, _limit(resp)
+    framer = Framer(limit)
+    whole: list[bytes] | None = None
+    started = False
     try:
         async for block in resp.content.iter_any():
             size += len(block)
+            if not started and (head := block.lstrip()):
+                started = True
+                if head[:1] in (b"{", b"["):
+                    whole = []
+            if whole is not None:
+                if size > limit:
+                    raise too_large(dep, limit)
+                whole.append(block)
+                continue
+            try:
+                events = framer.feed(block)
+            except EventTooLarge:
+                raise too_large(dep, limit, "a single stream event") from None
             if size > limit:
                 raise too_large(dep, limit)
-            buf = buf + block if buf else block
-            start = 0
-            while (end := buf.find(b"\n", start)) >= 0:
-                line = buf[start:end]
-                start = end + 1
-                if line.startswith(b"data:"):
-                    data = line[5:].strip()
-                    if data:
-                        yield data
-            buf = buf[start:]
-        if buf.startswith(b"data:") and buf[5:].strip():
-            yield buf[5:].strip()
+            yield events
+        if whole is not None:
+            raise WholeReply(dep, b"".join(whole))
+        rest = framer.end()
+        if rest.strip():
+            yield [rest]
     except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
         raise timeout_error(dep, "mid-stream (silent for longer than the stream idle time-out)") from None
     except aiohttp.ClientError as e:
@@ -168,30 +198,79 @@ async def sse_data(resp: aiohttp.ClientResponse, dep: Deployment) -> AsyncIterat
             resp.close()
 
 
-async def sse_json(resp: aiohttp.ClientResponse, dep: Deployment, call, *, unwrap: bool = False
-                   ) -> AsyncIterator[tuple[bytes, dict | None]]:
+async def sse_data(resp: aiohttp.ClientResponse, dep: Deployment) -> AsyncGenerator[bytes, None]:
+    """Yield the `data:` payloads of a server-sent-event stream, as bytes, as they arrive.
+
+    Events are framed here (sse_frames.py) rather than by aiohttp's readline, whose line limit (128 KB) a
+    legitimate chunk can pass (an image, a long tool call); the stream and each event in it are bounded by
+    settings.max_response_mb instead."""
+    async with aclosing(sse_events(resp, dep)) as blocks:
+        async for events in blocks:
+            for event in events:
+                for data in data_lines(event):
+                    yield data
+
+
+def whole_reply(dep: Deployment, raw: bytes) -> dict:
+    """A JSON body sent where a stream was asked for: the object, or the upstream's own error when it is one."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise bad_upstream_json(dep, "non-stream reply to a streaming request") from None
+    if isinstance(data, list) and len(data) == 1:  # Gemini's error bodies come as a one-item list
+        data = data[0]
+    if not isinstance(data, dict):
+        raise bad_upstream_json(dep, "non-stream reply to a streaming request")
+    if data.get("error") or data.get("type") == "error":
+        raise upstream_error(dep, _error_status(data), raw)
+    return data
+
+
+def _error_status(data: dict) -> int:
+    """The HTTP status an error body sent with 200 stands for: the one it names (`code` or `status`), else 502."""
+    err = data.get("error")
+    for v in ((err.get("code"), err.get("status")) if isinstance(err, dict) else ()) + (data.get("status"),):
+        if isinstance(v, int) and not isinstance(v, bool) and 400 <= v <= 599:
+            return v
+    return 502
+
+
+async def sse_json(resp: aiohttp.ClientResponse, dep: Deployment, call: Call, *, unwrap: bool = False,
+                   whole: Callable[[dict], list[dict] | None] | None = None
+                   ) -> AsyncGenerator[tuple[bytes, dict | None], None]:
     """Each event as (its bytes, its JSON object); `[DONE]` comes as (b"[DONE]", None). Malformed output raises,
     the call's first byte is stamped, and a consumer that stops early closes the upstream connection at once.
-    `unwrap`: an event sent as a one-item list (Gemini) is taken as that item."""
-    import time
-    from contextlib import aclosing
-
-    async with aclosing(sse_data(resp, dep)) as events:
-        async for data in events:
-            if data == b"[DONE]":
-                yield data, None
-                continue
-            try:
-                obj = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                raise bad_upstream_json(dep, "stream event") from None
-            if unwrap and isinstance(obj, list) and len(obj) == 1:
-                obj = obj[0]
-            if not isinstance(obj, dict):
-                raise bad_upstream_json(dep, "stream event")
-            if call.first_byte is None:
-                call.first_byte = time.perf_counter()
-            yield data, obj
+    `unwrap`: an event sent as a one-item list (Gemini) is taken as that item. `whole`: how this protocol turns
+    a whole JSON reply into its stream events (None when it cannot), for an upstream that ignored `stream`."""
+    try:
+        async with aclosing(sse_data(resp, dep)) as events:
+            async for data in events:
+                if data == b"[DONE]":
+                    yield data, None
+                    continue
+                try:
+                    obj = orjson.loads(data)
+                except orjson.JSONDecodeError:
+                    raise bad_upstream_json(dep, "stream event") from None
+                if unwrap and isinstance(obj, list) and len(obj) == 1:
+                    obj = obj[0]
+                if not isinstance(obj, dict):
+                    raise bad_upstream_json(dep, "stream event")
+                if call.first_byte is None:
+                    call.first_byte = time.perf_counter()
+                yield data, obj
+    except WholeReply as e:  # raised before any event went by
+        reply = whole_reply(dep, e.raw)
+        if whole is None:
+            raise
+        objs = whole(reply)
+        if objs is None:
+            raise bad_upstream_json(dep, "non-stream reply to a streaming request") from None
+        log.info("%s answered a streaming request with a non-stream (JSON) reply; relayed as a stream", _who(dep))
+        call.first_byte = call.first_byte or time.perf_counter()
+        for obj in objs:
+            yield orjson.dumps(obj), obj
+        yield b"[DONE]", None
 
 
 def _who(dep: Deployment) -> str:
@@ -203,10 +282,15 @@ def timeout_error(dep: Deployment, when: str) -> UpstreamTimeout:
 
 
 def conn_error(dep: Deployment, e: Exception, mid_body: bool = False) -> UpstreamError:
+    if not mid_body and isinstance(e, aiohttp.ClientResponseError) and not isinstance(e, aiohttp.TooManyRedirects):
+        # aiohttp could not parse the reply: something answered on that port, but not an HTTP server (the
+        # text is not quoted: it is the stranger's bytes)
+        return UpstreamError(f"{_who(dep)} answered with something that is not HTTP ({e.__class__.__name__}); "
+                             "check the deployment's api_base (host, port, http vs https)")
     what = "dropped the connection mid-answer" if mid_body else "could not be reached"
     return UpstreamError(f"{_who(dep)} {what} ({e.__class__.__name__}); the answer is incomplete"
                          if mid_body else f"{_who(dep)} {what} ({e.__class__.__name__})")
 
 
-def too_large(dep: Deployment, limit: int) -> UpstreamError:
-    return UpstreamError(f"{_who(dep)} sent a response over {limit / (1 << 20):g} MB (settings.max_response_mb)")
+def too_large(dep: Deployment, limit: int, what: str = "a response") -> UpstreamError:
+    return UpstreamError(f"{_who(dep)} sent {what} over {limit / (1 << 20):g} MB (settings.max_response_mb)")

@@ -10,7 +10,6 @@ and the answer translated back (a stream event by event).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -24,7 +23,8 @@ from ..errors import UpstreamError
 from . import get
 from .anthropic import VERSION
 from .base import Call, Usage, bad_upstream_json, estimate_tokens, need_key, scrub, upstream_error
-from .http import Pools, conn_error, post, read_body, timeout_error, too_large
+from .http import Pools, WholeReply, post, read_body, sse_events, whole_reply
+from .sse_frames import split_lines
 from .thinking import thinking_params
 from .translate_anthropic import FINISH, usage_from
 from .translate_anthropic_stream import ERROR_STATUS
@@ -189,48 +189,34 @@ class _Watch:
         return data
 
     def events(self, raw: bytes, call: Call) -> bytes:
-        lines = raw.split(b"\n")
-        for i, line in enumerate(lines):
+        lines = split_lines(raw)
+        for i in range(0, len(lines), 2):
+            line = lines[i]
             if line.startswith(b"data:"):
                 data = line[5:].strip()
                 seen = self.see(data, call)
                 if seen is not data:
                     lines[i] = b"data: " + seen
-        return b"\n".join(lines)
+        return b"".join(lines)
 
 
 async def _relay(resp: aiohttp.ClientResponse, dep: Deployment, call: Call, body: dict) -> AsyncIterator[bytes]:
     """The upstream's bytes as they come, cut only at event boundaries (so an error Accord adds after them
     is never glued to half an event)."""
     watch = _Watch(dep, _named(body))
-    size, limit, buf = 0, getattr(resp, "accord_limit", 64 << 20), b""
     try:
-        async for block in resp.content.iter_any():
-            size += len(block)
-            if size > limit:
-                raise too_large(dep, limit)
-            if call.first_byte is None:
-                call.first_byte = time.perf_counter()
-            buf += block
-            lf, crlf = buf.rfind(b"\n\n"), buf.rfind(b"\r\n\r\n")
-            end = max(lf + 2 if lf >= 0 else -1, crlf + 4 if crlf >= 0 else -1)
-            if end < 0:
-                continue
-            ready, buf = buf[:end], buf[end:]
-            yield watch.events(ready, call)
-    except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
-        raise timeout_error(dep, "mid-stream (silent for longer than the stream idle time-out)") from None
-    except aiohttp.ClientError as e:
-        raise conn_error(dep, e, mid_body=True) from None
+        async with aclosing(sse_events(resp, dep)) as blocks:
+            async for events in blocks:
+                if call.first_byte is None:
+                    call.first_byte = time.perf_counter()
+                if events:
+                    yield b"".join([watch.events(e, call) for e in events])
+    except WholeReply as e:
+        whole_reply(dep, e.raw)  # the upstream's own error, when it is one; else the reply is named as it is
+        raise
     finally:
-        if resp.content.at_eof():
-            resp.release()
-        else:
-            resp.close()
         u = usage_from(watch.usage) if watch.usage else None
         call.usage = u or Usage(estimate_tokens(body.get("messages")), call.chunks, estimated=True)
-    if buf.strip():
-        yield watch.events(buf, call)
     if watch.error is not None:  # the upstream's own error event went by: the stream failed, though it ended
         call.status = ERROR_STATUS.get(watch.error.get("type"), 500)
         call.error_type = str(watch.error.get("type") or "upstream_error")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from ..errors import UpstreamError
-from .assemble import assemble
+from .assemble import as_chunks, assemble
 from .base import Call, Usage, bad_upstream_json, estimate_tokens, need_key, upstream_error
 from .http import Pools, post, read_json, sse_json
 
@@ -186,7 +186,7 @@ class OpenAICompatible:
         malformed output, in-band errors, the finish reason and usage."""
         done = False
         last: dict = {}
-        async with aclosing(sse_json(resp, dep, call)) as events:
+        async with aclosing(sse_json(resp, dep, call, whole=as_chunks)) as events:
             async for data, chunk in events:
                 if chunk is None:  # [DONE]
                     done = True
