@@ -110,9 +110,9 @@ def create_app(cfg: Config) -> Starlette:
 
     ui = [Mount("/ui", app=LazyUI())]  # the dashboard, built on its first request
     scrape = [Route("/metrics", prometheus.scrape, methods=["GET"])] if s.metrics else []
-    app = Starlette(routes=routes() + scrape + ([Route("/mcp", endpoint=mcp)] if mcp else []) + ui,
+    app = Starlette(routes=[*routes(), *scrape, *([Route("/mcp", endpoint=mcp)] if mcp else []), *ui],
                     exception_handlers=errors.HANDLERS, lifespan=lifespan,
-                    middleware=[Middleware(RequestContext)])  # type: ignore[arg-type]
+                    middleware=[Middleware(RequestContext)])
     app.state.cfg = cfg
     app.state.router = router
     app.state.runs = Runs()  # background consensus runs (MCP `background: true`, /v1/consensus/runs)

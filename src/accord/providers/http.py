@@ -6,7 +6,7 @@ aiohttp rather than httpx on this path: it is measured faster under concurrency 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -136,7 +136,7 @@ async def read_json(resp: aiohttp.ClientResponse, dep: Deployment) -> dict:
     return data
 
 
-async def sse_data(resp: aiohttp.ClientResponse, dep: Deployment) -> AsyncIterator[bytes]:
+async def sse_data(resp: aiohttp.ClientResponse, dep: Deployment) -> AsyncGenerator[bytes, None]:
     """Yield the `data:` payloads of a server-sent-event stream, as bytes, as they arrive.
 
     Lines are split here rather than by aiohttp's readline, whose line limit (128 KB) a legitimate chunk can
@@ -172,7 +172,7 @@ async def sse_data(resp: aiohttp.ClientResponse, dep: Deployment) -> AsyncIterat
 
 
 async def sse_json(resp: aiohttp.ClientResponse, dep: Deployment, call, *, unwrap: bool = False
-                   ) -> AsyncIterator[tuple[bytes, dict | None]]:
+                   ) -> AsyncGenerator[tuple[bytes, dict | None], None]:
     """Each event as (its bytes, its JSON object); `[DONE]` comes as (b"[DONE]", None). Malformed output raises,
     the call's first byte is stamped, and a consumer that stops early closes the upstream connection at once.
     `unwrap`: an event sent as a one-item list (Gemini) is taken as that item."""

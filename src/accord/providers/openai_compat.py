@@ -6,7 +6,6 @@ upstream's response bytes (streamed chunks included) go back as they are, parsed
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
@@ -14,7 +13,7 @@ import orjson
 
 from ..errors import UpstreamError
 from .assemble import assemble
-from .base import Call, Usage, bad_upstream_json, estimate_tokens, need_key, upstream_error
+from .base import Call, Chunks, Usage, bad_upstream_json, estimate_tokens, need_key, upstream_error
 from .http import Pools, post, read_json, sse_json
 
 if TYPE_CHECKING:
@@ -170,7 +169,7 @@ class OpenAICompatible:
             call.finish_reason = choices[0].get("finish_reason")
         return data
 
-    async def stream(self, dep: Deployment, body: dict, call: Call, pools: Pools) -> AsyncIterator[bytes]:
+    async def stream(self, dep: Deployment, body: dict, call: Call, pools: Pools) -> Chunks:
         need_key(dep)
         prepare(dep, body)
         opts = body.get("stream_options")
@@ -181,7 +180,7 @@ class OpenAICompatible:
         prompt_estimate = body.get("messages")
         return self._relay(resp, dep, call, client_wants_usage, prompt_estimate)
 
-    async def _relay(self, resp, dep: Deployment, call: Call, want_usage: bool, prompt) -> AsyncIterator[bytes]:
+    async def _relay(self, resp, dep: Deployment, call: Call, want_usage: bool, prompt) -> Chunks:
         """Pass each chunk on as the upstream's own bytes; each is parsed once (orjson, microseconds) to catch
         malformed output, in-band errors, the finish reason and usage."""
         done = False
