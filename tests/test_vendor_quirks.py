@@ -18,13 +18,19 @@ from strict.panel import answer, config, refused, thinking
 
 USER = {"role": "user", "content": "6 x 7?"}
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}}}
-EXTRA = """  - {name: qwen-thinking-only, model: dashscope/qwen3-235b-a22b-thinking-2507, api_base: %s/v1, api_key: k}
+# the China rows and Azure carry quirks of their own (vendors.py): each gets a model on its vendor's fake
+EXTRA = """  - {{name: qwen-thinking-only, model: dashscope/qwen3-235b-a22b-thinking-2507, api_base: {dashscope}/v1, api_key: k}}
+  - {{name: qwen-cn-thinking-only, model: dashscope-cn/qwen3-235b-a22b-thinking-2507, api_base: {dashscope}/v1, api_key: k}}
+  - {{name: qwen, model: dashscope/qwen-plus, api_base: {dashscope}/v1, api_key: k}}
+  - {{name: kimi-cn, model: moonshot-cn/kimi-k2-0905-preview, api_base: {moonshot}/v1, api_key: k}}
+  - {{name: azure-o3, model: azure/o3, api_base: {openai}, api_key: sk-azure-0000}}
 """
 
 
 @pytest.fixture(scope="module")
 def gateway_url(strict_servers) -> Iterator[str]:
-    text = config(strict_servers, MASTER_KEY).replace("mcp:\n", EXTRA % strict_servers["dashscope"].url + "mcp:\n")
+    rows = EXTRA.format(**{v: strict_servers[v].url for v in ("dashscope", "moonshot", "openai")})
+    text = config(strict_servers, MASTER_KEY).replace("mcp:\n", rows + "mcp:\n")
     gw = Gateway(text)
     yield gw.url
     gw.stop()
@@ -42,14 +48,16 @@ def sent(fake) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------ Moonshot
-def test_kimi_temperature_is_clamped_to_its_range(client, strict):
-    r = client.chat.completions.create(model="kimi", messages=[USER], temperature=1.6)
+@pytest.mark.parametrize("name", ["kimi", "kimi-cn"])
+def test_kimi_temperature_is_clamped_to_its_range(client, strict, name: str):
+    r = client.chat.completions.create(model=name, messages=[USER], temperature=1.6)
     assert r.choices[0].message.content == answer("kimi-k2-0905-preview")
     assert sent(strict["moonshot"])["temperature"] == 1.0
 
 
-def test_kimi_tool_choice_required_becomes_auto(client, strict):
-    r = client.chat.completions.create(model="kimi", messages=[USER], tools=[WEATHER], tool_choice="required")
+@pytest.mark.parametrize("name", ["kimi", "kimi-cn"])
+def test_kimi_tool_choice_required_becomes_auto(client, strict, name: str):
+    r = client.chat.completions.create(model=name, messages=[USER], tools=[WEATHER], tool_choice="required")
     assert r.choices[0].message.tool_calls[0].function.name == "get_weather"
     assert sent(strict["moonshot"])["tool_choice"] == "auto"
 
@@ -86,6 +94,14 @@ def test_openai_reasoning_models_get_max_completion_tokens_and_no_sampling(clien
     assert sent(strict["openai"])["max_tokens"] == 300  # models that take max_tokens keep it
 
 
+def test_azure_reasoning_models_get_max_completion_tokens_too(client, strict):
+    r = client.chat.completions.create(model="azure-o3", messages=[USER], max_tokens=300)
+    assert r.choices[0].message.content == answer("o3")
+    rec = strict["openai"].requests[-1]
+    assert rec["path"] == "/openai/deployments/o3/chat/completions" and rec["headers"]["api-key"] == "sk-azure-0000"
+    assert rec["json"]["max_completion_tokens"] == 300 and "max_tokens" not in rec["json"]
+
+
 def test_stream_options_are_dropped_from_a_json_call(client, strict):
     r = client.chat.completions.create(model="gpt-4o", messages=[USER],
                                        extra_body={"stream_options": {"include_usage": True}})
@@ -94,13 +110,27 @@ def test_stream_options_are_dropped_from_a_json_call(client, strict):
 
 # ----------------------------------------------------------------------------------------------- DashScope
 @pytest.mark.parametrize("name,model", [("qwen-thinking", "qwen-plus"),
-                                        ("qwen-thinking-only", "qwen3-235b-a22b-thinking-2507")])
+                                        ("qwen-thinking-only", "qwen3-235b-a22b-thinking-2507"),
+                                        ("qwen-cn-thinking-only", "qwen3-235b-a22b-thinking-2507")])
 def test_dashscope_thinking_is_streamed_for_a_json_client(client, strict, name: str, model: str):
     r = client.chat.completions.create(model=name, messages=[USER])
     msg = r.choices[0].message
     assert msg.content == answer(model) and msg.model_extra["reasoning_content"] == thinking(model)
     assert r.usage.completion_tokens > 0 and r.choices[0].finish_reason == "stop"
     assert sent(strict["dashscope"])["stream"] is True
+
+
+@pytest.mark.parametrize("effort,wire", [
+    ("high", {"enable_thinking": True, "thinking_budget": 16_384}),
+    ("xhigh", {"enable_thinking": True, "thinking_budget": 16_384}),  # capped: half of qwen-plus's 32k output
+    ("none", {"enable_thinking": False}),
+])
+def test_a_gateway_reasoning_effort_is_said_as_qwens_own_switch_and_budget(client, strict, effort: str, wire):
+    r = client.chat.completions.create(model="qwen", messages=[USER], reasoning_effort=effort)
+    assert r.choices[0].message.content == answer("qwen-plus")
+    body = sent(strict["dashscope"])
+    assert {k: body[k] for k in wire} == wire and "reasoning_effort" not in body  # DashScope ignores it
+    assert bool(body.get("stream")) is (effort != "none")  # thinking on: streamed, assembled for this JSON client
 
 
 # -------------------------------------------------------------------------------- thinking levels (MCP chat)
