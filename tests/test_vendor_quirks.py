@@ -13,8 +13,11 @@ from accord.config import parse
 from accord.mcp.server import build
 from accord.mcp.state import State
 from conftest import MASTER_KEY, Gateway
-from strict import rate_limited
+from strict import StrictUpstream, rate_limited
 from strict.panel import answer, config, refused, thinking
+from test_conformance_anthropic_gemini import MASTER as NATIVE_KEY
+from test_conformance_anthropic_gemini import answer as native_answer
+from test_conformance_anthropic_gemini import config as native_config
 
 USER = {"role": "user", "content": "6 x 7?"}
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}}}
@@ -164,6 +167,76 @@ def test_a_gateway_reasoning_effort_is_said_as_each_openai_model_accepts(client,
     assert r.choices[0].message.content == answer(name.removeprefix("openai/"))
     assert sent(strict["openai"])["reasoning_effort"] == accepted
     assert not refused(strict["openai"])
+
+
+# ---------------------------------------------------------- Anthropic: OpenAI's format translated (translate_anthropic)
+@pytest.fixture(scope="module")
+def claude_server() -> Iterator[StrictUpstream]:
+    fake = StrictUpstream().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def claude_url(claude_server: StrictUpstream) -> Iterator[str]:
+    gw = Gateway(native_config(claude_server.url))
+    yield gw.url
+    gw.stop()
+
+
+@pytest.fixture
+def claude(claude_server: StrictUpstream, claude_url: str) -> Iterator[tuple[openai.OpenAI, StrictUpstream]]:
+    """An openai client on the gateway, and the strict Anthropic fake behind its `claude` model."""
+    claude_server.reset()
+    claude_server.responder = native_answer
+    yield openai.OpenAI(base_url=f"{claude_url}/v1", api_key=NATIVE_KEY, max_retries=0), claude_server
+    assert claude_server.refusals == [], claude_server.refusals
+
+
+def test_claude_gets_the_tool_results_first_in_their_turn(claude):
+    client, fake = claude
+    calls = [{"id": f"toolu_{city}", "type": "function",
+              "function": {"name": "get_weather", "arguments": f'{{"city": "{city}"}}'}} for city in ("Paris", "Lyon")]
+    msgs = [{"role": "user", "content": "Weather in Paris and Lyon?"},
+            {"role": "assistant", "content": None, "tool_calls": calls},
+            {"role": "tool", "tool_call_id": "toolu_Paris", "content": "sunny"},
+            {"role": "user", "content": "Lyon's station is slow; wait for it."},  # a client's note between results
+            {"role": "tool", "tool_call_id": "toolu_Lyon", "content": "rainy"}]
+    client.chat.completions.create(model="claude", messages=msgs, tools=[WEATHER])
+    turn = fake.last["json"]["messages"][-1]["content"]  # one user turn, as Claude's turns alternate
+    assert [b["type"] for b in turn] == ["tool_result", "tool_result", "text"]
+
+
+def test_claude_gets_no_empty_text_blocks(claude):
+    client, fake = claude
+    call = {"id": "toolu_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+    msgs = [{"role": "user", "content": [{"type": "text", "text": ""}, {"type": "text", "text": "Weather?"}]},
+            {"role": "assistant", "content": "", "tool_calls": [call]},  # as many clients send a tool-call turn
+            {"role": "tool", "tool_call_id": "toolu_1", "content": "sunny"}]
+    client.chat.completions.create(model="claude", messages=msgs, tools=[WEATHER])
+    sent = fake.last["json"]["messages"]
+    assert sent[0]["content"] == [{"type": "text", "text": "Weather?"}]
+    assert [b["type"] for b in sent[1]["content"]] == ["tool_use"]
+
+
+def test_claude_gets_back_only_signed_thinking(claude):
+    client, fake = claude
+    echoed = {"role": "assistant", "content": "Paris.",  # a proxy on the way lost the signature
+              "thinking_blocks": [{"type": "thinking", "thinking": "The capital, so Paris."}]}
+    r = client.chat.completions.create(model="claude", messages=[
+        {"role": "user", "content": "Capital of France?"}, echoed, {"role": "user", "content": "Capital of France?"}])
+    assert r.choices[0].message.content
+    assert fake.last["json"]["messages"][1]["content"] == [{"type": "text", "text": "Paris."}]
+
+
+def test_claude_is_asked_for_json_in_the_system_prompt(claude):
+    client, fake = claude
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "Capital of France?"}],
+                                   response_format={"type": "json_schema",
+                                                    "json_schema": {"name": "capital", "schema": schema}})
+    system = fake.last["json"]["system"]  # Anthropic has no response_format: the instruction is the JSON mode
+    assert "single valid JSON object" in system and '"city"' in system
 
 
 # ------------------------------------------------------------------------------------------ rate limits
