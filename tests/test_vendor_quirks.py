@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import anthropic
 import openai
 import pytest
 from mcp import Client
@@ -15,6 +16,7 @@ from accord.mcp.state import State
 from conftest import MASTER_KEY, Gateway
 from strict import StrictUpstream, rate_limited
 from strict.panel import answer, config, refused, thinking
+from test_conformance_anthropic_gemini import KEY as PROVIDER_KEY
 from test_conformance_anthropic_gemini import MASTER as NATIVE_KEY
 from test_conformance_anthropic_gemini import answer as native_answer
 from test_conformance_anthropic_gemini import config as native_config
@@ -179,7 +181,10 @@ def claude_server() -> Iterator[StrictUpstream]:
 
 @pytest.fixture(scope="module")
 def claude_url(claude_server: StrictUpstream) -> Iterator[str]:
-    gw = Gateway(native_config(claude_server.url))
+    # and Kimi's Anthropic-compatible endpoint (vendors.py anthropic_base), which /v1/messages passes through to
+    kimi = (f"  - {{name: kimi, model: moonshot/kimi-k2-0905-preview, api_base: {claude_server.url}/v1, "
+            f"anthropic_base: {claude_server.url}/anthropic, api_key: {PROVIDER_KEY}}}\n")
+    gw = Gateway(native_config(claude_server.url).replace("consensus:", kimi + "consensus:", 1))
     yield gw.url
     gw.stop()
 
@@ -237,6 +242,17 @@ def test_claude_is_asked_for_json_in_the_system_prompt(claude):
                                                     "json_schema": {"name": "capital", "schema": schema}})
     system = fake.last["json"]["system"]  # Anthropic has no response_format: the instruction is the JSON mode
     assert "single valid JSON object" in system and '"city"' in system
+
+
+def test_kimis_anthropic_endpoint_gets_the_key_as_a_bearer_token_too(claude, claude_url):
+    _, fake = claude
+    c = anthropic.Anthropic(base_url=claude_url, api_key=NATIVE_KEY, max_retries=0)
+    msg = c.messages.create(model="kimi", max_tokens=200, messages=[{"role": "user", "content": "Capital of France?"}])
+    assert msg.content[0].text
+    rec = fake.last
+    assert rec["path"] == "/anthropic/v1/messages" and rec["headers"]["x-api-key"] == PROVIDER_KEY
+    # platform.moonshot.ai's Claude Code guide sets ANTHROPIC_AUTH_TOKEN: the key as `Authorization: Bearer`
+    assert rec["headers"]["authorization"] == f"Bearer {PROVIDER_KEY}"
 
 
 # ------------------------------------------------------------------------------------------ rate limits
