@@ -418,3 +418,29 @@ async def test_degraded_results_say_so_in_the_text_and_as_data(engine, upstream)
     r = await engine.run(Request("q", seats("deepseek", "qwen", "kimi")))
     assert r.status == "failed" and r.reasons[0] == {"code": "no_answers", "text": "none of 3 models answered"}
     assert r.to_dict()["reasons"][0]["code"] == "no_answers"
+
+
+# ----------------------------------------------------------------- the MCP tool over the in-memory fake model
+async def test_the_mcp_consensus_tool_seats_each_stance_and_shows_the_chair_every_answer(models, tmp_path):
+    """Through the official MCP client, in memory end to end: the tool's seats reach the engine as given."""
+    from mcp import Client
+
+    from accord.mcp.server import build
+    from accord.mcp.state import State
+
+    said = {"deepseek": "Ship it: the tests pass.", "qwen": "Wait: the migration is untested."}
+    models.default = script(lambda m, sent: said[m], chair=chair_json(["deepseek"], "Ship after a dry run."))
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/t.db")
+    state = State(parse(panel_config("http://127.0.0.1:9")), models, ThreadStore(db))  # the URL is never called
+    try:
+        async with Client(build(state)) as c:
+            r = await c.call_tool("consensus", {"question": "Ship it?", "chair": "gpt", "models": [
+                {"model": "deepseek", "stance": "for"}, {"model": "q", "stance": "against"}]})
+    finally:
+        await db.close()
+    assert not r.is_error, r.content[0].text
+    assert "Ship after a dry run." in r.content[0].text
+    seats = {c.model: c.system for c in models.calls[:2]}
+    assert "case FOR" in seats["deepseek"] and "case AGAINST" in seats["qwen"]  # the alias `q` is qwen's seat
+    assert models.asked()[2:] == ["gpt"]
+    assert all(f"\n{text}" in models.calls[2].last for text in said.values())
