@@ -215,7 +215,8 @@ class _Metrics:
         def counter(name: str, doc: str, labels: tuple[str, ...] = ()) -> Any:
             return Counter(name, doc, labels, registry=r)
 
-        def gauge(name: str, doc: str, labels: tuple[str, ...] = (), mode: Literal["livesum", "livemax", "livemin", "max"] = "livesum") -> Any:
+        def gauge(name: str, doc: str, labels: tuple[str, ...] = (),
+                  mode: Literal["livesum", "livemax", "livemin", "max"] = "livesum") -> Any:
             return Gauge(name, doc, labels, registry=r, multiprocess_mode=mode)
 
         self.requests = counter("accord_requests", "Gateway requests, by route, served model, deployment, "
