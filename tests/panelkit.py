@@ -61,12 +61,17 @@ def chair_json(supporters: list[str], recommendation: str = "Do it.") -> str:
         "risks": ["lock-in"], "supporters": supporters}) + "\n```"
 
 
-def pick(req: dict, needle: str, reason: str = "It is the only one that is right.") -> Reply:
-    """A select-mode chair that picks the shown answer containing `needle`, whatever letter it got."""
-    text = req["json"]["messages"][-1]["content"]
+def choice(text: str, needle: str, reason: str = "It is the only one that is right.") -> str:
+    """A select-mode chair's answer to the prompt `text`: the shown answer containing `needle`, whatever letter
+    it got."""
     blocks = {b.split(":\n", 1)[0].strip(): b for b in text.split("Response ")[1:] if ":\n" in b}
     letter = next(lab for lab, b in blocks.items() if needle in b)
-    return Reply(content="```json\n" + json.dumps({"choice": letter, "reason": reason}) + "\n```")
+    return "```json\n" + json.dumps({"choice": letter, "reason": reason}) + "\n```"
+
+
+def pick(req: dict, needle: str, reason: str = "It is the only one that is right.") -> Reply:
+    """A select-mode chair that picks the shown answer containing `needle`, whatever letter it got."""
+    return Reply(content=choice(req["json"]["messages"][-1]["content"], needle, reason))
 
 
 def responder(panel: Callable[[str, dict], Reply], chair: Reply | None = None,

@@ -1,5 +1,6 @@
 """The engine against scripted fake models over real HTTP: parallel fan-out, partial results, timeouts,
-budgets, isolation of concurrent runs, every mode, and the stored thread."""
+budgets, isolation of concurrent runs, the stored thread; and, where only the answers matter, against the
+in-memory fake model (tests/fakemodel.py): every mode, stances, and what each call was sent."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from accord.config import parse
 from accord.consensus.callers import LocalModels
 from accord.consensus.runner import Engine
 from accord.consensus.types import InputError, Member, Request
+from accord.errors import UpstreamError
 from accord.router import Router
 from accord.store.db import Database
 from accord.store.threads import ThreadStore
+from fakemodel import FakeModels, Sent, script
 from fakes import Reply
-from panelkit import chair_json, kind, panel_config, pick, question, responder
+from panelkit import UPSTREAM, chair_json, choice, panel_config, question, responder
 
 
 @pytest.fixture
@@ -25,6 +28,12 @@ async def engine(upstream, tmp_path):
     yield Engine(LocalModels(router), ThreadStore(db))
     await router.close()
     await db.close()
+
+
+@pytest.fixture
+def models() -> FakeModels:
+    """The panel config's five models, in memory: no sockets, a call history to assert on."""
+    return FakeModels(UPSTREAM, aliases={"q": "qwen", "fast": "gpt"})
 
 
 def seats(*specs: str) -> list[Member]:
@@ -117,69 +126,96 @@ async def test_two_runs_at_once_stay_apart(engine, upstream):
     assert all("alpha" not in m["content"] for m in tb["messages"])
 
 
-async def test_vote_mode_counts_and_reports_ties(engine, upstream):
-    answers = {"deepseek-chat": "42", "qwen3-max": "42", "kimi-k2-0905-preview": "41"}
-    upstream.responder = responder(lambda m, r: Reply(content=f"Working...\nANSWER: {answers[m]}"))
+async def test_vote_mode_counts_and_reports_ties(models):
+    models.queue("deepseek", "Working...\nANSWER: 42").queue("qwen", "ANSWER: 42").queue("kimi", "ANSWER: 41")
+    engine = Engine(models)
     r = await engine.run(Request("6*7?", seats("deepseek", "qwen", "kimi"), mode="vote", answer_format="number"))
     assert r.vote["winner"] == "42" and r.agreement == pytest.approx(0.667, abs=1e-3) and r.chair is None
-    assert "ANSWER:" in upstream.requests[0]["json"]["messages"][0]["content"]  # asked for the format
-    answers["qwen3-max"] = "40"
+    assert sorted(models.asked()) == ["deepseek", "kimi", "qwen"]  # no chair in vote mode
+    assert all("ANSWER:" in c.system for c in models.calls)  # every seat was asked for the format
+    models.queue("deepseek", "ANSWER: 42").queue("qwen", "ANSWER: 40")
     r = await engine.run(Request("6*7?", seats("deepseek", "qwen"), mode="vote", answer_format="number"))
     assert r.vote["winner"] is None and r.vote["tie"] == ["40", "42"] and "tie" in r.recommendation
 
 
-async def test_review_mode_anonymizes_and_ranks(engine, upstream):
-    quality = {"deepseek-chat": "QUALITY-LOW", "qwen3-max": "QUALITY-TOP", "kimi-k2-0905-preview": "QUALITY-MID"}
-    seen_by = {}
+async def test_review_mode_anonymizes_and_ranks(models):
+    quality = {"deepseek": "QUALITY-LOW", "qwen": "QUALITY-TOP", "kimi": "QUALITY-MID"}
 
-    def review(model, req):
-        text = req["json"]["messages"][-1]["content"]
-        seen_by[model] = text
-        # rank by quality, whatever the labels
-        blocks = {b.split(":\n", 1)[0].split()[-1]: b for b in text.split("Response ")[1:] if ":\n" in b}
+    def review(model: str, sent: Sent) -> str:  # rank by quality, whatever the labels
+        blocks = {b.split(":\n", 1)[0].split()[-1]: b for b in sent.last.split("Response ")[1:] if ":\n" in b}
         order = sorted(blocks, key=lambda lab: ("TOP" not in blocks[lab], "MID" not in blocks[lab]))
-        return Reply(content="Fine.\nFINAL RANKING:\n" + "\n".join(f"{i + 1}. Response {x}" for i, x in enumerate(order)))
+        return "Fine.\nFINAL RANKING:\n" + "\n".join(f"{i + 1}. Response {x}" for i, x in enumerate(order))
 
-    upstream.responder = responder(lambda m, r: Reply(content=quality[m]), review=review,
-                                   chair=Reply(content=chair_json(["qwen"])))
-    r = await engine.run(Request("q", seats("deepseek", "qwen", "kimi"), mode="review", seed=3))
+    models.default = script(lambda m, sent: quality[m], review=review, chair=chair_json(["qwen"]))
+    r = await Engine(models).run(Request("q", seats("deepseek", "qwen", "kimi"), mode="review", seed=3))
     assert [x["model"] for x in r.ranking] == ["qwen", "kimi", "deepseek"]
-    assert "QUALITY-LOW" not in seen_by["deepseek-chat"]  # a reviewer never sees (nor ranks) its own answer
-    assert "QUALITY-TOP" not in seen_by["qwen3-max"]
+    seen_by = {c.model: c.last for c in models.calls if "anonymous responses" in c.last}
+    assert sorted(seen_by) == ["deepseek", "kimi", "qwen"]  # each panelist reviewed once
+    assert "QUALITY-LOW" not in seen_by["deepseek"]  # a reviewer never sees (nor ranks) its own answer
+    assert "QUALITY-TOP" not in seen_by["qwen"]
     assert all("deepseek" not in t and "qwen" not in t for t in seen_by.values())  # anonymous
-    chair_req = next(x for x in upstream.requests if kind(x) == "chair")
-    assert "ANONYMOUS PEER RANKING" in chair_req["json"]["messages"][-1]["content"]
+    chair = models.calls[-1]  # after every answer and review
+    assert chair.last.startswith("You chair a panel") and "ANONYMOUS PEER RANKING" in chair.last
     assert r.status == "done" and len(r.reviews) == 3
 
 
-async def test_debate_mode_shows_others_previous_answers(engine, upstream):
-    def panel(m, req):
-        last = req["json"]["messages"][-1]["content"]
-        if "panel discussion" in last:
-            return Reply(content=f"{m} revised after reading others. ANSWER: yes")
-        return Reply(content=f"{m} first take. ANSWER: {'no' if m == 'qwen3-max' else 'yes'}")
-
-    upstream.responder = responder(panel)
-    r = await engine.run(Request("q", seats("deepseek", "qwen", "kimi"), mode="debate", answer_format="yesno"))
+async def test_debate_mode_shows_others_previous_answers(models):
+    for m in ("deepseek", "qwen", "kimi"):
+        models.queue(m, f"{m} first take. ANSWER: {'no' if m == 'qwen' else 'yes'}",
+                     f"{m} revised after reading others. ANSWER: yes")
+    r = await Engine(models).run(Request("q", seats("deepseek", "qwen", "kimi"), mode="debate",
+                                         answer_format="yesno"))
     assert len(r.rounds) == 1 and all("first take" in a.content for a in r.answers)  # kept: the first answers
     assert all("revised" in a.content for a in r.rounds[0]) and r.latest() == r.rounds[0]
     assert r.vote["winner"] == "yes" and r.agreement == pytest.approx(0.667, abs=1e-3)  # voted on the first ones
-    debate_reqs = [x for x in upstream.requests if kind(x) == "debate"]
-    assert len(debate_reqs) == 3
-    qwen_req = next(x for x in debate_reqs if x["json"]["model"] == "qwen3-max")
-    text = qwen_req["json"]["messages"][-1]["content"]
-    assert "[deepseek]" in text and "[kimi]" in text and "[qwen:against]" not in text
+    first, second = models.bodies("qwen")  # each seat asked twice: no more
+    assert "panel discussion" not in first["messages"][-1]["content"]
+    text = second["messages"][-1]["content"]
+    assert "panel discussion" in text and "deepseek first take" in text and "kimi first take" in text
+    own, others = text.split("OTHER PANELISTS:")
+    assert "qwen first take" in own and "qwen first take" not in others  # its own answer apart from the others'
+    assert "[deepseek]\ndeepseek first take" in others and "[kimi]\nkimi first take" in others
 
 
-async def test_stances_are_honest_prompts(engine, upstream):
-    upstream.responder = responder(lambda m, r: Reply(content="x"))
-    await engine.run(Request("q", [Member("deepseek", "for"), Member("qwen", "against"), Member("kimi"),
-                                   Member("gpt", stance_prompt="Focus on security only.")], mode="vote"))
-    system = {r["json"]["model"]: r["json"]["messages"][0]["content"] for r in upstream.requests}
-    assert "case FOR" in system["deepseek-chat"] and "plainly wrong" in system["deepseek-chat"]
-    assert "case AGAINST" in system["qwen3-max"] and "plainly right, say so" in system["qwen3-max"]
-    assert "Do not force balance" in system["kimi-k2-0905-preview"]
-    assert "Focus on security only." in system["gpt-4o-mini"]
+async def test_stances_are_honest_prompts(models):
+    models.default = lambda m, body: "x"
+    await Engine(models).run(Request("q", [Member("deepseek", "for"), Member("qwen", "against"), Member("kimi"),
+                                           Member("gpt", stance_prompt="Focus on security only.")], mode="vote"))
+    system = {c.model: c.system for c in models.calls}
+    assert "case FOR" in system["deepseek"] and "plainly wrong" in system["deepseek"]
+    assert "case AGAINST" in system["qwen"] and "plainly right, say so" in system["qwen"]
+    assert "Do not force balance" in system["kimi"]
+    assert "Focus on security only." in system["gpt"]
+    assert sum("Focus on security only." in s for s in system.values()) == 1  # only the seat it was given to
+
+
+async def test_the_same_model_twice_gets_each_seats_stance_and_each_answer_is_credited_to_its_seat(models):
+    def answer(m: str, sent: Sent) -> str:
+        return "I argue FOR." if "case FOR" in sent.system else "I argue AGAINST." if "case AGAINST" in \
+            sent.system else "No side."
+
+    models.default = script(answer)
+    r = await Engine(models).run(Request("q", seats("deepseek:for", "deepseek:against", "kimi")))
+    assert models.asked().count("deepseek") == 2
+    by = {a.label: a.content for a in r.answers}
+    assert by == {"deepseek:for": "I argue FOR.", "deepseek:against": "I argue AGAINST.", "kimi": "No side."}
+    chair = models.calls[-1]
+    assert chair.last.startswith("You chair a panel")
+    assert "[deepseek:for]\nI argue FOR." in chair.last and "[deepseek:against]\nI argue AGAINST." in chair.last
+
+
+async def test_the_chair_is_asked_once_after_the_panel_with_every_answer_and_no_failure(models):
+    said = {"deepseek": "Use PostgreSQL.", "qwen": "Use SQLite; it is enough.", "kimi": "Use a flat file."}
+    models.default = script(lambda m, sent: said[m], chair=chair_json(["deepseek", "qwen"]))
+    models.queue("gpt", UpstreamError("gpt is down"))
+    r = await Engine(models).run(Request("Which store?", seats("deepseek", "qwen", "kimi", "gpt"), chair="r1"))
+    assert r.status == "partial" and r.chair is not None and r.chair.model == "r1"
+    assert sorted(models.asked()[:4]) == ["deepseek", "gpt", "kimi", "qwen"] and models.asked()[4:] == ["r1"]
+    chair = models.calls[-1]
+    assert "Which store?" in chair.last
+    for m, text in said.items():  # every panelist's answer, under its label
+        assert f"[{m}]\n{text}" in chair.last
+    assert "[gpt]" not in chair.last  # a failed seat sends nothing to the chair
 
 
 async def test_budgets_and_deadline(engine, upstream):
@@ -283,23 +319,24 @@ PAPERS_ZH = {"deepseek-chat": "应该使用PostgreSQL作为存储，因为它能
              "kimi-k2-0905-preview": "SQLite就够了，保持嵌入式和简单。"}
 
 
-async def test_select_mode_picks_the_best_answer_anonymously_and_says_why(engine, upstream):
-    upstream.responder = responder(lambda m, r: Reply(content=PAPERS[m]),
-                                   select=lambda m, r: pick(r, "SQLite", "Simplest and enough for one process."))
-    r = await engine.run(Request("Which store?", seats("deepseek", "qwen", "kimi"), mode="select", seed=5))
+async def test_select_mode_picks_the_best_answer_anonymously_and_says_why(models):
+    models.default = script(lambda m, sent: PAPERS[UPSTREAM[m]],
+                            select=lambda m, sent: choice(sent.last, "SQLite", "Simplest and enough for one process."))
+    r = await Engine(models).run(Request("Which store?", seats("deepseek", "qwen", "kimi"), mode="select", seed=5))
     assert r.status == "done" and r.mode == "select"
     assert r.selected == {"label": "kimi", "model": "kimi", "reason": "Simplest and enough for one process.",
                           "by": "chair qwen"}
     assert r.recommendation == PAPERS["kimi-k2-0905-preview"]  # the answer itself, not a new one
     assert r.synthesis.startswith("**Selected: the answer of kimi** (chair qwen: Simplest")
-    shown = next(x for x in upstream.requests if kind(x) == "select")["json"]["messages"][-1]["content"]
-    assert all(p in shown for p in PAPERS.values())
+    assert models.asked()[3:] == ["qwen"]  # the panel, then one call to the chair
+    shown = models.calls[-1].last
+    assert shown.startswith("You judge anonymous answers") and all(p in shown for p in PAPERS.values())
     assert not any(name in shown for name in ("deepseek", "qwen", "kimi"))  # anonymous: letters only
-    assert not any(kind(x) == "chair" for x in upstream.requests)  # no synthesis written
 
 
-async def test_the_chair_comes_from_another_family_than_the_panel_majority(engine, upstream):
-    upstream.responder = responder(lambda m, r: Reply(content=f"{m} thinks so"))
+async def test_the_chair_comes_from_another_family_than_the_panel_majority(models):
+    models.default = script(lambda m, sent: f"{m} thinks so")
+    engine = Engine(models)
     r = await engine.run(Request("q", seats("deepseek", "r1")))  # both DeepSeek: r1 would chair itself
     assert r.chair is not None and r.chair.model == "qwen"  # the best served model of another family
     assert r.chair_choice["model"] == "qwen" and r.chair_choice["family"] == "dashscope"
@@ -310,13 +347,13 @@ async def test_the_chair_comes_from_another_family_than_the_panel_majority(engin
     assert "chaired by qwen (dashscope): from another model family" in text
     named = await engine.run(Request("q", seats("deepseek", "r1"), chair="r1"))
     assert named.chair.model == "r1" and "named by the caller" in named.chair_choice["reason"]
+    assert models.asked()[-1] == "r1" and models.calls[-1].last.startswith("You chair a panel")
 
 
 @pytest.mark.parametrize("answers", [PAPERS, PAPERS_ZH], ids=["english", "chinese"])
-async def test_agreement_is_the_largest_group_of_like_answers(engine, upstream, answers):
-    upstream.responder = responder(lambda m, r: Reply(content=answers[m]),
-                                   chair=Reply(content=chair_json(["deepseek", "qwen", "kimi"])))
-    r = await engine.run(Request("Which store?", seats("deepseek", "qwen", "kimi")))
+async def test_agreement_is_the_largest_group_of_like_answers(models, answers):
+    models.default = script(lambda m, sent: answers[UPSTREAM[m]], chair=chair_json(["deepseek", "qwen", "kimi"]))
+    r = await Engine(models).run(Request("Which store?", seats("deepseek", "qwen", "kimi")))
     assert r.clusters["method"] == "lexical"
     assert r.clusters["groups"] == [{"members": ["deepseek", "qwen"], "size": 2}, {"members": ["kimi"], "size": 1}]
     assert r.agreement == pytest.approx(0.667, abs=1e-3)  # the paraphrases agree, the third does not
@@ -381,3 +418,29 @@ async def test_degraded_results_say_so_in_the_text_and_as_data(engine, upstream)
     r = await engine.run(Request("q", seats("deepseek", "qwen", "kimi")))
     assert r.status == "failed" and r.reasons[0] == {"code": "no_answers", "text": "none of 3 models answered"}
     assert r.to_dict()["reasons"][0]["code"] == "no_answers"
+
+
+# ----------------------------------------------------------------- the MCP tool over the in-memory fake model
+async def test_the_mcp_consensus_tool_seats_each_stance_and_shows_the_chair_every_answer(models, tmp_path):
+    """Through the official MCP client, in memory end to end: the tool's seats reach the engine as given."""
+    from mcp import Client
+
+    from accord.mcp.server import build
+    from accord.mcp.state import State
+
+    said = {"deepseek": "Ship it: the tests pass.", "qwen": "Wait: the migration is untested."}
+    models.default = script(lambda m, sent: said[m], chair=chair_json(["deepseek"], "Ship after a dry run."))
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/t.db")
+    state = State(parse(panel_config("http://127.0.0.1:9")), models, ThreadStore(db))  # the URL is never called
+    try:
+        async with Client(build(state)) as c:
+            r = await c.call_tool("consensus", {"question": "Ship it?", "chair": "gpt", "models": [
+                {"model": "deepseek", "stance": "for"}, {"model": "q", "stance": "against"}]})
+    finally:
+        await db.close()
+    assert not r.is_error, r.content[0].text
+    assert "Ship after a dry run." in r.content[0].text
+    seats = {c.model: c.system for c in models.calls[:2]}
+    assert "case FOR" in seats["deepseek"] and "case AGAINST" in seats["qwen"]  # the alias `q` is qwen's seat
+    assert models.asked()[2:] == ["gpt"]
+    assert all(f"\n{text}" in models.calls[2].last for text in said.values())

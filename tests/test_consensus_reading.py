@@ -11,11 +11,13 @@ from accord.consensus.callers import LocalModels
 from accord.consensus.runner import Engine
 from accord.consensus.types import Member, Request
 from accord.consensus.vote import plurality
+from accord.errors import UpstreamError
 from accord.router import Router
 from accord.store.db import Database
 from accord.store.threads import ThreadStore
+from fakemodel import FakeModels, Sent, kind, script
 from fakes import Reply
-from panelkit import chair_json, kind, panel_config, responder
+from panelkit import UPSTREAM, chair_json, panel_config, responder
 
 U = None  # unreadable
 
@@ -206,28 +208,32 @@ async def engine(upstream, tmp_path):
     await db.close()
 
 
+@pytest.fixture
+def models() -> FakeModels:
+    return FakeModels(UPSTREAM)
+
+
 def seats(*specs: str) -> list[Member]:
     return [Member.parse(s) for s in specs]
 
 
-async def test_debate_asks_every_round_for_the_answer_line_and_reads_the_stated_one(engine, upstream):
-    first = {"deepseek-chat": "42", "qwen3-max": "41", "kimi-k2-0905-preview": "42"}
+async def test_debate_asks_every_round_for_the_answer_line_and_reads_the_stated_one(models):
+    first = {"deepseek": "42", "qwen": "41", "kimi": "42"}
 
-    def panel(m, req):
-        if kind(req) == "debate":  # each keeps its own answer, naming another's number last
+    def panel(m: str, sent: Sent) -> str:
+        if kind(sent.body) == "debate":  # each keeps its own answer, naming another's number last
             other = "41" if first[m] == "42" else "42"
-            return Reply(content=f"I keep mine.\nANSWER: {first[m]} (the other panelist said {other})")
-        return Reply(content=f"Working...\nANSWER: {first[m]}")
+            return f"I keep mine.\nANSWER: {first[m]} (the other panelist said {other})"
+        return f"Working...\nANSWER: {first[m]}"
 
-    upstream.responder = responder(panel)
-    r = await engine.run(Request("6*7?", seats("deepseek", "qwen", "kimi"), mode="debate", answer_format="number",
-                                 rounds=1))
-    for req in upstream.requests:
-        system = req["json"]["messages"][0]["content"]
-        assert "ANSWER:" in system, kind(req)  # the first answers and the revisions are asked for it
-        if kind(req) == "debate":
-            assert "ANSWER:" in req["json"]["messages"][-1]["content"]
-    assert len([x for x in upstream.requests if kind(x) == "debate"]) == 3
+    models.default = script(panel)
+    r = await Engine(models).run(Request("6*7?", seats("deepseek", "qwen", "kimi"), mode="debate",
+                                         answer_format="number", rounds=1))
+    for c in models.calls:
+        assert "ANSWER:" in c.system, kind(c.body)  # the first answers and the revisions are asked for it
+        if kind(c.body) == "debate":
+            assert "ANSWER:" in c.last
+    assert [kind(c.body) for c in models.calls] == ["panel"] * 3 + ["debate"] * 3
     assert r.vote["answers"] == {"deepseek": "42", "qwen": "41", "kimi": "42"}
     assert r.vote["winner"] == "42" and r.agreement == pytest.approx(0.667, abs=1e-3)
 
@@ -245,35 +251,36 @@ async def test_an_answer_only_in_the_reasoning_is_read(engine, upstream):
 
 
 @pytest.mark.parametrize("mode", ["vote", "debate", "synthesize"])
-async def test_agreement_is_unknown_in_every_mode_when_every_panelist_fails(engine, upstream, mode):
-    upstream.responder = responder(lambda m, r: Reply(status=500, error={"error": {"message": "down"}}))
-    r = await engine.run(Request("6*7?", seats("deepseek", "qwen", "kimi"), mode=mode, answer_format="number"))
+async def test_agreement_is_unknown_in_every_mode_when_every_panelist_fails(models, mode):
+    models.default = lambda m, body: UpstreamError(f"{m} is down")
+    r = await Engine(models).run(Request("6*7?", seats("deepseek", "qwen", "kimi"), mode=mode,
+                                         answer_format="number"))
+    assert len(models.calls) == 3  # nobody answered: no second round, no chair
     assert r.status == "failed" and r.agreement is None
     if mode != "synthesize":
         assert any("every panelist failed" in n for n in r.notes)
 
 
-async def test_unreadable_answers_make_agreement_unknown_and_say_why(engine, upstream):
-    upstream.responder = responder(lambda m, r: Reply(content="391*7 is the key.\nANSWER: unknown"))
-    r = await engine.run(Request("q", seats("deepseek", "qwen", "kimi"), mode="vote", answer_format="number"))
+async def test_unreadable_answers_make_agreement_unknown_and_say_why(models):
+    models.default = lambda m, body: "391*7 is the key.\nANSWER: unknown"
+    r = await Engine(models).run(Request("q", seats("deepseek", "qwen", "kimi"), mode="vote",
+                                         answer_format="number"))
     assert r.vote["counts"] == {} and r.agreement is None
     assert any("states no number" in n for n in r.notes)
 
 
-async def test_review_cycle_is_reported_as_a_tie_not_won_by_the_first_seat(engine, upstream):
-    answer = {"deepseek-chat": "ANS-X", "qwen3-max": "ANS-Y", "kimi-k2-0905-preview": "ANS-Z"}
-    prefer = {"deepseek-chat": "ANS-Y", "qwen3-max": "ANS-Z", "kimi-k2-0905-preview": "ANS-X"}  # a cycle
+async def test_review_cycle_is_reported_as_a_tie_not_won_by_the_first_seat(models):
+    answer = {"deepseek": "ANS-X", "qwen": "ANS-Y", "kimi": "ANS-Z"}
+    prefer = {"deepseek": "ANS-Y", "qwen": "ANS-Z", "kimi": "ANS-X"}  # a cycle
 
-    def review(model, req):
-        text = req["json"]["messages"][-1]["content"]
-        blocks = {b.split(":\n", 1)[0].split()[-1]: b for b in text.split("Response ")[1:] if ":\n" in b}
+    def review(model: str, sent: Sent) -> str:
+        blocks = {b.split(":\n", 1)[0].split()[-1]: b for b in sent.last.split("Response ")[1:] if ":\n" in b}
         order = sorted(blocks, key=lambda lab: prefer[model] not in blocks[lab])
-        return Reply(content="FINAL RANKING: " + ", ".join(order))
+        return "FINAL RANKING: " + ", ".join(order)
 
-    upstream.responder = responder(lambda m, r: Reply(content=answer[m]), review=review,
-                                   chair=Reply(content=chair_json(["qwen"])))
-    r = await engine.run(Request("q", seats("deepseek", "qwen", "kimi"), mode="review", seed=5))
+    models.default = script(lambda m, sent: answer[m], review=review, chair=chair_json(["qwen"]))
+    r = await Engine(models).run(Request("q", seats("deepseek", "qwen", "kimi"), mode="review", seed=5))
     assert all(x["place"] == 1 and x["tied"] for x in r.ranking)
     assert any("tied for first place" in n for n in r.notes)
-    chair_req = next(x for x in upstream.requests if kind(x) == "chair")
-    assert "=1. deepseek" in chair_req["json"]["messages"][-1]["content"]
+    chair = models.calls[-1]
+    assert kind(chair.body) == "chair" and "=1. deepseek" in chair.last

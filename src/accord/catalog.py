@@ -8,6 +8,7 @@ works with the conservative defaults of `UNKNOWN`.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class ModelInfo:
     def with_overrides(self, overrides: dict) -> ModelInfo:
         """Apply config overrides; unknown names are ignored here (config validation names them)."""
         valid = {f.name for f in fields(self)}
-        clean = {k: (tuple(v) if k == "aliases" else v) for k, v in overrides.items() if k in valid}
+        clean: dict[str, Any] = {k: (tuple(v) if k == "aliases" else v) for k, v in overrides.items() if k in valid}
         return replace(self, **clean) if clean else self
 
 

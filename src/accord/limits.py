@@ -46,6 +46,9 @@ class RedisLink:
         if self._redis is None:
             import redis.asyncio as aioredis
 
+            if not self.url:
+                raise RuntimeError("no redis_url is set: callers check usable() first")
+
             self._redis = aioredis.from_url(self.url, socket_timeout=0.5, socket_connect_timeout=0.5)
         return self._redis
 

@@ -23,7 +23,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from .config import Deployment
@@ -66,7 +66,7 @@ def exposition() -> bytes:
         registry = CollectorRegistry()
         MultiProcessCollector(registry)
         return generate_latest(registry)
-    assert _m is not None
+    assert _m is not None and _m.registry is not None
     return generate_latest(_m.registry)
 
 
@@ -201,8 +201,8 @@ class _Metrics:
         disable_created_metrics()  # a `_created` series beside each counter doubles the scrape for no use here
         mp = multiprocess()
         # multiprocess: the metrics are written to files and read back by MultiProcessCollector, never registered
-        self.registry = None if mp else CollectorRegistry()
-        if not mp:
+        self.registry: CollectorRegistry | None = None if mp else CollectorRegistry()
+        if self.registry is not None:
             from prometheus_client.gc_collector import GCCollector
             from prometheus_client.platform_collector import PlatformCollector
             from prometheus_client.process_collector import ProcessCollector
@@ -215,7 +215,8 @@ class _Metrics:
         def counter(name: str, doc: str, labels: tuple[str, ...] = ()) -> Any:
             return Counter(name, doc, labels, registry=r)
 
-        def gauge(name: str, doc: str, labels: tuple[str, ...] = (), mode: str = "livesum") -> Any:
+        def gauge(name: str, doc: str, labels: tuple[str, ...] = (),
+                  mode: Literal["livesum", "livemax", "livemin", "max"] = "livesum") -> Any:
             return Gauge(name, doc, labels, registry=r, multiprocess_mode=mode)
 
         self.requests = counter("accord_requests", "Gateway requests, by route, served model, deployment, "

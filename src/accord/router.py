@@ -11,7 +11,7 @@ import difflib
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -19,7 +19,7 @@ from . import metering, metrics, providers, tracing
 from .config import Config, Deployment
 from .errors import AccordError, BadRequest, NotFound, RateLimited, UpstreamError, UpstreamTimeout
 from .providers import messages as anthropic_messages
-from .providers.base import Call, Usage, estimate_tokens
+from .providers.base import Call, Chunks, Usage, estimate_tokens
 from .providers.http import Pools
 
 T = TypeVar("T")
@@ -154,11 +154,11 @@ class Router:
         return await self._run(name, attempt, allow, plan)
 
     async def stream(self, name: str, body: dict, allow: Allow | None = None,
-                     plan: Plan | None = None) -> tuple[AsyncIterator[bytes], Call]:
+                     plan: Plan | None = None) -> tuple[Chunks, Call]:
         """Open a stream and wait for its first chunk, so failures up to the first byte can still be retried
         (and reported with a proper status); after that nothing is retried."""
 
-        async def open_(dep: Deployment, call: Call) -> AsyncIterator[bytes]:
+        async def open_(dep: Deployment, call: Call) -> Chunks:
             return await providers.get(dep.adapter).stream(dep, dict(body), call, self.pools)
 
         return await self._stream(name, body, open_, allow, plan)
@@ -173,27 +173,27 @@ class Router:
         return await self._run(name, attempt, allow, plan)
 
     async def messages_stream(self, name: str, body: dict, allow: Allow | None = None, plan: Plan | None = None,
-                              headers: dict[str, str] | None = None) -> tuple[AsyncIterator[bytes], Call]:
-        async def open_(dep: Deployment, call: Call) -> AsyncIterator[bytes]:
+                              headers: dict[str, str] | None = None) -> tuple[Chunks, Call]:
+        async def open_(dep: Deployment, call: Call) -> Chunks:
             return await anthropic_messages.stream(dep, body, call, self.pools, headers or {})
 
         return await self._stream(name, body, open_, allow, plan)
 
     async def _stream(self, name: str, body: dict,
-                      open_: Callable[[Deployment, Call], Awaitable[AsyncIterator[bytes]]],
-                      allow: Allow | None, plan: Plan | None) -> tuple[AsyncIterator[bytes], Call]:
-        async def attempt(dep: Deployment, call: Call) -> AsyncIterator[bytes]:
+                      open_: Callable[[Deployment, Call], Awaitable[Chunks]],
+                      allow: Allow | None, plan: Plan | None) -> tuple[Chunks, Call]:
+        async def attempt(dep: Deployment, call: Call) -> Chunks:
             ttft = dep.stream_timeout or self.settings.first_token_timeout
             call.stream = True  # finished (and recorded) when the stream ends, not when it opens
 
-            async def first_chunk() -> AsyncIterator[bytes]:
+            async def first_chunk() -> Chunks:
                 it = await open_(dep, call)
                 try:
                     first = await it.__anext__()
                 except StopAsyncIteration:
                     raise UpstreamError(f"{dep.id} sent an empty stream") from None
                 except BaseException:
-                    await it.aclose()  # type: ignore[attr-defined]
+                    await it.aclose()
                     raise
                 tracing.first_chunk(call, first)
                 return _prepend(first, it, call, self._finished, body)
@@ -437,8 +437,8 @@ def _least(items: list[Deployment], key: Callable[[Deployment], float]) -> Deplo
     return random.choice([d for d in items if key(d) == low])
 
 
-async def _prepend(first: bytes, rest: AsyncIterator[bytes], call: Call,
-                   done: Callable[[Call], None], body: dict) -> AsyncIterator[bytes]:
+async def _prepend(first: bytes, rest: Chunks, call: Call,
+                   done: Callable[[Call], None], body: dict) -> Chunks:
     """The stream with its first chunk put back; `done(call)` when it ends, with how it ended on the call."""
     call.status, call.error_type = 499, "client_gone"  # unless it runs to its end or fails
     metrics.stream_opened()
@@ -456,7 +456,7 @@ async def _prepend(first: bytes, rest: AsyncIterator[bytes], call: Call,
         raise
     finally:
         try:
-            await rest.aclose()  # type: ignore[attr-defined]  # a client gone mid-stream closes the upstream now
+            await rest.aclose()  # a client gone mid-stream closes the upstream now
         finally:
             metrics.stream_closed()
             if call.usage is None and call.chunks:  # cut off before the usage chunk: what was sent still costs

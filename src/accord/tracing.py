@@ -100,9 +100,11 @@ def _otlp_exporter() -> Any:
     protocol = (os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
                 or "http/protobuf").strip()
     if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-    else:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as Grpc
+
+        return Grpc()
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
     return OTLPSpanExporter()
 
 
@@ -222,8 +224,8 @@ def consensus(req: Any, coro: Coroutine[Any, Any, T]) -> Coroutine[Any, Any, T]:
             result = await coro
             answered = sum(1 for a in getattr(result, "answers", ()) if a.ok)
             span.set_attribute("accord.consensus.answered", answered)
-            if getattr(result, "agreement", None) is not None:
-                span.set_attribute("accord.consensus.agreement", result.agreement)
+            if (agreement := getattr(result, "agreement", None)) is not None:
+                span.set_attribute("accord.consensus.agreement", agreement)
             return result
 
     return run()

@@ -43,7 +43,7 @@ async def _run(cfg, model: str, body: dict, show_reasoning: bool) -> int:
     from ..errors import AccordError
     from .recording import recorded_router
 
-    out = click.get_text_stream("stdout")
+    out = sys.stdout  # (click.get_text_stream is deprecated since Click 8.3, gone in 9)
     in_reasoning = started = False
     async with recorded_router(cfg) as router:
         try:

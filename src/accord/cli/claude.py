@@ -90,7 +90,9 @@ def install(scope: str, transport: str, url: str | None, tool_timeout: int, star
     header: str | None = None
     if transport == "http":
         url, header, key_note = _http_target(config_path, url)
-    entry = cc.http_entry(url, header) if transport == "http" else cc.stdio_entry(exe, args)
+        entry = cc.http_entry(url, header)
+    else:
+        entry = cc.stdio_entry(exe, args)
     p = _place(scope)
     if use_cli is None:
         use_cli = shutil.which("claude") is not None

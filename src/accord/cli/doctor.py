@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 import click
 
@@ -46,7 +48,8 @@ def doctor(config_path, env_file, as_json, no_models, timeout, strict) -> None:
                 checks.port_check(cfg))
 
             async def rest() -> None:
-                tasks = [checks.database_check(cfg), checks.redis_check(cfg)]
+                tasks: list[Coroutine[Any, Any, checks.Result | list[checks.Result] | None]] = [
+                    checks.database_check(cfg), checks.redis_check(cfg)]
                 if not no_models and cfg.deployments:
                     tasks.append(checks.model_checks(cfg, timeout))
                     if strict:

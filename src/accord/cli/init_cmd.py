@@ -81,7 +81,7 @@ def init(dir_: str | None, providers: tuple[str, ...], keys: tuple[str, ...], pa
                 env_updates[preset.key_env] = value
     have_key = {k for k in (*env_now, *env_updates) if (env_updates.get(k) or env_now.get(k))}
 
-    taken = {m.get("name") for m in models} | {a for m in models for a in (m.get("aliases") or [])}
+    taken = {str(m.get("name")) for m in models} | {a for m in models for a in (m.get("aliases") or [])}
     added: list[dict] = []
     for preset in chosen:
         if preset.name == "ollama":
@@ -189,7 +189,7 @@ def _parse_keys(keys: tuple[str, ...]) -> dict[str, str]:
         if not sep or not value:
             fail(f"--key {name}: write it as PROVIDER=KEY, e.g. --key deepseek=sk-...", 2)
         preset = presets.find(name)
-        var = preset.key_env if preset else name.strip()
+        var = (preset.key_env or "") if preset else name.strip()
         if preset and not var:
             fail(f"--key {name}: {preset.label} needs no key", 2)
         if not preset and not (var.replace("_", "").isalnum() and var.upper() == var):
@@ -206,6 +206,8 @@ def _split(text: str) -> list[str]:
 def _choose_providers(w: Wizard, flags: tuple[str, ...], models: list[dict]) -> list:
     from ..setup import presets
 
+    chosen: list[presets.Preset]
+    bad: list[str]
     if not w.interactive:
         chosen = []
         for name in (t for f in flags for t in _split(f)):
@@ -228,12 +230,12 @@ def _choose_providers(w: Wizard, flags: tuple[str, ...], models: list[dict]) -> 
                               default="" if models else "1", show_default=not models)
         chosen, bad = [], []
         for tok in _split(answer):
-            p = (presets.PRESETS[presets.MENU[int(tok) - 1]] if tok.isdigit() and 0 < int(tok) <= len(presets.MENU)
-                 else presets.find(tok))
-            if p is None:
+            picked = (presets.PRESETS[presets.MENU[int(tok) - 1]]
+                      if tok.isdigit() and 0 < int(tok) <= len(presets.MENU) else presets.find(tok))
+            if picked is None:
                 bad.append(tok)
-            elif p not in chosen:
-                chosen.append(p)
+            elif picked not in chosen:
+                chosen.append(picked)
         if not bad:
             break
         w.say(f"unknown: {', '.join(bad)}; type numbers from the list or names such as deepseek", fg="yellow")

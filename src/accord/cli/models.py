@@ -92,10 +92,10 @@ def _table(rows: list[dict], columns: list, fold_names: bool = False) -> Table:
         words = [w for text in (header, *(c[i] for c in cells)) for w in text.split()]
         widest = max(map(len, words), default=1)
         if i == 0:
-            t.add_column(header, justify=just, no_wrap=not fold_names, overflow="fold",  # type: ignore[arg-type]
+            t.add_column(header, justify=just, no_wrap=not fold_names, overflow="fold",
                          min_width=None if fold_names else max(len(c[0]) for c in cells))
         else:
-            t.add_column(header, justify=just, overflow="fold", min_width=widest)  # type: ignore[arg-type]
+            t.add_column(header, justify=just, overflow="fold", min_width=widest)
     for row in cells:
         t.add_row(*row)
     return t

@@ -30,34 +30,39 @@ async def _run(cfg, thread_id: str | None, limit: int, as_json: bool) -> None:
     db = Database.from_settings(cfg.settings)
     store = ThreadStore(db)
     try:
-        data = await store.get(thread_id) if thread_id else await store.recent(limit)
+        if thread_id:
+            t = await store.get(thread_id)
+        else:
+            listed = await store.recent(limit)
     except ThreadNotFound:
         fail(f"no thread {thread_id}; `accord threads` lists them", 2)
     finally:
         await db.close()
-    if as_json:
-        click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
-        return
     if not thread_id:
-        if not data:
+        if as_json:
+            click.echo(orjson.dumps(listed, option=orjson.OPT_INDENT_2).decode())
+            return
+        if not listed:
             click.echo("no threads yet")
-        for t in data:  # type: ignore[union-attr]
-            kind = t["tool"] + (f"/{t['mode']}" if t["mode"] else "")
-            click.echo(f"{t['id']}  {t['updated_at'][:19]}  {kind:<20} {t['status']:<11} ${t['cost']:<9.4f} "
-                       f"{t['title'][:60]}")
+        for row in listed:
+            kind = row["tool"] + (f"/{row['mode']}" if row["mode"] else "")
+            click.echo(f"{row['id']}  {row['updated_at'][:19]}  {kind:<20} {row['status']:<11} "
+                       f"${row['cost']:<9.4f} {row['title'][:60]}")
         return
-    t = data
+    if as_json:
+        click.echo(orjson.dumps(t, option=orjson.OPT_INDENT_2).decode())
+        return
     click.secho(f"{t['id']}  {t['tool']}  {t['status']}  {t['prompt_tokens'] + t['completion_tokens']} tokens  "
                 f"${t['cost']:.4f}", bold=True)
-    r = t.get("result") or {}  # type: ignore[union-attr]
-    if t["status"] == "running" and r.get("background"):  # type: ignore[index]
+    r = t.get("result") or {}
+    if t["status"] == "running" and r.get("background"):
         click.secho("\nstill running (a background run); run again for more", fg="yellow")
         for who, st in (r.get("progress") or {}).items():
             click.echo(f"  {who}: {st.get('state')}" + (f" ({st['detail']})" if st.get("detail") else ""))
         for who, text in (r.get("partial") or {}).items():
             click.secho(f"\n— {who}, so far", fg="cyan")
             click.echo(text)
-    for m in t["messages"]:  # type: ignore[index]
+    for m in t["messages"]:
         who = m["role"] + (f" {m['model']}" if m["model"] else "") + (f" ({m['stance']})" if m["stance"] else "")
         click.secho(f"\n— {who}" + (f" · {m['latency']:.1f} s" if m["latency"] else ""), fg="cyan")
         click.echo(m["content"] if m["status"] == "ok" else f"{m['status']}: {m['error']}")

@@ -89,7 +89,7 @@ def translate(data: dict, problem: Problem) -> Translation:
         if model is not None:
             out.models.append(model)
             out.sources.append(("model_list", i, "litellm_params"))
-    rs = data.get("router_settings") if isinstance(data.get("router_settings"), dict) else {}
+    rs = rs_ if isinstance(rs_ := data.get("router_settings"), dict) else {}
     _group_aliases(rs.get("model_group_alias"), out)
     return out
 
@@ -121,12 +121,15 @@ def _settings(data: dict, out: Translation, problem: Problem) -> None:
 def _model(i: int, entry: Any, out: Translation, problem: Problem) -> dict | None:
     path = ("model_list", i)
     if not isinstance(entry, dict):
-        return problem(path, "each entry needs model_name and litellm_params")
+        problem(path, "each entry needs model_name and litellm_params")
+        return None
     name, params = entry.get("model_name"), entry.get("litellm_params")
     if not name or not isinstance(name, str):
-        return problem(path, "`model_name` is required: the name clients send")
+        problem(path, "`model_name` is required: the name clients send")
+        return None
     if not isinstance(params, dict) or not params.get("model"):
-        return problem((*path, "litellm_params"), "`litellm_params.model` is required, e.g. deepseek/deepseek-chat")
+        problem((*path, "litellm_params"), "`litellm_params.model` is required, e.g. deepseek/deepseek-chat")
+        return None
     where = f"model_list[{i}] ({name})"
     model = str(params["model"])
     skip = _unsupported(model, params)
@@ -248,10 +251,12 @@ def _fallbacks(value: Any, path: tuple, problem: Problem) -> dict[str, list[str]
     out: dict[str, list[str]] = {}
     items = value if isinstance(value, list) else [value] if isinstance(value, dict) else None
     if items is None:
-        return problem(path, "write fallbacks as a list: - {model-a: [model-b, model-c]}")
+        problem(path, "write fallbacks as a list: - {model-a: [model-b, model-c]}")
+        return None
     for item in items:
         if not isinstance(item, dict):
-            return problem(path, "each fallback is a mapping {model: [fallback, ...]}")
+            problem(path, "each fallback is a mapping {model: [fallback, ...]}")
+            return None
         for k, v in item.items():
             out[str(k)] = [str(x) for x in (v if isinstance(v, list) else [v])]
     return out

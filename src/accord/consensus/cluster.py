@@ -52,12 +52,15 @@ def _stem(word: str) -> str:
 
 
 def cosine(a: Counter[str] | Sequence[float], b: Counter[str] | Sequence[float]) -> float:
+    dot: float
     if isinstance(a, Counter) and isinstance(b, Counter):
         dot = sum(v * b[k] for k, v in a.items() if k in b)
         na, nb = math.sqrt(sum(v * v for v in a.values())), math.sqrt(sum(v * v for v in b.values()))
+    elif not isinstance(a, Counter) and not isinstance(b, Counter):
+        dot = sum(x * y for x, y in zip(a, b, strict=False))
+        na, nb = math.sqrt(sum(x * x for x in a)), math.sqrt(sum(y * y for y in b))
     else:
-        dot = sum(x * y for x, y in zip(a, b, strict=False))  # type: ignore[arg-type]
-        na, nb = math.sqrt(sum(x * x for x in a)), math.sqrt(sum(y * y for y in b))  # type: ignore[union-attr]
+        raise TypeError("cosine: compare word counts with word counts, vectors with vectors")
     return dot / (na * nb) if na and nb else 0.0
 
 

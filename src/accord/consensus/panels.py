@@ -64,7 +64,7 @@ def request_for(spec: PanelSettings, defaults: ConsensusSettings, body: dict) ->
     asked = body.get("max_completion_tokens") or body.get("max_tokens")
     temperature = body.get("temperature")
     return Request(
-        question=question, panel=[Member.parse(m) for m in spec.models], mode=spec.mode,  # type: ignore[arg-type]
+        question=question, panel=[Member.parse(m) for m in spec.models], mode=spec.mode,
         context="\n\n".join(s for s in system if s), images=images, history=history, chair=spec.chair,
         temperature=temperature if isinstance(temperature, (int, float)) else None,
         concurrency=defaults.concurrency, per_model_timeout=spec.per_model_timeout or defaults.per_model_timeout,

@@ -71,9 +71,9 @@ def markdown(r: Result, labels: list[str], budget: int) -> str:
     if r.vote:
         v = r.vote
         counts = ", ".join(f"{k}: {n}" for k, n in v["counts"].items()) or "none"
-        over = {"first": " (first, independent answers)", "final": " (final answers)"}.get(
+        over_what = {"first": " (first, independent answers)", "final": " (final answers)"}.get(
             (r.debate or {}).get("vote_over") or "", "")
-        head.append(f"## Vote{over}\nwinner: {v['winner'] or ('tie ' + ' / '.join(v['tie']) if v['tie'] else 'none')}"
+        head.append(f"## Vote{over_what}\nwinner: {v['winner'] or ('tie ' + ' / '.join(v['tie']) if v['tie'] else 'none')}"
                     f" (share {v['share']:.2f}); counts: {counts}")
     if r.debate is not None and r.rounds:
         head.append(debate_section(r))

@@ -117,7 +117,7 @@ async def gather(cfg: Config, ask: Ask
             raise InputError("path is needed to review a git change: the absolute path of the repository")
         top = await asyncio.to_thread(repository, ask.path, rules)
         repo = str(top)
-        spec = ask.diff or await asyncio.to_thread(pending, top)
+        spec = ask.diff if ask.diff else await asyncio.to_thread(pending, top)
         change = await asyncio.to_thread(read_change, top, spec, rules)
         notes += change.notes
         changed = change.files

@@ -189,7 +189,7 @@ class Engine:
             await run.emit("failed", who, ans.error or "")
             return
         limit = min(req.per_model_timeout, left)
-        await run.emit(event, who)  # type: ignore[arg-type]
+        await run.emit(event, who)
         t0 = time.monotonic()
         try:
             on_text = None if run.on_delta is None else functools.partial(run.on_delta, who)

@@ -45,7 +45,8 @@ def parse(text: str, labels: list[str]) -> Synthesis:
     dis = []
     for d in data.get("disagreements") or ():
         if isinstance(d, dict):
-            pos = d.get("positions") if isinstance(d.get("positions"), dict) else {}
+            pos = d.get("positions")
+            pos = pos if isinstance(pos, dict) else {}
             dis.append({"point": str(d.get("point", "")), "positions": {str(k): str(v) for k, v in pos.items()}})
     return Synthesis(
         recommendation=str(data.get("recommendation") or "").strip(),

@@ -45,8 +45,8 @@ def _too_deep(obj: object, limit: int = MAX_DEPTH) -> bool:
         o, depth = stack.pop()
         if depth > limit:
             return True
-        children = o.values() if isinstance(o, dict) else o
-        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))  # type: ignore[union-attr]
+        children = o.values() if isinstance(o, dict) else o if isinstance(o, list) else ()
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
     return False
 
 

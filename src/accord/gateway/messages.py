@@ -124,7 +124,7 @@ async def _panel(request: Request, name: str, body: dict, key, allow, started: f
     call = await panels.open_panel(request, name, chat, key, allow, started=started, charged=charged)
     if chat["stream"]:
         async def over() -> None:  # however the stream ended: its tokens count, its reservation goes
-            usage.count_tokens(request, key, call)  # type: ignore[arg-type]  # a panel's total, as a Call's
+            usage.count_tokens(request, key, call)
             await call.close()
 
         events = MessageEvents(name, estimate_tokens(body.get("messages")))
@@ -137,7 +137,7 @@ async def _panel(request: Request, name: str, body: dict, key, allow, started: f
     except ClientGone:
         return Response(status_code=499)  # nobody is listening; the panel's calls are cancelled
     finally:
-        usage.count_tokens(request, key, call)  # type: ignore[arg-type]
+        usage.count_tokens(request, key, call)
         await call.close()
     out = {**anthropic_from_openai(data, name), "accord": data["accord"]}
     thread = data["accord"]["thread_id"]

@@ -98,7 +98,7 @@ async def _panel(request: Request, name: str, body: dict, chat: dict, key: Any, 
         return Response(status_code=499)
     finally:
         await call.close()
-    count_tokens(request, key, call)  # type: ignore[arg-type]  # a panel's total, as a Call's usage
+    count_tokens(request, key, call)
     out = {**from_chat(data, body, rid, bridge, call.usage), "accord": data["accord"]}
     await _keep(request, body, key, out, conversation)
     return Response(orjson.dumps(out), media_type=_JSON, headers={"x-accord-model": name})

@@ -8,14 +8,15 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.requests import Request
 
 from .. import metering, metrics
+from ..providers.base import Call
 
 if TYPE_CHECKING:
-    from ..providers.base import Call
+    from ..providers.base import Usage
     from ..store.keys import KeyInfo
 
 
@@ -42,14 +43,23 @@ def refused(request: Request, o: metering.Origin, *, model: str, started: float,
                                                 latency_ms=round((time.perf_counter() - started) * 1000, 2)))
 
 
-def count_tokens(request: Request, key: KeyInfo | None, call: Call) -> None:
+class PanelRun(Protocol):
+    """A panel run as gateway/panels.PanelCall is (panels imports this module, so not the other way)."""
+
+    name: str
+    usage: Usage | None
+
+
+def count_tokens(request: Request, key: KeyInfo | None, call: Call | PanelRun) -> None:
     """The request was served by `call` (a stream: it is over): counted under its model and deployment; a key
     with a tpm limit: its tokens go to the shared limiter (in the background)."""
     labels = request.scope.get("accord.metrics")
     if labels is not None:
-        dep = getattr(call, "deployment", None)  # None: a panel (gateway/panels.PanelCall), counted under its name
-        labels[2], labels[3] = (dep.name, dep.id) if dep is not None else (call.name, "panel")
-        labels[4] = call.status if getattr(call, "stream", False) else 0  # a stream's status: how it ended
+        if isinstance(call, Call):
+            labels[2], labels[3] = call.deployment.name, call.deployment.id
+            labels[4] = call.status if call.stream else 0  # a stream's status: how it ended
+        else:  # a panel, counted under its name
+            labels[2], labels[3], labels[4] = call.name, "panel", 0
     if call.usage is not None:
         count(request, key, call.usage.total_tokens)
 

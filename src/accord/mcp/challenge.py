@@ -12,7 +12,7 @@ from .single import ask_one
 from .state import State
 
 DESCRIPTION = "Have another model critically reassess a statement (no automatic agreement)."
-ANNOTATIONS = {"challenge": ToolAnnotations(title="Critical reassessment by another model", readOnlyHint=True, openWorldHint=True)}
+ANNOTATIONS = {"challenge": ToolAnnotations(title="Critical reassessment by another model", read_only_hint=True, open_world_hint=True)}
 
 
 def make(state: State):

@@ -11,7 +11,7 @@ from .single import ask_one
 from .state import State
 
 DESCRIPTION = "Ask one model. continuation_id carries on any thread (chat, consensus, ...)."
-ANNOTATIONS = {"chat": ToolAnnotations(title="Ask one model", readOnlyHint=True, openWorldHint=True)}
+ANNOTATIONS = {"chat": ToolAnnotations(title="Ask one model", read_only_hint=True, open_world_hint=True)}
 
 
 def make(state: State):

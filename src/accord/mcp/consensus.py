@@ -23,7 +23,7 @@ DESCRIPTION = (
     "(the chair picks the best single answer and says why). "
     "Stances: for, against, neutral, or stance_prompt."
 )
-ANNOTATIONS = {"consensus": ToolAnnotations(title="Multi-model consensus", readOnlyHint=True, openWorldHint=True)}
+ANNOTATIONS = {"consensus": ToolAnnotations(title="Multi-model consensus", read_only_hint=True, open_world_hint=True)}
 
 
 class Seat(BaseModel):

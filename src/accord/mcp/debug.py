@@ -18,7 +18,7 @@ from .state import State
 
 DESCRIPTION = ("The panel proposes ranked root-cause hypotheses for a bug from symptoms, logs and files, each "
                "with evidence and the next check; merged with votes. Continue with what the checks showed.")
-ANNOTATIONS = {"debug": ToolAnnotations(title="Multi-model debugging", readOnlyHint=True, openWorldHint=True)}
+ANNOTATIONS = {"debug": ToolAnnotations(title="Multi-model debugging", read_only_hint=True, open_world_hint=True)}
 
 
 def make(state: State):

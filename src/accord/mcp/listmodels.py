@@ -5,7 +5,7 @@ from mcp.types import ToolAnnotations
 from .state import State
 
 DESCRIPTION = "List available models: aliases, intelligence score, context, thinking, vision, price."
-ANNOTATIONS = {"listmodels": ToolAnnotations(title="List models", readOnlyHint=True, openWorldHint=False)}
+ANNOTATIONS = {"listmodels": ToolAnnotations(title="List models", read_only_hint=True, open_world_hint=False)}
 
 
 def _k(n: int) -> str:

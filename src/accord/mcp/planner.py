@@ -17,7 +17,7 @@ from .state import State
 
 DESCRIPTION = ("The panel drafts plans in parallel; the chair merges them into one numbered plan with risks, "
                "open questions and where the drafts disagreed. Continue to refine it.")
-ANNOTATIONS = {"planner": ToolAnnotations(title="Multi-model planning", readOnlyHint=True, openWorldHint=True)}
+ANNOTATIONS = {"planner": ToolAnnotations(title="Multi-model planning", read_only_hint=True, open_world_hint=True)}
 
 
 def make(state: State):

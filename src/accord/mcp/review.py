@@ -21,8 +21,8 @@ DESCRIPTION = ("The panel reviews a git change (diff: staged, unstaged, a rev or
 PRECOMMIT_DESCRIPTION = ("Review the pending change (staged, else unstaged) before committing: the panel's "
                          "review and intent check, plus secrets, debug leftovers, TODOs, untested code.")
 ANNOTATIONS = {
-    "review": ToolAnnotations(title="Multi-model code review", readOnlyHint=True, openWorldHint=True),
-    "precommit": ToolAnnotations(title="Multi-model pre-commit check", readOnlyHint=True, openWorldHint=True),
+    "review": ToolAnnotations(title="Multi-model code review", read_only_hint=True, open_world_hint=True),
+    "precommit": ToolAnnotations(title="Multi-model pre-commit check", read_only_hint=True, open_world_hint=True),
 }
 
 Diff = Annotated[str | None, Field(validation_alias=AliasChoices("diff", "compare_to"))]

@@ -13,7 +13,7 @@ from .state import State
 
 DESCRIPTION = ("A reasoning model investigates a problem with your context and files and returns findings, "
                "the likely cause or best approach, what it ruled out, and next steps.")
-ANNOTATIONS = {"thinkdeep": ToolAnnotations(title="Deep investigation by a reasoning model", readOnlyHint=True, openWorldHint=True)}
+ANNOTATIONS = {"thinkdeep": ToolAnnotations(title="Deep investigation by a reasoning model", read_only_hint=True, open_world_hint=True)}
 
 
 def make(state: State):

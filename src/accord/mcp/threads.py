@@ -15,7 +15,7 @@ from .state import State
 
 DESCRIPTION = ("List recent threads, or fetch one by id with every stored answer; part (and offset) pages "
                "through one long answer.")
-ANNOTATIONS = {"threads": ToolAnnotations(title="Stored threads and background runs", readOnlyHint=False, openWorldHint=False)}
+ANNOTATIONS = {"threads": ToolAnnotations(title="Stored threads and background runs", read_only_hint=False, open_world_hint=False)}
 
 
 def _who(m: dict[str, Any]) -> str:

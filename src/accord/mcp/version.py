@@ -5,7 +5,7 @@ from mcp.types import ToolAnnotations
 from .state import State
 
 DESCRIPTION = "Accord's version and setup."
-ANNOTATIONS = {"version": ToolAnnotations(title="Accord version and setup", readOnlyHint=True, openWorldHint=False)}
+ANNOTATIONS = {"version": ToolAnnotations(title="Accord version and setup", read_only_hint=True, open_world_hint=False)}
 
 
 def make(state: State):

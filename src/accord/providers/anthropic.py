@@ -5,7 +5,6 @@ The I/O only; translation lives in translate_anthropic*.py as pure functions.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
@@ -13,7 +12,7 @@ import aiohttp
 import orjson
 
 from ..errors import BadRequest, UpstreamError
-from .base import Call, Usage, bad_upstream_json, estimate_tokens, need_key, upstream_error
+from .base import Call, Chunks, Usage, bad_upstream_json, estimate_tokens, need_key, upstream_error
 from .http import Pools, post, read_json, sse_json
 from .translate_anthropic import from_anthropic, to_anthropic, usage_from
 from .translate_anthropic_stream import ERROR_STATUS, AnthropicStream
@@ -46,7 +45,7 @@ def request_body(dep: Deployment, body: dict) -> dict:
 
 def _error_event(dep: Deployment, ev: dict, raw: bytes) -> Exception:
     kind = (ev.get("error") or {}).get("type")
-    return upstream_error(dep, ERROR_STATUS.get(kind, 502), raw)
+    return upstream_error(dep, ERROR_STATUS.get(str(kind), 502), raw)
 
 
 class Anthropic:
@@ -70,7 +69,7 @@ class Anthropic:
         call.finish_reason = out["choices"][0]["finish_reason"]
         return out
 
-    async def stream(self, dep: Deployment, body: dict, call: Call, pools: Pools) -> AsyncIterator[bytes]:
+    async def stream(self, dep: Deployment, body: dict, call: Call, pools: Pools) -> Chunks:
         need_key(dep)
         native = request_body(dep, body)
         native["stream"] = True
@@ -79,7 +78,7 @@ class Anthropic:
         return self._relay(resp, dep, call, wants_usage(body), native["messages"])
 
     async def _relay(self, resp: aiohttp.ClientResponse, dep: Deployment, call: Call, want_usage: bool,
-                     prompt: list) -> AsyncIterator[bytes]:
+                     prompt: list) -> Chunks:
         st = AnthropicStream(dep.model)
         # aclosing: an error or a client gone mid-stream closes the upstream connection at once
         async with aclosing(sse_json(resp, dep, call)) as events:

@@ -8,7 +8,7 @@ serialized to JSON bytes (so an OpenAI-compatible upstream's bytes pass through 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,6 +23,9 @@ from .upstream import (
     upstream_error,
     with_url_credentials,
 )
+
+# A stream of JSON chunks that its consumer can close early (aclose), which closes the upstream connection
+Chunks = AsyncGenerator[bytes, None]
 
 if TYPE_CHECKING:
     from ..config import Deployment
@@ -118,7 +121,7 @@ class Provider(Protocol):
 
     async def complete(self, dep: Deployment, body: dict, call: Call, pools: Pools) -> dict: ...
 
-    async def stream(self, dep: Deployment, body: dict, call: Call, pools: Pools) -> AsyncIterator[bytes]:
+    async def stream(self, dep: Deployment, body: dict, call: Call, pools: Pools) -> Chunks:
         """Connect and check the status before returning, so failures before the first byte can be retried;
         then iterate JSON payloads of `chat.completion.chunk`s."""
         ...

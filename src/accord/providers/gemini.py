@@ -6,7 +6,6 @@ The I/O only; translation lives in translate_gemini*.py as pure functions.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
@@ -14,7 +13,7 @@ import aiohttp
 import orjson
 
 from ..errors import UpstreamError
-from .base import Call, Usage, bad_upstream_json, estimate_tokens, need_key, upstream_error
+from .base import Call, Chunks, Usage, bad_upstream_json, estimate_tokens, need_key, upstream_error
 from .http import Pools, post, read_json, sse_json
 from .translate_gemini import from_gemini, to_gemini, usage_from
 from .translate_gemini_embed import from_gemini_embed, to_gemini_embed
@@ -82,7 +81,7 @@ class Gemini:
         call.finish_reason = out["choices"][0]["finish_reason"]
         return out
 
-    async def stream(self, dep: Deployment, body: dict, call: Call, pools: Pools) -> AsyncIterator[bytes]:
+    async def stream(self, dep: Deployment, body: dict, call: Call, pools: Pools) -> Chunks:
         need_key(dep)
         native = request_body(dep, body)
         resp = await post(pools, dep, url(dep, "streamGenerateContent") + "?alt=sse", orjson.dumps(native),
@@ -90,7 +89,7 @@ class Gemini:
         return self._relay(resp, dep, call, wants_usage(body), native["contents"])
 
     async def _relay(self, resp: aiohttp.ClientResponse, dep: Deployment, call: Call, want_usage: bool,
-                     prompt: list) -> AsyncIterator[bytes]:
+                     prompt: list) -> Chunks:
         st = GeminiStream(dep.model)
         # aclosing: an error or a client gone mid-stream closes the upstream connection at once
         async with aclosing(sse_json(resp, dep, call, unwrap=True)) as events:

@@ -22,7 +22,7 @@ from .. import tokens
 from ..errors import UpstreamError
 from . import get
 from .anthropic import VERSION
-from .base import Call, Usage, bad_upstream_json, estimate_tokens, need_key, scrub, upstream_error
+from .base import Call, Chunks, Usage, bad_upstream_json, estimate_tokens, need_key, scrub, upstream_error
 from .http import Pools, WholeReply, post, read_body, sse_events, whole_reply
 from .sse_frames import split_lines
 from .thinking import thinking_params
@@ -103,7 +103,7 @@ async def complete(dep: Deployment, body: dict, call: Call, pools: Pools, forwar
     if not isinstance(data, dict) or not isinstance(data.get("content"), list):
         if isinstance(data, dict) and data.get("type") == "error":
             kind = (data.get("error") or {}).get("type")
-            raise upstream_error(dep, ERROR_STATUS.get(kind, 502), raw)
+            raise upstream_error(dep, ERROR_STATUS.get(str(kind), 502), raw)
         raise bad_upstream_json(dep)
     call.usage = usage_from(data.get("usage")) or Usage(estimate_tokens(body.get("messages")),
                                                         estimate_tokens(data["content"]), estimated=True)
@@ -124,7 +124,7 @@ def _named(body: dict) -> str | None:
 
 
 async def stream(dep: Deployment, body: dict, call: Call, pools: Pools,
-                 forwarded: dict[str, str]) -> AsyncIterator[bytes]:
+                 forwarded: dict[str, str]) -> Chunks:
     """Connect (the status checked, so failures before the first byte can be retried), then iterate the
     Anthropic SSE bytes to send the client."""
     base = native_base(dep)
@@ -139,7 +139,7 @@ async def stream(dep: Deployment, body: dict, call: Call, pools: Pools,
     return _relay(resp, dep, call, body)
 
 
-async def _translated(chunks: AsyncIterator[bytes], events: MessageEvents, call: Call) -> AsyncIterator[bytes]:
+async def _translated(chunks: AsyncIterator[bytes], events: MessageEvents, call: Call) -> Chunks:
     async with aclosing(chunks) as it:  # type: ignore[type-var]
         async for raw in it:
             chunk = orjson.loads(raw)
@@ -200,7 +200,7 @@ class _Watch:
         return b"".join(lines)
 
 
-async def _relay(resp: aiohttp.ClientResponse, dep: Deployment, call: Call, body: dict) -> AsyncIterator[bytes]:
+async def _relay(resp: aiohttp.ClientResponse, dep: Deployment, call: Call, body: dict) -> Chunks:
     """The upstream's bytes as they come, cut only at event boundaries (so an error Accord adds after them
     is never glued to half an event)."""
     watch = _Watch(dep, _named(body))
@@ -218,7 +218,7 @@ async def _relay(resp: aiohttp.ClientResponse, dep: Deployment, call: Call, body
         u = usage_from(watch.usage) if watch.usage else None
         call.usage = u or Usage(estimate_tokens(body.get("messages")), call.chunks, estimated=True)
     if watch.error is not None:  # the upstream's own error event went by: the stream failed, though it ended
-        call.status = ERROR_STATUS.get(watch.error.get("type"), 500)
+        call.status = ERROR_STATUS.get(str(watch.error.get("type")), 500)
         call.error_type = str(watch.error.get("type") or "upstream_error")
     elif not watch.done:
         raise UpstreamError(f"{dep.vendor.label or dep.vendor.name} ({dep.id}) ended the stream early "

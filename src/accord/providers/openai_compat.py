@@ -6,7 +6,6 @@ upstream's response bytes (streamed chunks included) go back as they are, parsed
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
@@ -14,7 +13,7 @@ import orjson
 
 from ..errors import UpstreamError
 from .assemble import as_chunks, assemble
-from .base import Call, Usage, bad_upstream_json, estimate_tokens, need_key, upstream_error
+from .base import Call, Chunks, Usage, bad_upstream_json, estimate_tokens, need_key, upstream_error
 from .http import Pools, post, read_json, sse_json
 
 if TYPE_CHECKING:
@@ -74,25 +73,33 @@ def prepare(dep: Deployment, body: dict) -> dict:
     if q:
         tmax = q.get("temperature_max")
         t = body.get("temperature")
-        # Moonshot answers 400 for a temperature above 1 (its range is [0, 1]); OpenAI clients may send up to 2
+        # Moonshot answers 400 for a temperature above 1 ("range [0, 1]", platform.moonshot.ai/docs/api/chat);
+        # OpenAI clients may send up to 2
         if tmax is not None and isinstance(t, (int, float)) and t > tmax:
             body["temperature"] = tmax
-        # Moonshot refuses tool_choice "required"; "auto" still lets the model call the tools
+        # Moonshot refuses tool_choice "required" (platform.moonshot.ai/docs/api/chat: none, auto or a named
+        # function); "auto" still lets the model call the tools
         if q.get("no_tool_choice_required") and body.get("tool_choice") == "required":
             body["tool_choice"] = "auto"
-        # DeepSeek refuses reasoning sent back outside a tool-call turn (and needs it inside one)
+        # DeepSeek refuses reasoning sent back outside a tool-call turn (and needs it inside one):
+        # api-docs.deepseek.com/guides/reasoning_model ("Multi-round Conversation") and guides/thinking_mode
         if q.get("strip_reasoning"):
             body["messages"] = _strip_old_reasoning(body.get("messages"))
-        # DeepSeek knows only the system/user/assistant/tool roles; OpenAI's newer clients say "developer"
+        # DeepSeek knows only the system/user/assistant/tool roles (api-docs.deepseek.com/api/create-chat-
+        # completion); OpenAI's newer clients say "developer"
         if q.get("no_developer_role"):
             body["messages"] = _developer_as_system(body.get("messages"))
-        # OpenAI reasoning models refuse some efforts per model; Qwen says thinking with its own two fields
+        # OpenAI reasoning models refuse some efforts per model (platform.openai.com/docs/api-reference/chat/
+        # create, reasoning_effort); Qwen says thinking with its own two fields (alibabacloud.com/help/en/
+        # model-studio/deep-thinking: enable_thinking, thinking_budget)
         if q.get("thinking_param"):
             _thinking(dep, body, q["thinking_param"])
-        # OpenAI reasoning models refuse max_tokens and want max_completion_tokens
+        # OpenAI reasoning models refuse max_tokens and want max_completion_tokens (platform.openai.com/docs/
+        # api-reference/chat/create: max_tokens "is not compatible with o-series models")
         if q.get("max_completion_tokens") and dep.info.thinking and "max_tokens" in body:
             body.setdefault("max_completion_tokens", body.pop("max_tokens"))
     # models with a fixed temperature (OpenAI reasoning models) answer 400 for temperature and top_p
+    # (platform.openai.com/docs/guides/reasoning: sampling parameters are not supported)
     if not dep.info.temperature:
         body.pop("temperature", None)
         body.pop("top_p", None)
@@ -100,7 +107,8 @@ def prepare(dep: Deployment, body: dict) -> dict:
 
 
 def must_stream(dep: Deployment, body: dict) -> bool:
-    """DashScope answers 400 to a non-streaming call with thinking on, or to a thinking-only model."""
+    """DashScope answers 400 to a non-streaming call with thinking on, or to a thinking-only model
+    (alibabacloud.com/help/en/model-studio/deep-thinking: "thinking mode only supports incremental output")."""
     q = dep.vendor.quirks
     if not q.get("thinking_needs_stream"):
         return False
@@ -154,7 +162,7 @@ class OpenAICompatible:
             if "usage" not in data and call.usage is not None:
                 data["usage"] = call.usage.as_openai()
             return data
-        body.pop("stream_options", None)
+        body.pop("stream_options", None)  # OpenAI: "only set this when you set stream: true" (chat/create)
         resp = await post(pools, dep, self.url(dep, "chat/completions"), orjson.dumps(body), self.headers(dep),
                           pools.timeout(dep.timeout, stream=False))
         data = await read_json(resp, dep)
@@ -170,7 +178,7 @@ class OpenAICompatible:
             call.finish_reason = choices[0].get("finish_reason")
         return data
 
-    async def stream(self, dep: Deployment, body: dict, call: Call, pools: Pools) -> AsyncIterator[bytes]:
+    async def stream(self, dep: Deployment, body: dict, call: Call, pools: Pools) -> Chunks:
         need_key(dep)
         prepare(dep, body)
         opts = body.get("stream_options")
@@ -181,7 +189,7 @@ class OpenAICompatible:
         prompt_estimate = body.get("messages")
         return self._relay(resp, dep, call, client_wants_usage, prompt_estimate)
 
-    async def _relay(self, resp, dep: Deployment, call: Call, want_usage: bool, prompt) -> AsyncIterator[bytes]:
+    async def _relay(self, resp, dep: Deployment, call: Call, want_usage: bool, prompt) -> Chunks:
         """Pass each chunk on as the upstream's own bytes; each is parsed once (orjson, microseconds) to catch
         malformed output, in-band errors, the finish reason and usage."""
         done = False

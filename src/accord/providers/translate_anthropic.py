@@ -53,7 +53,7 @@ def to_anthropic(body: dict, model: str, info: ModelInfo) -> dict:
     answer = asked or min(cap or 4096, ANSWER_TOKENS)
 
     # thinking: Anthropic's own `thinking` object, or OpenAI's reasoning_effort (what the engine sends too): BUDGETS
-    thinking = body.get("thinking") if isinstance(body.get("thinking"), dict) else None
+    thinking = thinking_ if isinstance(thinking_ := body.get("thinking"), dict) else None
     budget = 0
     if thinking is not None:
         budget = int(thinking.get("budget_tokens") or 0) if thinking.get("type") == "enabled" else 0

@@ -39,7 +39,7 @@ class MessageEvents:
             return []
         self.started = True
         self.id = message_id((chunk or {}).get("id"))
-        msg = {"id": self.id, "type": "message", "role": "assistant", "model": self.model, "content": [],
+        msg: dict[str, Any] = {"id": self.id, "type": "message", "role": "assistant", "model": self.model, "content": [],
                "stop_reason": None, "stop_sequence": None,
                "usage": {"input_tokens": self.input_tokens, "cache_creation_input_tokens": 0,
                          "cache_read_input_tokens": 0, "output_tokens": 1}}
@@ -101,11 +101,11 @@ class MessageEvents:
     def _tool(self, tc: Any) -> list[bytes]:
         if not isinstance(tc, dict):
             return []
-        n = tc.get("index") if isinstance(tc.get("index"), int) else len(self.tools)
+        n = i if isinstance(i := tc.get("index"), int) else len(self.tools)
         fn = tc.get("function") or {}
         out: list[bytes] = []
         if n not in self.tools:  # a new call: its block opens (calls stream one after another)
-            block = {"type": "tool_use", "id": call_id(tc.get("id"), len(self.tools)), "name": fn.get("name") or "",
+            block: dict[str, Any] = {"type": "tool_use", "id": call_id(tc.get("id"), len(self.tools)), "name": fn.get("name") or "",
                      "input": {}}
             out += self._open("tool_use", block)
             self.tools[n] = self.index

@@ -144,8 +144,8 @@ def response_object(body: dict, rid: str, output: list[dict], *, status: str = "
         status, incomplete = "incomplete", {"reason": "max_output_tokens"}
     elif finish == "content_filter":
         status, incomplete = "incomplete", {"reason": "content_filter"}
-    text = body.get("text") if isinstance(body.get("text"), dict) else {}
-    reasoning = body.get("reasoning") if isinstance(body.get("reasoning"), dict) else {}
+    text = text_ if isinstance(text_ := body.get("text"), dict) else {}
+    reasoning = reasoning_ if isinstance(reasoning_ := body.get("reasoning"), dict) else {}
     return {
         "id": rid, "object": "response", "created_at": int(created or time.time()), "status": status,
         "error": error, "incomplete_details": incomplete, "instructions": body.get("instructions"),

@@ -183,11 +183,11 @@ class StreamBridge:
             out.append(self.event("response.output_item.done", output_index=slot["index"], item=item))
         self.calls.clear()
         if signed:  # the signatures came with the calls, after any reasoning closed: one more item carries them
-            item = reasoning_item({"tool_calls": signed}, self.bridge)
-            assert item is not None
-            index, added = self._open(item)
-            self.output[index] = item
-            out += [added, self.event("response.output_item.done", output_index=index, item=item)]
+            sigs = reasoning_item({"tool_calls": signed}, self.bridge)
+            assert sigs is not None
+            index, added = self._open(sigs)
+            self.output[index] = sigs
+            out += [added, self.event("response.output_item.done", output_index=index, item=sigs)]
         return out
 
     # ------------------------------------------------------------------------------------------------ end

@@ -35,15 +35,18 @@ class Vendor:
 #   thinking_needs_stream a call with enable_thinking (or to a `stream_only_models` model, by id fragment) is
 #                         made streaming and assembled, even when the client asked for one JSON answer
 # (why each exists: the comments in openai_compat.prepare; the rules: tests/strict/openai_family.py)
+# thinking is enable_thinking + thinking_budget, streamed only (alibabacloud.com/help/en/model-studio/deep-thinking)
 _DASHSCOPE = {"thinking_param": "enable_thinking", "thinking_needs_stream": True,
               "stream_only_models": ("-thinking", "qwq", "qvq")}
 VENDORS: dict[str, Vendor] = {
     v.name: v
     for v in (
+        # reasoning models: per-model efforts, max_completion_tokens (platform.openai.com/docs/guides/reasoning)
         Vendor("openai", "openai", "https://api.openai.com/v1", "OPENAI_API_KEY", "OpenAI",
                quirks={"thinking_param": "reasoning_effort", "max_completion_tokens": True}),
         # the Anthropic-compatible bases: api-docs.deepseek.com/guides/anthropic_api, platform.moonshot.ai
         # (Claude Code guide), alibabacloud.com/help/doc-detail/2980295.html (intl) and help.aliyun.com (China)
+        # reasoning_content back only on tool-call turns (api-docs.deepseek.com/guides/thinking_mode); four roles
         Vendor("deepseek", "openai", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", "DeepSeek",
                quirks={"strip_reasoning": True, "no_developer_role": True},
                anthropic_base="https://api.deepseek.com/anthropic"),
@@ -53,6 +56,7 @@ VENDORS: dict[str, Vendor] = {
         Vendor("dashscope-cn", "openai", "https://dashscope.aliyuncs.com/compatible-mode/v1", "DASHSCOPE_API_KEY",
                "Qwen (DashScope, China)", quirks=_DASHSCOPE, zero_config=False,
                anthropic_base="https://dashscope.aliyuncs.com/apps/anthropic"),
+        # temperature in [0, 1], no tool_choice "required" (platform.moonshot.ai/docs/api/chat)
         Vendor("moonshot", "openai", "https://api.moonshot.ai/v1", "MOONSHOT_API_KEY", "Kimi (Moonshot)",
                prefixes=("kimi",), quirks={"temperature_max": 1.0, "no_tool_choice_required": True},
                anthropic_base="https://api.moonshot.ai/anthropic"),
@@ -74,6 +78,8 @@ VENDORS: dict[str, Vendor] = {
         Vendor("vllm", "openai", None, None, "vLLM", prefixes=("hosted_vllm",)),
         Vendor("lmstudio", "openai", "http://localhost:1234/v1", None, "LM Studio", prefixes=("lm_studio",)),
         Vendor("xinference", "openai", None, None, "Xinference"),
+        # OpenAI's reasoning models there too refuse max_tokens (learn.microsoft.com/azure/ai-services/openai/
+        # how-to/reasoning: "max_completion_tokens")
         Vendor("azure", "azure", None, "AZURE_API_KEY", "Azure OpenAI", quirks={"max_completion_tokens": True},
                zero_config=False),
         Vendor("anthropic", "anthropic", "https://api.anthropic.com", "ANTHROPIC_API_KEY", "Anthropic"),

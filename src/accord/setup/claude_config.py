@@ -117,7 +117,7 @@ def remove_server(p: Place, name: str = SERVER) -> bool:
 def all_servers(data: dict) -> list[tuple[tuple[str, ...], str, dict]]:
     """Every server entry in a Claude Code file, as (path to its `mcpServers`, name, entry): the top level
     (`.mcp.json`, `~/.claude.json` user scope) first, then each project of `~/.claude.json` (local scope)."""
-    paths = [("mcpServers",)]
+    paths: list[tuple[str, ...]] = [("mcpServers",)]
     projects = data.get("projects")
     if isinstance(projects, dict):
         paths += [("projects", str(k), "mcpServers") for k in projects]

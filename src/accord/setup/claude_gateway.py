@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from .claude_config import read_json, write_json
@@ -23,7 +24,7 @@ VARS = (BASE_URL, TOKEN, MODEL, *SLOTS.values(), SMALL_FAST)
 RECORD = "claude-gateway.json"
 
 
-def values(url: str, token: str, model: str, slots: dict[str, str | None]) -> dict[str, str]:
+def values(url: str, token: str, model: str, slots: Mapping[str, str | None]) -> dict[str, str]:
     """The env block: every slot not given runs on `model`."""
     out = {BASE_URL: url.rstrip("/"), TOKEN: token, MODEL: model}
     for slot, var in SLOTS.items():
@@ -84,7 +85,7 @@ def uninstall(settings: Path, data_dir: Path) -> tuple[list[str], list[str]]:
     if not mine:
         return [], []
     data = read_json(settings)
-    env = data.get("env") if isinstance(data.get("env"), dict) else {}
+    env = env_ if isinstance(env_ := data.get("env"), dict) else {}
     done, kept = [], []
     for var, what in mine.items():
         if env.get(var) != what.get("wrote"):

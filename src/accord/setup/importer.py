@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..config.litellm import SECTIONS, translate
 from ..config.yamlsource import dotted
@@ -93,7 +93,7 @@ def _pal_entry(name: str, data: dict) -> dict:
     here = ("projects", str(Path.cwd()), "mcpServers")
     found.sort(key=lambda f: 0 if len(f[0]) == 1 else 1 if f[0] == here else 2)
     keys, server, entry = found[0]
-    env = entry.get("env") if isinstance(entry.get("env"), dict) else {}
+    env = env_ if isinstance(env_ := entry.get("env"), dict) else {}
     return {"server": server, "where": _where(keys, server),
             "env": {str(k): "" if v is None else str(v) for k, v in env.items()},
             "others": [_where(k, n) for k, n, _ in found[1:]]}
@@ -201,7 +201,7 @@ def env_refs(obj: Any) -> Any:
     return obj
 
 
-def _is_ref(value: Any) -> bool:
+def _is_ref(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and value.startswith("${") and value.endswith("}")
 
 

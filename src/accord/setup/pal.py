@@ -45,7 +45,7 @@ def is_server(name: str, entry: Any) -> bool:
         return False
     if name.strip().lower() in SERVER_NAMES:
         return True
-    args = entry.get("args") if isinstance(entry.get("args"), list) else []
+    args = a if isinstance(a := entry.get("args"), list) else []
     launch = " ".join(str(x) for x in [entry.get("command") or "", *args]).lower()
     return bool(_LAUNCHER.search(launch))
 

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select, update
 
@@ -187,7 +187,10 @@ async def period_spend(s: Any, key_id: str, first_day: str) -> float:
     return float(total or 0.0)
 
 
-def _aware(dt: datetime | None) -> datetime | None:
+_When = TypeVar("_When", datetime, "datetime | None")  # a column's value in, the same kind out
+
+
+def _aware(dt: _When) -> _When:
     """SQLite hands back naive datetimes; every time Accord stores is UTC."""
     if dt is not None and dt.tzinfo is None:
         return dt.replace(tzinfo=timezone.utc)
@@ -267,7 +270,7 @@ class Keys:
         async with self.db.session() as s, s.begin():
             res = await s.execute(update(VirtualKey).where(VirtualKey.id == key_id, VirtualKey.revoked_at.is_(None))
                                   .values(revoked_at=datetime.now(timezone.utc), updated_at=datetime.now(timezone.utc)))
-            return bool(res.rowcount)
+            return bool(res.rowcount)  # type: ignore[attr-defined]  # an UPDATE's Result is a CursorResult
 
     async def delete(self, key_id: str) -> bool:
         """LiteLLM's /key/delete: Accord revokes (usage keeps pointing at the key)."""

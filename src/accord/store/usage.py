@@ -151,10 +151,10 @@ class UsageWriter:
                       completion_tokens=acc[3], reasoning_tokens=acc[4], cost=acc[5], latency_ms=acc[6],
                       cached_tokens=acc[7], cache_write_tokens=acc[8])
         dialect = s.bind.dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        # both dialects' INSERT have the same on_conflict_do_update / excluded API
+        dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         stmt = dialect_insert(UsageDaily).values(**values)
         t = UsageDaily
         stmt = stmt.on_conflict_do_update(
@@ -282,7 +282,7 @@ async def summary(db: Database, *, group_by: str = "day", start: str | None = No
     async with db.session() as s:
         result = (await s.execute(q)).all()
     out = []
-    for g, req, err, pt, ct, rt, cost, lat, cached, written in result:
+    for g, req, err, pt, ct, rt, cost, lat, cached, written in map(tuple, result):
         req = int(req or 0)
         out.append({group_by: g, "requests": req, "errors": int(err or 0), "prompt_tokens": int(pt or 0),
                     "completion_tokens": int(ct or 0), "reasoning_tokens": int(rt or 0),
@@ -305,7 +305,7 @@ async def _thread_summary(db: Database, thread_id: str, group_by: str) -> list[d
     async with db.session() as s:
         rows = (await s.execute(q)).all()
     groups: dict[Any, list] = {}
-    for created, key_id, model, route, status, pt, ct, rt, cost, lat in rows:
+    for created, key_id, model, route, status, pt, ct, rt, cost, lat in map(tuple, rows):
         g = {"day": created.date().isoformat(), "model": model, "key": key_id, "route": route}[group_by]
         acc = groups.setdefault(g, [0, 0, 0, 0, 0, 0.0, 0.0])
         acc[0] += 1

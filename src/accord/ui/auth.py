@@ -90,10 +90,10 @@ class Credentials:
         return bool(self.hash or self.master)
 
     def check(self, username: str, password: str) -> bool:
-        ok = self.master is not None and hmac.compare_digest(password.encode(), self.master.encode())
+        ok: bool = self.master is not None and hmac.compare_digest(password.encode(), self.master.encode())
         if self.hash is not None:
             try:
-                good_pw = self.hasher.verify(self.hash, password)
+                good_pw: bool = self.hasher.verify(self.hash, password)
             except (VerificationError, InvalidHashError):
                 good_pw = False
             ok = ok or (good_pw and hmac.compare_digest(username.encode(), self.username.encode()))
@@ -256,8 +256,9 @@ async def csrf_ok(request: Request, expected: str) -> bool:
     sent = request.headers.get(CSRF_HEADER)
     if not sent and request.headers.get("content-type", "").startswith(
             ("application/x-www-form-urlencoded", "multipart/form-data")):
-        sent = (await request.form()).get(CSRF_FIELD)
-    return same(sent if isinstance(sent, str) else None, expected)
+        field = (await request.form()).get(CSRF_FIELD)
+        sent = field if isinstance(field, str) else None
+    return same(sent, expected)
 
 
 def wants_json(request: Request) -> bool:

@@ -65,7 +65,7 @@ async def run(request: Request) -> Response:
     engine = Engine(models, ThreadStore(state.store.db))
     seats = [Member(str(p.get("model", "")), str(p.get("stance") or "neutral"))
              for p in body.get("panel") or [] if isinstance(p, dict)]
-    ask = Ask(question=str(body.get("question") or ""), panel=seats, mode=str(body.get("mode") or c.mode),
+    ask = Ask(question=str(body.get("question") or ""), panel=seats, mode=str(body.get("mode") or c.mode),  # type: ignore[arg-type]  # Engine.check names a bad mode
               chair=c.chair, per_model_timeout=c.per_model_timeout, timeout=c.timeout, max_tokens=c.max_tokens,
               token_budget=c.token_budget, cost_budget=c.cost_budget, rounds=c.rounds, concurrency=c.concurrency,
               embedding_model=c.embedding_model)

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection, Mapping
+from typing import Any
 
 from alembic import context
+from alembic.runtime.migration import MigrationContext, MigrationInfo
 from sqlalchemy.engine import Connection
 
 from accord.store.models import Base
@@ -18,7 +21,8 @@ target_metadata = Base.metadata
 log = logging.getLogger("accord.store")
 
 
-def _applied(*, ctx, step, heads, run_args) -> None:  # Alembic's on_version_apply signature
+def _applied(ctx: MigrationContext, step: MigrationInfo, heads: Collection[Any],  # on_version_apply's signature
+             run_args: Mapping[str, Any]) -> None:
     """The one line a migration gets (Alembic's own INFO lines are silenced by store.db.quiet_alembic)."""
     doc = getattr(step.up_revision, "doc", "") if step.is_upgrade else ""
     log.info("database migrated to %s%s", step.up_revision_id if step.is_upgrade else step.down_revision_ids,
