@@ -45,9 +45,11 @@ async def test_with_no_panel_mcp_cli_and_playground_ask_the_same_models(upstream
     await state.start()
     try:
         async with Client(build(state)) as client:
+            listed = (await client.call_tool("listmodels", {})).content[0].text
             r = await client.call_tool("consensus", {"question": "Ship on Friday?"})
     finally:
         await state.close()
+    assert "default panel: r1, qwen, kimi (mode synthesize; none configured: the top models by score)" in listed
     assert not r.is_error, r.content[0].text
     assert "asked the top models by score (r1, qwen, kimi)" in r.content[0].text
     assert sorted(asked(upstream)) == sorted(TOP)

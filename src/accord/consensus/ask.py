@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from .. import metering, tokens
 from . import prompts
 from .choose import choose, top
-from .files import Rules, read_inputs
 from .runner import Engine, OnDelta, OnEvent, Run
 from .types import Answer, InputError, Member, Request, Result
 
@@ -64,7 +63,7 @@ async def consensus(cfg: Config, engine: Engine, question: str, *, panel: Sequen
     (at least two models); `chair` "auto" is as unset. `no_panel`: how this front-end's caller names models,
     for the error when there is no panel. InputError (or ThreadNotFound) says what to fix."""
     seats = list(panel)
-    context, imgs, notes = await read_inputs(list(files), list(images), cfg.mcp.file_tokens, Rules.from_config(cfg))
+    context, imgs, notes = await _inputs(cfg, files, images)
     if not seats:
         seats, chosen = default_panel(cfg, engine.models)
         if len(seats) < 2:
@@ -93,6 +92,13 @@ async def run(engine: Engine, asked: Asked, on_event: OnEvent | None = None, *, 
     result = await engine.run(asked.req, on_event, thread_id=thread_id, tool=tool, on_delta=on_delta)
     result.notes[:0] = asked.notes
     return result
+
+
+async def _inputs(cfg: Config, files: Sequence[str], images: Sequence[str]) -> tuple[str, list[str], list[str]]:
+    """(file text, image URLs, notes) within mcp.file_tokens and the allowed roots, never Accord's own files."""
+    from .files import Rules, read_inputs  # here: it loads the store's SQLAlchemy, which a gateway loads late
+
+    return await read_inputs(list(files), list(images), cfg.mcp.file_tokens, Rules.from_config(cfg))
 
 
 async def history(engine: Engine, thread_id: str | None) -> list[dict]:
@@ -136,7 +142,7 @@ async def single(cfg: Config, engine: Engine, *, tool: str, prompt: str, system:
     cancelled one leaves the thread marked cancelled."""
     if not prompt.strip():
         raise InputError("the prompt is empty")
-    context, imgs, notes = await read_inputs(list(files), list(images), cfg.mcp.file_tokens, Rules.from_config(cfg))
+    context, imgs, notes = await _inputs(cfg, files, images)
     past = await history(engine, continuation_id)
     size = tokens.count(prompt) + tokens.count(context) + sum(tokens.count(str(m["content"])) for m in past)
     name = pick(cfg, engine.models, model, thinking=wants_thinking or thinking not in (None, "off"),

@@ -19,8 +19,8 @@ from .state import State
 TOOLS = ("consensus", "chat", "thinkdeep", "challenge", "review", "precommit", "debug", "planner",
          "listmodels", "threads", "version")
 MODULES = {"precommit": "review"}  # a tool that lives in another tool's module: make_<name>, <NAME>_DESCRIPTION
-ALIASES = {"codereview": "review"}
-NO_MODELS = ("threads", "version")  # tools that work while a remote endpoint (mcp.endpoint) is down  # PAL's names: callable, not listed (every listed tool costs context)
+ALIASES = {"codereview": "review"}  # PAL's names: callable, not listed (every listed tool costs context)
+NO_MODELS = ("threads", "version")  # tools that work while a remote endpoint (mcp.endpoint) is down
 INSTRUCTIONS = ("Accord asks many models at once. consensus runs a whole panel in one call; chat, thinkdeep "
                 "and challenge ask one model; review and precommit have the panel review a code change; debug and planner "
                 "have it find root causes and plan; any tool continues any thread by continuation_id.")

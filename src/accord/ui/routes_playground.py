@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from .. import metering
+from ..consensus import ask
 from ..consensus.callers import LocalModels
 from . import auth
 from .app import render
@@ -27,7 +28,6 @@ STANCES = ("neutral", "for", "against")
 @auth.guarded
 async def page(request: Request) -> Response:
     state = request.app.state
-    from ..consensus import ask  # here: it reads files, which loads the store's SQLAlchemy
     from ..consensus.types import MODES
     from ..store.threads import ThreadStore
 
@@ -47,7 +47,6 @@ def _line(obj: dict) -> bytes:
 
 @auth.guarded
 async def run(request: Request) -> Response:
-    from ..consensus import ask
     from ..consensus.runner import Engine
     from ..consensus.types import InputError, Member
     from ..store.threads import ThreadStore
@@ -72,9 +71,7 @@ async def run(request: Request) -> Response:
                              headers={"x-accel-buffering": "no"})
 
 
-async def _stream(engine: Any, asked: Any) -> AsyncIterator[bytes]:
-    from ..consensus import ask
-
+async def _stream(engine: Any, asked: ask.Asked) -> AsyncIterator[bytes]:
     queue: asyncio.Queue[dict] = asyncio.Queue()
 
     async def on_event(ev: Any) -> None:
