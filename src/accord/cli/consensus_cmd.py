@@ -5,10 +5,17 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
 
 from .common import config_option, env_file_option, fail, load_config
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..consensus.ask import Asked
+    from ..consensus.runner import Engine
+    from ..consensus.types import Result
 
 
 @click.command()
@@ -44,7 +51,7 @@ def consensus(config_path, env_file, models, mode, chair, files, images, answer_
     sys.exit(asyncio.run(_run(cfg, text, opts, as_json)))
 
 
-async def _run(cfg, question: str, o: dict, as_json: bool) -> int:
+async def _run(cfg: Config, question: str, o: dict, as_json: bool) -> int:
     import orjson
 
     from ..consensus import ask
@@ -67,9 +74,9 @@ async def _run(cfg, question: str, o: dict, as_json: bool) -> int:
                 answer_format=o["answer_format"], final_vote=o["final_vote"], sequential=o["sequential"],
                 no_panel="give -m MODEL (repeat)")
             if as_json:
-                result = await ask.run(engine, asked, thread_id=o["continuation_id"])
+                result = await ask.run(engine, asked)
             else:
-                result = await _live(engine, asked, o["continuation_id"])
+                result = await _live(engine, asked)
     except ThreadNotFound as e:
         fail(f"no thread {e}; see `accord threads`", 2)
     except InputError as e:
@@ -83,7 +90,7 @@ async def _run(cfg, question: str, o: dict, as_json: bool) -> int:
     return 0 if result.status != "failed" else 1
 
 
-async def _live(engine, asked, thread_id: str | None):
+async def _live(engine: Engine, asked: Asked) -> Result:
     from rich.console import Console
     from rich.live import Live
     from rich.table import Table
@@ -113,7 +120,7 @@ async def _live(engine, asked, thread_id: str | None):
         live.update(table())
 
     with Live(table(), console=Console(stderr=True), refresh_per_second=4) as live:
-        task = asyncio.ensure_future(ask.run(engine, asked, on_event, thread_id=thread_id))
+        task = asyncio.ensure_future(ask.run(engine, asked, on_event))
         try:
             while not task.done():
                 live.update(table())
@@ -125,7 +132,7 @@ async def _live(engine, asked, thread_id: str | None):
         return task.result()
 
 
-def _show(result, labels: list[str]) -> None:
+def _show(result: Result, labels: list[str]) -> None:
     from rich.console import Console
     from rich.markdown import Markdown
 

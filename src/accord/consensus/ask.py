@@ -46,27 +46,31 @@ def default_panel(cfg: Config, models: ModelCaller) -> tuple[list[Member], list[
 
 @dataclass
 class Asked:
-    """A checked request (aliases resolved), its seats' labels, and notes for the caller (files left out, the
-    panel chosen for it)."""
+    """A checked request (aliases resolved), its seats' labels, notes for the caller (files left out, the
+    panel chosen for it), and the thread it continues."""
 
     req: Request
     labels: list[str]
     notes: list[str]
+    thread_id: str | None = None
+
+
+Paths = Sequence[str] | None
 
 
 async def consensus(cfg: Config, engine: Engine, question: str, *, panel: Sequence[Member] = (),
-                    mode: str | None = None, chair: str | None = None, files: Sequence[str] = (),
-                    images: Sequence[str] = (), continuation_id: str | None = None, thinking: str | None = None,
+                    mode: str | None = None, chair: str | None = None, files: Paths = None, images: Paths = None,
+                    continuation_id: str | None = None, thinking: str | None = None,
                     temperature: float | None = None, rounds: int | None = None, answer_format: str | None = None,
                     final_vote: bool = False, sequential: bool = False, no_panel: str = "name the models") -> Asked:
     """Build and check a consensus request. Unset arguments take the config's values; no panel: the default one
-    (at least two models); `chair` "auto" is as unset. `no_panel`: how this front-end's caller names models,
-    for the error when there is no panel. InputError (or ThreadNotFound) says what to fix."""
+    (configured, or at least two served models); `chair` "auto" is as unset. `no_panel`: how this front-end's
+    caller names models, for the error when there is no panel. InputError (or ThreadNotFound) says what to fix."""
     seats = list(panel)
-    context, imgs, notes = await _inputs(cfg, files, images)
+    context, imgs, notes = await gather(cfg, files, images)
     if not seats:
         seats, chosen = default_panel(cfg, engine.models)
-        if len(seats) < 2:
+        if chosen and len(seats) < 2:  # one served model is no panel
             raise InputError(f"no panel: {no_panel}, or set consensus.panel in accord.yaml (models served: "
                              f"{', '.join(engine.models.names()) or 'none'})")
         notes += chosen
@@ -83,22 +87,22 @@ async def consensus(cfg: Config, engine: Engine, question: str, *, panel: Sequen
     if sequential:
         fields["concurrency"] = 1
     req = engine.check(request(c, question, seats, **fields))
-    return Asked(req, engine.labels(req.panel), notes)
+    return Asked(req, engine.labels(req.panel), notes, continuation_id)
 
 
-async def run(engine: Engine, asked: Asked, on_event: OnEvent | None = None, *, thread_id: str | None = None,
-              on_delta: OnDelta | None = None, tool: str = "consensus") -> Result:
-    """Run it; the result's notes start with the request's own."""
-    result = await engine.run(asked.req, on_event, thread_id=thread_id, tool=tool, on_delta=on_delta)
+async def run(engine: Engine, asked: Asked, on_event: OnEvent | None = None, *, on_delta: OnDelta | None = None,
+              tool: str = "consensus") -> Result:
+    """Run it (in its thread); the result's notes start with the request's own."""
+    result = await engine.run(asked.req, on_event, thread_id=asked.thread_id, tool=tool, on_delta=on_delta)
     result.notes[:0] = asked.notes
     return result
 
 
-async def _inputs(cfg: Config, files: Sequence[str], images: Sequence[str]) -> tuple[str, list[str], list[str]]:
+async def gather(cfg: Config, files: Paths, images: Paths) -> tuple[str, list[str], list[str]]:
     """(file text, image URLs, notes) within mcp.file_tokens and the allowed roots, never Accord's own files."""
     from .files import Rules, read_inputs  # here: it loads the store's SQLAlchemy, which a gateway loads late
 
-    return await read_inputs(list(files), list(images), cfg.mcp.file_tokens, Rules.from_config(cfg))
+    return await read_inputs(list(files or ()), list(images or ()), cfg.mcp.file_tokens, Rules.from_config(cfg))
 
 
 async def history(engine: Engine, thread_id: str | None) -> list[dict]:
@@ -134,7 +138,7 @@ class Single:
 
 
 async def single(cfg: Config, engine: Engine, *, tool: str, prompt: str, system: str | None = None,
-                 model: str | None = None, files: Sequence[str] = (), images: Sequence[str] = (),
+                 model: str | None = None, files: Paths = None, images: Paths = None,
                  continuation_id: str | None = None, thinking: str | None = None, temperature: float | None = None,
                  wants_thinking: bool = False, on_event: OnEvent | None = None) -> Single:
     """Ask one model (named, or picked for the prompt's size, images and thinking), continuing a thread or
@@ -142,7 +146,7 @@ async def single(cfg: Config, engine: Engine, *, tool: str, prompt: str, system:
     cancelled one leaves the thread marked cancelled."""
     if not prompt.strip():
         raise InputError("the prompt is empty")
-    context, imgs, notes = await _inputs(cfg, files, images)
+    context, imgs, notes = await gather(cfg, files, images)
     past = await history(engine, continuation_id)
     size = tokens.count(prompt) + tokens.count(context) + sum(tokens.count(str(m["content"])) for m in past)
     name = pick(cfg, engine.models, model, thinking=wants_thinking or thinking not in (None, "off"),

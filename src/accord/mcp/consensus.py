@@ -65,7 +65,7 @@ def make(state: State):
             asked = await ask.consensus(
                 state.cfg, state.engine, question,
                 panel=[Member(s.model, s.stance or "neutral", s.stance_prompt) for s in models or ()], mode=mode,
-                chair=chair, files=files or (), images=images or (), continuation_id=continuation_id,
+                chair=chair, files=files, images=images, continuation_id=continuation_id,
                 thinking=thinking, temperature=temperature, rounds=rounds, answer_format=answer_format,
                 final_vote=final_vote, no_panel='give models, e.g. [{"model": "deepseek"}, {"model": "qwen", '
                                                '"stance": "against"}]')
@@ -75,7 +75,7 @@ def make(state: State):
             async with Progress(ctx, state.cfg.mcp.heartbeat) as progress:
                 await progress.send(f"asking {len(req.panel)} models ({req.mode})")
                 with metering.tagged("mcp"):
-                    result = await ask.run(state.engine, asked, progress.on_event, thread_id=continuation_id)
+                    result = await ask.run(state.engine, asked, progress.on_event)
             labels = asked.labels
             if result.status == "failed":
                 why = "; ".join(f"{labels[i]}: {a.error}" for i, a in enumerate(result.answers))

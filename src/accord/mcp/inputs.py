@@ -10,7 +10,6 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import AliasChoices, Field
 
 from ..consensus import ask
-from ..consensus.files import Rules, read_inputs
 from ..consensus.types import InputError, Member
 from ..errors import AccordError
 from ..store.threads import ThreadNotFound
@@ -48,8 +47,7 @@ async def gather(state: State, files: list[str] | None, images: list[str] | None
                  ) -> tuple[str, list[str], list[str]]:
     """(file text, image URLs, notes) within the configured file budget and allowed roots, never Accord's own
     files, read off the event loop."""
-    cfg = state.cfg
-    return await read_inputs(files, images, cfg.mcp.file_tokens, Rules.from_config(cfg))
+    return await ask.gather(state.cfg, files, images)
 
 
 async def history(state: State, thread_id: str | None) -> list[dict]:

@@ -20,7 +20,7 @@ async def ask_one(state: State, ctx: Any, *, tool: str, prompt: str, system: str
         async with Progress(ctx, state.cfg.mcp.heartbeat) as progress:
             with metering.tagged("mcp"):
                 one = await ask.single(state.cfg, state.engine, tool=tool, prompt=prompt, system=system, model=model,
-                                       files=files or (), images=images or (), continuation_id=continuation_id,
+                                       files=files, images=images, continuation_id=continuation_id,
                                        thinking=thinking, temperature=temperature, wants_thinking=wants_thinking,
                                        on_event=progress.on_event)
         a, name, tid = one.answer, one.model, one.thread_id
