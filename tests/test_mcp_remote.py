@@ -89,10 +89,12 @@ async def test_unknown_names_and_an_endpoint_that_is_down_are_clear_tool_errors(
 
     down = f"http://user:{KEY}@127.0.0.1:{free_port()}/v1"
     async with server(config(tmp_path, down, key=None), tmp_path) as client:  # the server starts all the same
-        assert not (await client.call_tool("version", {})).is_error
+        v = await client.call_tool("version", {})
+        assert not v.is_error and "models via remote endpoint http://****@127.0.0.1:" in v.content[0].text
+        assert "cannot reach" in v.content[0].text and KEY not in v.content[0].text
         for tool, args in (("chat", {"prompt": "hi"}), ("consensus", {"question": "Ship?"}),
                            ("listmodels", {})):
             r = await client.call_tool(tool, args)
             text = r.content[0].text
-            assert r.is_error and "cannot reach the MCP endpoint http://127.0.0.1:" in text, text
+            assert r.is_error and "cannot reach the MCP endpoint http://****@127.0.0.1:" in text, text
             assert "fix mcp.endpoint" in text and KEY not in text and "Traceback" not in text

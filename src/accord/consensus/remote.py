@@ -12,7 +12,7 @@ from .. import catalog
 from ..config import Deployment
 from ..errors import AccordError, UpstreamError
 from ..providers.vendors import GATEWAY
-from ..redaction import split_credentials
+from ..redaction import shown_url
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -22,8 +22,8 @@ LIST_TIMEOUT = 30.0  # seconds for GET /models: a list, not an answer
 
 
 def shown(endpoint: str) -> str:
-    """The endpoint as errors name it: without any `user:password@`."""
-    return split_credentials(endpoint.rstrip("/"))[0]
+    """The endpoint as errors and tools name it: any `user:password@` shown as `****@`."""
+    return shown_url(endpoint.rstrip("/"))
 
 
 async def router_for(cfg: Config) -> Router:
