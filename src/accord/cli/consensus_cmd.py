@@ -5,10 +5,17 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
 
 from .common import config_option, env_file_option, fail, load_config
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..consensus.ask import Asked
+    from ..consensus.runner import Engine
+    from ..consensus.types import Result
 
 
 @click.command()
@@ -44,75 +51,53 @@ def consensus(config_path, env_file, models, mode, chair, files, images, answer_
     sys.exit(asyncio.run(_run(cfg, text, opts, as_json)))
 
 
-async def _run(cfg, question: str, o: dict, as_json: bool) -> int:
+async def _run(cfg: Config, question: str, o: dict, as_json: bool) -> int:
     import orjson
 
+    from ..consensus import ask
     from ..consensus.agents import with_agents
     from ..consensus.callers import LocalModels
     from ..consensus.runner import Engine
-    from ..consensus.types import InputError
+    from ..consensus.types import InputError, Member
     from ..store.db import Database
     from ..store.threads import ThreadNotFound, ThreadStore
     from .recording import recorded_router
 
     db = Database.from_settings(cfg.settings)
-    store = ThreadStore(db)
     try:
         async with recorded_router(cfg, db) as router:
-            result, notes, labels = await _ask(cfg, question, o, as_json, Engine(with_agents(LocalModels(router), cfg.agents), store), store)
+            engine = Engine(with_agents(LocalModels(router), cfg.agents), ThreadStore(db))
+            asked = await ask.consensus(
+                cfg, engine, question, panel=[Member.parse(m) for m in o["models"]], mode=o["mode"],
+                chair=o["chair"], files=o["files"], images=o["images"], continuation_id=o["continuation_id"],
+                thinking=o["thinking"], temperature=o["temperature"], rounds=o["rounds"],
+                answer_format=o["answer_format"], final_vote=o["final_vote"], sequential=o["sequential"],
+                no_panel="give -m MODEL (repeat)")
+            if as_json:
+                result = await ask.run(engine, asked)
+            else:
+                result = await _live(engine, asked)
     except ThreadNotFound as e:
         fail(f"no thread {e}; see `accord threads`", 2)
     except InputError as e:
         fail(str(e), 2)
     finally:
         await db.close()
-    result.notes[:0] = notes
     if as_json:
         click.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())
     else:
-        _show(result, labels)
+        _show(result, asked.labels)
     return 0 if result.status != "failed" else 1
 
 
-async def _ask(cfg, question: str, o: dict, as_json: bool, engine, store) -> tuple:
-    """Build the request from the options and run it; (result, notes, labels)."""
-    from ..consensus.choose import top
-    from ..consensus.files import Rules, read_inputs
-    from ..consensus.types import Member, Request
-
-    c = cfg.consensus
-    seats = [Member.parse(m) for m in (o["models"] or c.panel)]
-    context, images, notes = await read_inputs(list(o["files"]), list(o["images"]), cfg.mcp.file_tokens,
-                                               Rules.from_config(cfg))
-    if not seats:
-        models = engine.models
-        seats = [Member(n) for n in top([(n, models.info(n)) for n in models.names()])]
-        notes.append(f"no panel given or configured: asked the top models ({', '.join(m.model for m in seats)})")
-    req = Request(
-        question=question, panel=seats, mode=o["mode"] or c.mode, context=context,
-        images=images,
-        history=await store.history(o["continuation_id"]) if o["continuation_id"] else [],
-        chair=o["chair"] or c.chair, thinking=o["thinking"], temperature=o["temperature"],
-        concurrency=1 if o["sequential"] else c.concurrency, per_model_timeout=c.per_model_timeout,
-        timeout=c.timeout, max_tokens=c.max_tokens, token_budget=c.token_budget, cost_budget=c.cost_budget,
-        rounds=o["rounds"] or c.rounds, answer_format=o["answer_format"], embedding_model=c.embedding_model,
-        final_vote=o.get("final_vote", False),
-    )
-    engine.check(req)
-    labels = engine.labels(req.panel)
-    if as_json:
-        result = await engine.run(req, thread_id=o["continuation_id"])
-    else:
-        result = await _live(engine, req, labels, o["continuation_id"])
-    return result, notes, labels
-
-
-async def _live(engine, req, labels: list[str], thread_id: str | None):
+async def _live(engine: Engine, asked: Asked) -> Result:
     from rich.console import Console
     from rich.live import Live
     from rich.table import Table
 
-    rows: dict[str, str] = dict.fromkeys(labels, "[dim]waiting[/]")
+    from ..consensus import ask
+
+    rows: dict[str, str] = dict.fromkeys(asked.labels, "[dim]waiting[/]")
     started: dict[str, float] = {}
 
     def table() -> Table:
@@ -135,7 +120,7 @@ async def _live(engine, req, labels: list[str], thread_id: str | None):
         live.update(table())
 
     with Live(table(), console=Console(stderr=True), refresh_per_second=4) as live:
-        task = asyncio.ensure_future(engine.run(req, on_event, thread_id=thread_id))
+        task = asyncio.ensure_future(ask.run(engine, asked, on_event))
         try:
             while not task.done():
                 live.update(table())
@@ -147,7 +132,7 @@ async def _live(engine, req, labels: list[str], thread_id: str | None):
         return task.result()
 
 
-def _show(result, labels: list[str]) -> None:
+def _show(result: Result, labels: list[str]) -> None:
     from rich.console import Console
     from rich.markdown import Markdown
 

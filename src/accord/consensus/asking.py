@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .ask import limits
 from .runner import Engine, OnEvent, Run
 from .types import Answer, Member, Request
 
@@ -17,10 +18,7 @@ if TYPE_CHECKING:
 
 def request(cfg: Config, question: str, panel: list[Member]) -> Request:
     """A request under the configured consensus limits (timeouts, concurrency, budgets)."""
-    c = cfg.consensus
-    return Request(question=question, panel=panel, concurrency=c.concurrency, per_model_timeout=c.per_model_timeout,
-                   timeout=c.timeout, max_tokens=c.max_tokens, token_budget=c.token_budget,
-                   cost_budget=c.cost_budget)
+    return Request(question=question, panel=panel, **limits(cfg.consensus))
 
 
 @dataclass

@@ -9,6 +9,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from . import ask
 from .types import Member, Request, Result
 
 if TYPE_CHECKING:
@@ -63,15 +64,13 @@ def request_for(spec: PanelSettings, defaults: ConsensusSettings, body: dict) ->
                if m.get("role") in ("user", "assistant")]
     asked = body.get("max_completion_tokens") or body.get("max_tokens")
     temperature = body.get("temperature")
-    return Request(
-        question=question, panel=[Member.parse(m) for m in spec.models], mode=spec.mode,
+    return ask.request(
+        defaults, question, [Member.parse(m) for m in spec.models], mode=spec.mode,
         context="\n\n".join(s for s in system if s), images=images, history=history, chair=spec.chair,
         temperature=temperature if isinstance(temperature, (int, float)) else None,
-        concurrency=defaults.concurrency, per_model_timeout=spec.per_model_timeout or defaults.per_model_timeout,
-        timeout=spec.timeout or defaults.timeout,
+        per_model_timeout=spec.per_model_timeout or defaults.per_model_timeout, timeout=spec.timeout or defaults.timeout,
         max_tokens=asked if isinstance(asked, int) and asked > 0 else (spec.max_tokens or defaults.max_tokens),
-        token_budget=defaults.token_budget, cost_budget=defaults.cost_budget, rounds=spec.rounds or defaults.rounds,
-        answer_format=spec.answer_format, embedding_model=defaults.embedding_model,
+        rounds=spec.rounds or defaults.rounds, answer_format=spec.answer_format,
     )
 
 

@@ -7,8 +7,8 @@ from mcp.types import ToolAnnotations
 from pydantic import AliasChoices, BaseModel, BeforeValidator, Field
 
 from .. import metering
+from ..consensus import ask
 from ..consensus.background import request_to_dict
-from ..consensus.choose import top
 from ..consensus.report import markdown
 from ..consensus.types import InputError, Member, Request
 from . import inputs, service
@@ -61,37 +61,22 @@ def make(state: State):
             "return at once with a run id; the run goes on in the server (past any client time-out) and "
             "`threads` with that id shows its progress and result, `threads` with cancel stops it"))] = False,
     ) -> str:
-        c = state.cfg.consensus
         with inputs.tool_errors():
-            seats = [Member(s.model, s.stance or "neutral", s.stance_prompt) for s in models or ()]
-            if not seats:
-                seats = [Member.parse(p) for p in c.panel]
-            context, imgs, notes = await inputs.gather(state, files, images)
-            if not seats:
-                names = top([(n, state.models.info(n)) for n in state.models.names()])
-                if len(names) < 2:
-                    raise InputError("no panel: give models, e.g. [{\"model\": \"deepseek\"}, {\"model\": "
-                                     "\"qwen\", \"stance\": \"against\"}], or set consensus.panel in accord.yaml")
-                seats = [Member(n) for n in names]
-                notes.append(f"no panel given or configured: asked the top models by score ({', '.join(names)})")
-            req = Request(
-                question=question, panel=seats, mode=mode or c.mode, context=context, images=imgs,
-                history=await inputs.history(state, continuation_id),
-                chair=chair if chair and chair.lower() != "auto" else c.chair, thinking=thinking,
-                temperature=temperature, concurrency=c.concurrency, per_model_timeout=c.per_model_timeout,
-                timeout=c.timeout, max_tokens=c.max_tokens, token_budget=c.token_budget,
-                cost_budget=c.cost_budget, rounds=rounds or c.rounds, answer_format=answer_format,
-                embedding_model=c.embedding_model, final_vote=final_vote,
-            )
-            state.engine.check(req)
+            asked = await ask.consensus(
+                state.cfg, state.engine, question,
+                panel=[Member(s.model, s.stance or "neutral", s.stance_prompt) for s in models or ()], mode=mode,
+                chair=chair, files=files, images=images, continuation_id=continuation_id,
+                thinking=thinking, temperature=temperature, rounds=rounds, answer_format=answer_format,
+                final_vote=final_vote, no_panel='give models, e.g. [{"model": "deepseek"}, {"model": "qwen", '
+                                               '"stance": "against"}]')
+            req = asked.req
             if background:
                 return await _background(state, req, continuation_id)
             async with Progress(ctx, state.cfg.mcp.heartbeat) as progress:
                 await progress.send(f"asking {len(req.panel)} models ({req.mode})")
                 with metering.tagged("mcp"):
-                    result = await state.engine.run(req, progress.on_event, thread_id=continuation_id)
-            result.notes[:0] = notes
-            labels = state.engine.labels(req.panel)
+                    result = await ask.run(state.engine, asked, progress.on_event)
+            labels = asked.labels
             if result.status == "failed":
                 why = "; ".join(f"{labels[i]}: {a.error}" for i, a in enumerate(result.answers))
                 raise InputError(f"every panelist failed ({why}); thread {result.thread_id}")

@@ -1,4 +1,4 @@
-"""Argument types and input handling the tools share: files, images, threads, `model: auto`, errors."""
+"""Argument types and input handling the tools share: files, images, threads, the panel, errors."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from typing import Annotated, Literal
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import AliasChoices, Field
 
-from ..consensus.choose import choose, top
-from ..consensus.files import Rules, read_inputs
+from ..consensus import ask
 from ..consensus.types import InputError, Member
 from ..errors import AccordError
 from ..store.threads import ThreadNotFound
@@ -48,36 +47,19 @@ async def gather(state: State, files: list[str] | None, images: list[str] | None
                  ) -> tuple[str, list[str], list[str]]:
     """(file text, image URLs, notes) within the configured file budget and allowed roots, never Accord's own
     files, read off the event loop."""
-    cfg = state.cfg
-    return await read_inputs(files, images, cfg.mcp.file_tokens, Rules.from_config(cfg))
+    return await ask.gather(state.cfg, files, images)
 
 
 async def history(state: State, thread_id: str | None) -> list[dict]:
-    return await state.store.history(thread_id) if thread_id else []
-
-
-def pick(state: State, model: str | None, *, thinking: bool = False, vision: bool = False,
-         context_tokens: int = 0) -> str:
-    """The named model (aliases resolved), or for `auto`/absent the best fit by capability and score."""
-    name = model or state.cfg.mcp.default_model or "auto"
-    if name.lower() != "auto":
-        return state.models.canonical(name)
-    names = state.models.names()
-    found = choose([(n, state.models.info(n)) for n in names], thinking=thinking, vision=vision,
-                   context_tokens=context_tokens)
-    if found is None:
-        need = " with vision" if vision else ""
-        raise InputError(f"no configured model{need} fits ({context_tokens} tokens of context); "
-                         f"models: {', '.join(names) or 'none (add one to accord.yaml)'}")
-    return found
+    return await ask.history(state.engine, thread_id)
 
 
 def panel(state: State, models: list[str] | None) -> list[Member]:
     """The seats of a tool that gives the panel no stances (review, debug, planner): the given models, else the
-    configured panel, else the top models by score."""
-    seats = [Member(Member.parse(m).model) for m in models or state.cfg.consensus.panel]
+    default panel (consensus.ask.default_panel: the one rule every front-end uses), stances dropped."""
+    seats = [Member(Member.parse(m).model) for m in models or ()]
     if not seats:
-        seats = [Member(n) for n in top([(n, state.models.info(n)) for n in state.models.names()])]
+        seats = [Member(m.model) for m in ask.default_panel(state.cfg, state.models)[0]]
     if not seats:
         raise InputError("no panel: give models, or set consensus.panel in accord.yaml")
     return seats

@@ -2,6 +2,7 @@
 
 from mcp.types import ToolAnnotations
 
+from ..consensus import ask
 from .state import State
 
 DESCRIPTION = "List available models: aliases, intelligence score, context, thinking, vision, price."
@@ -26,8 +27,10 @@ def make(state: State):
                         + (f", {', '.join(caps)}" if caps else "") + price)
         c = state.cfg.consensus
         head = [f"{len(rows)} models; default model: {state.cfg.mcp.default_model}"]
-        if c.panel:
-            head.append(f"default panel: {', '.join(c.panel)} (mode {c.mode})")
+        seats, chosen = ask.default_panel(state.cfg, m)
+        if seats:  # what `consensus` asks when given no models
+            by = "; none configured: the top models by score" if chosen else ""
+            head.append(f"default panel: {', '.join(s.label for s in seats)} (mode {c.mode}{by})")
         head.append("(no apilookup tool: Claude Code has web search for current API docs)")
         return "\n".join([*head, *rows]) if rows else "no models configured: add some to accord.yaml"
 

@@ -2,6 +2,8 @@
 
 from mcp.types import ToolAnnotations
 
+from ..consensus.remote import shown
+from ..errors import AccordError
 from .state import State
 
 DESCRIPTION = "Accord's version and setup."
@@ -14,9 +16,15 @@ def make(state: State):
 
         from .. import __version__
 
-        where = f"remote endpoint {state.cfg.mcp.endpoint}" if state.cfg.mcp.endpoint else "in-process router"
+        endpoint = state.cfg.mcp.endpoint
+        where = f"remote endpoint {shown(endpoint)}" if endpoint else "in-process router"
+        try:
+            await state.ready()
+            count = str(len(state.models.names()))
+        except AccordError as e:  # the endpoint is down: the rest of the answer still holds
+            count = f"none ({e.message})"
         url = state.store.db.url.split("@")[-1]
         return (f"accord {__version__} (mcp SDK {pkg_version('mcp')}); models via {where}: "
-                f"{len(state.models.names())}; threads in {url}; no apilookup (Claude Code has web search)")
+                f"{count}; threads in {url}; no apilookup (Claude Code has web search)")
 
     return version

@@ -29,7 +29,7 @@ class Vendor:
 #   strip_reasoning       drop `reasoning_content` from assistant messages sent back in history
 #   no_tool_choice_required   rewrite tool_choice "required" to "auto"
 #   thinking_param        how reasoning_effort is said: "enable_thinking" (Qwen), "reasoning_effort" (OpenAI: the
-#                         efforts each model accepts)
+#                         efforts each model accepts), "as_is" (a gateway, which translates it for its own models)
 #   no_developer_role     rewrite the "developer" role to "system"
 #   max_completion_tokens send max_tokens as max_completion_tokens to thinking models
 #   thinking_needs_stream a call with enable_thinking (or to a `stream_only_models` model, by id fragment) is
@@ -95,6 +95,12 @@ for _v in VENDORS.values():
         _BY_PREFIX[_p] = _v
 # a generic OpenAI-compatible endpoint: `openai/<model>` with any api_base
 _BY_PREFIX["custom"] = _BY_PREFIX["openai_compatible"] = VENDORS["openai"]
+
+# another Accord or a LiteLLM proxy as the MCP tools' model source (`mcp.endpoint`): not a `model:` prefix. It
+# speaks OpenAI's dialect for every model it serves and says each client field in its own upstream's terms, so
+# nothing is rewritten for a model's vendor here (reasoning_effort "none" still turns a hybrid model's thinking off)
+GATEWAY = Vendor("openai-compatible", "openai", None, None, "OpenAI-compatible endpoint",
+                 quirks={"thinking_param": "as_is"}, zero_config=False)
 
 
 def base_env(vendor: Vendor) -> str:

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from .. import metering
+from ..consensus import ask
 from ..consensus.callers import LocalModels
 from . import auth
 from .pages import render
@@ -27,13 +28,12 @@ STANCES = ("neutral", "for", "against")
 @auth.guarded
 async def page(request: Request) -> Response:
     state = request.app.state
-    from ..consensus.types import MODES, Member
+    from ..consensus.types import MODES
+    from ..store.threads import ThreadStore
 
     models = LocalModels(state.router)
     names = models.names()
-    seats = [Member.parse(m) for m in state.cfg.consensus.panel]
-    panel = {m.model: m.stance for m in seats} or dict.fromkeys(names[:3], "neutral")
-    from ..store.threads import ThreadStore
+    panel = {m.model: m.stance for m in ask.default_panel(state.cfg, models)[0]}  # ticked: what an empty run asks
 
     await state.store.wait()
     recent = await ThreadStore(state.store.db).recent(10)
@@ -49,7 +49,6 @@ def _line(obj: dict) -> bytes:
 async def run(request: Request) -> Response:
     from ..consensus.runner import Engine
     from ..consensus.types import InputError, Member
-    from ..consensus.types import Request as Ask
     from ..store.threads import ThreadStore
 
     try:
@@ -59,26 +58,20 @@ async def run(request: Request) -> Response:
     if not isinstance(body, dict):
         return JSONResponse({"error": "send JSON: {question, panel: [{model, stance}], mode}"}, 400)
     state = request.app.state
-    c = state.cfg.consensus
     await state.store.wait()
-    models = LocalModels(state.router)
-    engine = Engine(models, ThreadStore(state.store.db))
+    engine = Engine(LocalModels(state.router), ThreadStore(state.store.db))
     seats = [Member(str(p.get("model", "")), str(p.get("stance") or "neutral"))
              for p in body.get("panel") or [] if isinstance(p, dict)]
-    ask = Ask(question=str(body.get("question") or ""), panel=seats, mode=str(body.get("mode") or c.mode),  # type: ignore[arg-type]  # Engine.check names a bad mode
-              chair=c.chair, per_model_timeout=c.per_model_timeout, timeout=c.timeout, max_tokens=c.max_tokens,
-              token_budget=c.token_budget, cost_budget=c.cost_budget, rounds=c.rounds, concurrency=c.concurrency,
-              embedding_model=c.embedding_model)
     try:
-        engine.check(ask)
+        asked = await ask.consensus(state.cfg, engine, str(body.get("question") or ""), panel=seats,
+                                    mode=str(body.get("mode") or "") or None, no_panel="tick at least two models")
     except InputError as e:
         return JSONResponse({"error": str(e)}, 400)
-    labels = engine.labels(ask.panel)
-    return StreamingResponse(_stream(engine, ask, labels), media_type="application/x-ndjson",
+    return StreamingResponse(_stream(engine, asked), media_type="application/x-ndjson",
                              headers={"x-accel-buffering": "no"})
 
 
-async def _stream(engine: Any, ask: Any, labels: list[str]) -> AsyncIterator[bytes]:
+async def _stream(engine: Any, asked: ask.Asked) -> AsyncIterator[bytes]:
     queue: asyncio.Queue[dict] = asyncio.Queue()
 
     async def on_event(ev: Any) -> None:
@@ -91,13 +84,13 @@ async def _stream(engine: Any, ask: Any, labels: list[str]) -> AsyncIterator[byt
     async def go() -> None:
         try:
             with metering.tagged("ui"):
-                result = await engine.run(ask, on_event, tool="consensus", on_delta=on_delta)
+                result = await ask.run(engine, asked, on_event, on_delta=on_delta)
         except Exception as e:  # reported to the page, never a broken stream
             await queue.put({"type": "error", "error": f"{e.__class__.__name__}: {e}"})
         else:
-            await queue.put({"type": "result", **_result(result, labels)})
+            await queue.put({"type": "result", **_result(result, asked.labels)})
 
-    yield _line({"type": "start", "labels": labels, "mode": ask.mode})
+    yield _line({"type": "start", "labels": asked.labels, "mode": asked.req.mode})
     task = asyncio.create_task(go())
     try:
         while True:
