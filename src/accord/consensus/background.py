@@ -3,7 +3,9 @@ once, the run goes on in this process, and its thread is stored as it goes -- ea
 so far -- so `threads`, `accord threads ID` and GET /v1/consensus/runs/{id} can show it, and the result once
 done. A run is an asyncio task owned by `Runs`, never by the request or MCP session that started it, so a client
 that disconnects leaves it running; `cancel` stops it and its upstream calls (the thread says `cancelled`). A
-process that dies leaves its runs to store/runs.py, which marks them `interrupted` at the next start."""
+process that dies leaves its runs to store/runs.py, which marks them `interrupted` at the next start. However far
+a run got when it is cancelled or stopped -- not started yet, opening its thread, writing its result -- its
+thread ends `cancelled` (or `interrupted`), never `running`."""
 
 from __future__ import annotations
 
@@ -15,9 +17,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from . import panel_tools
 from .types import Event, InputError, Request
 
 if TYPE_CHECKING:
+    from ..config import Config
     from ..store.threads import ThreadStore
     from .runner import Engine
 
@@ -31,19 +35,8 @@ def request_to_dict(req: Request) -> dict[str, Any]:
 
 def request_from_dict(data: Any) -> Request:
     """A Request sent by another process (`accord mcp` handing a run to `accord serve`); InputError if malformed."""
-    from pydantic import TypeAdapter, ValidationError
-
-    if not isinstance(data, dict):
-        raise InputError("`request` must be an object (a consensus request)")
-    unknown = sorted(set(data) - {f.name for f in dataclasses.fields(Request)})
-    if unknown:
-        raise InputError(f"unknown request field(s): {', '.join(map(str, unknown))[:200]}")
-    try:
-        return TypeAdapter(Request).validate_python(data, strict=False)
-    except ValidationError as e:
-        err = e.errors()[0]
-        where = ".".join(map(str, err["loc"])) or "request"
-        raise InputError(f"request.{where}: {err['msg']}") from None
+    req: Request = panel_tools.parse(Request, data, "a consensus request")
+    return req
 
 
 class Progress:
@@ -85,6 +78,7 @@ class Runs:
 
     def __init__(self) -> None:
         self.tasks: dict[str, asyncio.Task] = {}
+        self.stores: dict[str, ThreadStore] = {}  # where each run's thread is: to end it whatever the task did
         self.stopping = False
 
     async def start(self, engine: Engine, req: Request, *, thread_id: str | None = None,
@@ -97,14 +91,30 @@ class Runs:
         return self.launch(engine.store, tid, engine.labels(req.panel), lambda p: engine.run(
             req, p.on_event, thread_id=tid, tool=tool, on_delta=p.on_delta))
 
+    async def start_tool(self, engine: Engine, cfg: Config, tool: str, ask: Any) -> str:
+        """Run a panel tool's whole call (review, precommit, debug, planner: consensus/panel_tools.py) as a
+        background run: its panel checked, its thread opened (or `ask.thread_id` reopened); the id at once."""
+        assert engine.store is not None, "background runs need the thread store"
+        title = panel_tools.check(engine, cfg, tool, ask)
+        labels = engine.labels(ask.panel)
+        tid = await engine.store.open(tool, title, thread_id=ask.thread_id, panel=labels,
+                                      timeout=cfg.consensus.timeout)
+        call = panel_tools.TOOLS[tool].call
+        return self.launch(engine.store, tid, labels, lambda p: call(
+            engine, cfg, dataclasses.replace(ask, thread_id=tid), p.on_event))
+
     def launch(self, store: ThreadStore, tid: str, labels: list[str],
                job: Callable[[Progress], Awaitable[Any]]) -> str:
-        """Run `job` (a panel tool's whole call, given the Progress to report to) as run `tid`, whose thread is
-        open already: how review, precommit, debug and planner run in the background as consensus does."""
+        """Run `job` (the run's whole call, given the Progress to report to) as run `tid`, whose thread is open."""
         progress = Progress(store, tid, labels)
         task = asyncio.create_task(self._run(store, tid, job, progress), name=f"accord-run-{tid}")
-        self.tasks[tid] = task
-        task.add_done_callback(lambda _t: self.tasks.pop(tid, None))
+        self.tasks[tid], self.stores[tid] = task, store
+
+        def done(_t: asyncio.Task) -> None:
+            self.tasks.pop(tid, None)
+            self.stores.pop(tid, None)
+
+        task.add_done_callback(done)
         return tid
 
     async def _run(self, store: ThreadStore, tid: str, job: Callable[[Progress], Awaitable[Any]],
@@ -119,9 +129,7 @@ class Runs:
         try:
             await job(progress)
         except asyncio.CancelledError:
-            if self.stopping:  # not the user's cancel: the server stopped under it
-                await asyncio.shield(store.finish(tid, status="interrupted"))
-            # else the engine has marked the thread `cancelled`
+            pass  # cancel() ends the thread, wherever the job was
         except Exception as e:
             log.error("run %s failed: %s", tid, e.__class__.__name__, exc_info=log.isEnabledFor(logging.DEBUG))
             why = getattr(e, "message", None) or (str(e) if isinstance(e, InputError) else e.__class__.__name__)
@@ -135,12 +143,22 @@ class Runs:
 
     async def cancel(self, tid: str) -> bool:
         """Stop run `tid` if this process runs it (its upstream calls are cancelled); False if it does not."""
-        task = self.tasks.get(tid)
-        if task is None:
+        task, store = self.tasks.get(tid), self.stores.get(tid)
+        if task is None or store is None:
             return False
         task.cancel()
-        await asyncio.wait({task})
+        await asyncio.shield(self._ended(task, store, tid))
         return True
+
+    async def _ended(self, task: asyncio.Task, store: ThreadStore, tid: str) -> None:
+        """Once the cancelled task is over, its thread says so: a job cancelled before it started, or outside
+        the part the engine guards (opening the thread, recording the result), leaves it `running` otherwise.
+        A server stopping under the run makes it `interrupted`, over the engine's `cancelled`."""
+        await asyncio.wait({task})
+        if self.stopping:
+            await store.end(tid, "interrupted", over=("running", "cancelled"))
+        else:
+            await store.end(tid, "cancelled")
 
     async def close(self) -> None:
         """The process is stopping: its runs end `interrupted` (a kill leaves them to be marked so at the next

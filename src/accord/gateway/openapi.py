@@ -141,9 +141,12 @@ def spec() -> dict:
             _q("group_by", {"type": "string", "enum": ["day", "model", "key"]}), _q("start", {"type": "string"}),
             _q("end", {"type": "string"}), _q("key_id", {"type": "string"}), _q("model", {"type": "string"})])},
         "/v1/consensus/runs": {"post": _op(
-            "Start a background consensus run (how stdio `accord mcp` hands one to the service)", OBJ, 400, 401,
+            "Start a background run (how stdio `accord mcp` hands one to the service)", OBJ, 400, 401,
             403, 404, 503, admin=True, body={"type": "object", "required": ["request"], "properties": {
-                "request": {"type": "object", "description": "a consensus request: question, panel, mode, ..."},
+                "tool": {"type": "string", "enum": ["consensus", "review", "precommit", "debug", "planner"],
+                         "default": "consensus"},
+                "request": {"type": "object", "description": "consensus: question, panel, mode, ...; a panel "
+                            "tool: its ask (panel, and path/diff/files, symptoms, task, ...)"},
                 "thread_id": {"type": ["string", "null"]}}})},
         "/v1/consensus/runs/{run_id}": {"get": {**_op(
             "A background run: its state, each model's progress and answer so far, the result when done", OBJ,

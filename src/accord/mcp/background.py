@@ -1,16 +1,15 @@
-"""`background: true` for the panel tools past consensus (review, precommit, debug, planner): the thread opened
-here, so the call can return its id at once, and the tool's whole call run by the process's run registry
-(consensus/background.py), so `threads`, GET /v1/consensus/runs/{id} and cancel treat it as a consensus run."""
+"""`background: true` for the panel tools past consensus (review, precommit, debug, planner): the tool's whole
+call runs as a background run -- in this server's run registry (the gateway's /mcp), or, on stdio `accord mcp`
+(started and stopped by Claude Code), in the running `accord serve` that shares the store -- so `threads`,
+GET /v1/consensus/runs/{id} and cancel treat it as a consensus run."""
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from pydantic import Field
 
 from .. import metering
-from ..consensus import asking
-from ..consensus.background import Progress
-from ..consensus.types import InputError, Member
+from ..consensus import panel_tools
+from . import service
 from .state import State
 
 Flag = Annotated[bool, Field(description="return a run id at once; `threads` shows it")]
@@ -22,15 +21,12 @@ def started(tid: str, what: str) -> str:
             f"- stop it: threads(id=\"{tid}\", cancel=true)")
 
 
-async def start(state: State, tool: str, title: str, panel: list[Member], continuation_id: str | None,
-                job: Callable[[str, Progress], Awaitable[Any]]) -> str:
-    """Open (or reopen) the thread and launch `job(thread_id, progress)`; the run id, at once."""
-    if state.runs is None:  # stdio: only consensus requests can be handed to `accord serve` so far
-        raise InputError(f"background `{tool}` runs only in the Accord service: use its /mcp endpoint "
-                         "(`accord serve`), or leave background off")
-    state.engine.check(asking.request(state.cfg, title, panel))  # unknown models refused now, not in the run
-    labels = state.engine.labels(panel)
+async def start(state: State, tool: str, ask: Any) -> str:
+    """Start `tool` with `ask` (its dataclass: consensus/panel_tools.py) where it outlives this call; the run id."""
+    panel_tools.check(state.engine, state.cfg, tool, ask)  # unknown models refused here, not in the run
     with metering.tagged("mcp"):  # the run's calls are recorded as this tool's (the task copies the context)
-        tid = await state.store.open(tool, title, thread_id=continuation_id, panel=labels)
-        state.runs.launch(state.store, tid, labels, lambda p: job(tid, p))
-    return started(tid, f"{len(panel)} models, {tool}")
+        if state.runs is not None:
+            tid = await state.runs.start_tool(state.engine, state.cfg, tool, ask)
+        else:
+            tid = await service.start(state.cfg, panel_tools.to_dict(ask), ask.thread_id, tool=tool)
+    return started(tid, f"{len(ask.panel)} models, {tool}")

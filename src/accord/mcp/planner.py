@@ -1,18 +1,14 @@
 """The `planner` tool: the panel drafts plans in parallel and the chair merges them into one, in one call."""
 
-import dataclasses
 from typing import Annotated
 
 from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import AliasChoices, Field
 
-from .. import metering
-from ..consensus.planner import Ask, markdown, plan
-from ..consensus.types import InputError
+from ..consensus.planner import Ask, Plan, markdown
 from . import background as bg
-from . import inputs
-from .progress import Progress
+from . import inputs, panel_call
 from .state import State
 
 DESCRIPTION = ("The panel drafts plans in parallel; the chair merges them into one numbered plan with risks, "
@@ -36,17 +32,11 @@ def make(state: State):
             ask = Ask(inputs.panel(state, models), task, context=context,
                       chair=chair if chair and chair.lower() != "auto" else None, thread_id=continuation_id,
                       history=await inputs.history(state, continuation_id))
-            if background:
-                return await bg.start(state, "planner", task, ask.panel, continuation_id, lambda tid, p: plan(
-                    state.engine, state.cfg, dataclasses.replace(ask, thread_id=tid), p.on_event))
-            async with Progress(ctx, state.cfg.mcp.heartbeat) as progress:
-                await progress.send(f"asking {len(ask.panel)} models for drafts")
-                with metering.tagged("mcp"):
-                    p = await plan(state.engine, state.cfg, ask, progress.on_event)
-            p.notes[:0] = notes
-            if p.status == "failed":
-                raise InputError(f"no model drafted a plan ({'; '.join(x[2:] for x in p.panel)}); "
-                                 f"thread {p.thread_id}")
-            return markdown(p, state.cfg.mcp.output_tokens)
+        return await panel_call.run(state, ctx, "planner", ask, background, notes=notes, show=markdown,
+                                    doing=f"asking {len(ask.panel)} models for drafts", failure=_failure)
 
     return planner
+
+
+def _failure(p: Plan) -> str | None:
+    return f"no model drafted a plan ({'; '.join(x[2:] for x in p.panel)})" if p.status == "failed" else None

@@ -1,19 +1,16 @@
 """The `review` tool (PAL's `codereview`) and `precommit`: the whole panel reviews a git change and/or files
 in parallel, in one call; findings merged across models with who found each, and a verdict under a policy."""
 
-import dataclasses
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import AliasChoices, Field
 
-from .. import metering
-from ..consensus.review_code import Ask, markdown, review
+from ..consensus.review_code import Ask, Review, markdown
 from ..consensus.types import InputError
 from . import background as bg
-from . import inputs
-from .progress import Progress
+from . import inputs, panel_call
 from .state import State
 
 DESCRIPTION = ("The panel reviews a git change (diff: staged, unstaged, a rev or a...b, in the repo at path) "
@@ -32,19 +29,15 @@ FailOn = Annotated[Literal["critical", "high", "medium", "low"] | None,
 
 
 async def run(state: State, ctx: Context, ask: Ask, tool: str, background: bool = False) -> str:
-    with inputs.tool_errors():
-        if background:
-            what = ask.diff or ask.path or "files"
-            return await bg.start(state, tool, f"Review {what}", ask.panel, ask.thread_id, lambda tid, p: review(
-                state.engine, state.cfg, dataclasses.replace(ask, thread_id=tid), p.on_event, tool=tool))
-        async with Progress(ctx, state.cfg.mcp.heartbeat) as progress:
-            await progress.send(f"reviewing with {len(ask.panel)} models")
-            with metering.tagged("mcp"):
-                r = await review(state.engine, state.cfg, ask, progress.on_event, tool=tool)
-        if r.status == "failed" and not r.findings:
-            why = "; ".join(f"{p['model']}: {p['error'] or p['unreadable']}" for p in r.panel)
-            raise InputError(f"no model could review the change ({why}); thread {r.thread_id}")
-        return markdown(r, state.cfg.mcp.output_tokens)
+    return await panel_call.run(state, ctx, tool, ask, background, show=markdown, failure=_failure,
+                                doing=f"reviewing with {len(ask.panel)} models")
+
+
+def _failure(r: Review) -> str | None:
+    if r.status != "failed" or r.findings:
+        return None
+    return "no model could review the change (" + "; ".join(
+        f"{p['model']}: {p['error'] or p['unreadable']}" for p in r.panel) + ")"
 
 
 def make(state: State):

@@ -49,10 +49,12 @@ def _error(status: int, data: Any) -> InputError:
     return InputError(f"the Accord service refused ({status}): {msg or 'no reason given'}")
 
 
-async def start(cfg: Config, request: dict, thread_id: str | None) -> str:
+async def start(cfg: Config, request: dict, thread_id: str | None, *, tool: str = "consensus") -> str:
+    """Start `tool` (consensus, or a panel tool with its ask as `request`) in the service; the run id."""
     if not await reachable(cfg):
         raise InputError(NOT_RUNNING)
-    status, data = await _call(cfg, "POST", "/v1/consensus/runs", {"request": request, "thread_id": thread_id})
+    status, data = await _call(cfg, "POST", "/v1/consensus/runs",
+                               {"tool": tool, "request": request, "thread_id": thread_id})
     if status != 200:
         raise _error(status, data)
     return data["id"]

@@ -86,6 +86,13 @@ class ThreadStore:
         await self.finish(thread_id, status="cancelled", prompt_tokens=prompt_tokens,
                           completion_tokens=completion_tokens, cost=cost)
 
+    async def end(self, thread_id: str, status: str, *, over: tuple[str, ...] = ("running",)) -> None:
+        """End a run with `status` unless it has ended otherwise already (its status is not one of `over`):
+        what a cancelled background run's thread is left with, however far the run got."""
+        async with self.db.session.begin() as s:
+            await s.execute(update(Thread).where(Thread.id == thread_id, Thread.status.in_(over))
+                            .values(status=status, updated_at=utcnow()))
+
     async def get(self, thread_id: str) -> dict[str, Any]:
         await self.db.start()
         async with self.db.session() as s:
