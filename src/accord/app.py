@@ -80,8 +80,8 @@ def create_app(cfg: Config) -> Starlette:
 
     mounted: list[BaseRoute] = [Route("/mcp", endpoint=mcp)] if mcp else []
     mounted.append(Mount("/ui", app=LazyUI()))  # the dashboard, built on its first request
-    app = Starlette(routes=gateway_routes(cfg) + mounted, exception_handlers=HANDLERS,  # type: ignore[arg-type]
-                    lifespan=lifespan, middleware=[Middleware(RequestContext)])  # type: ignore[arg-type]
+    app = Starlette(routes=gateway_routes(cfg) + mounted, exception_handlers=HANDLERS,
+                    lifespan=lifespan, middleware=[Middleware(RequestContext)])
     app.state.cfg = cfg
     app.state.router = router
     app.state.runs = Runs()  # background consensus runs (MCP `background: true`, /v1/consensus/runs)
