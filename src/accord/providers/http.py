@@ -22,7 +22,7 @@ from .upstream import bad_upstream_json, upstream_error, with_url_credentials
 
 if TYPE_CHECKING:
     from ..config import Deployment, Settings
-    from .base import Call
+    from .call import Call
 
 log = logging.getLogger("accord.providers")
 
