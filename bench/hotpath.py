@@ -5,6 +5,7 @@ one run, each figure the median of its rounds (the machine is shared: read ratio
     python bench/hotpath.py                                  # accord (default server) vs direct, c=64
     python bench/hotpath.py --variants accord,granian,uvicorn,lean --rounds 5 --duration 5
     python bench/hotpath.py --stream                         # `stream: true`, 5 chunks, no pacing
+    python bench/hotpath.py --words 100000 --variants accord  # c=1 latency added by a ~500 KB body (100k tokens)
 
 A variant is `accord` (as a user runs it), `uvicorn` / `granian` (`accord serve --server ...`), `lean` (the bare
 relay, plain requests only), `env:NAME=VALUE` (accord with one environment variable set, for A/B switches) or
@@ -59,6 +60,9 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
     ap.add_argument("-c", "--concurrency", type=int, default=64)
     ap.add_argument("--stream", action="store_true", help="streamed requests (5 chunks, no pacing)")
+    ap.add_argument("--words", type=int, default=0,
+                    help="instead: latency at c=1 of requests whose message has this many words (http.client)")
+    ap.add_argument("--requests", type=int, default=300, help="with --words: requests per target and round")
     a = ap.parse_args()
     clean_env()
     work = Path(tempfile.mkdtemp(prefix="accord-hotpath-"))
@@ -68,6 +72,14 @@ def main() -> None:
     servers = {n: variant(n, work, up.url) for n in names if n != "direct"}
     for s in servers.values():
         s.start()
+    if a.words:
+        try:
+            latency(a, names, up, servers)
+        finally:
+            for s in servers.values():
+                s.stop()
+            up.stop()
+        return
     body = b'{"model":"m","messages":[{"role":"user","content":"hi"}]' + (b',"stream":true}' if a.stream else b"}")
     results: dict[str, list[float]] = {n: [] for n in names}
     cpu_us: dict[str, list[float]] = {n: [] for n in names}
@@ -113,6 +125,43 @@ def main() -> None:
         m = statistics.median(results[name])
         print(f"| {name} | {m:,.0f} | {m / direct:.1%} | {statistics.median(cpu_us[name]):.0f} µs | "
               f"{', '.join(f'{x:,.0f}' for x in results[name])} |")
+
+
+def latency(a: argparse.Namespace, names: list[str], up: Server, servers: dict[str, Server]) -> None:
+    """p50/p99 of one request at a time with a large body; added = target's minus direct's, per round."""
+    import http.client
+
+    import orjson
+
+    body = orjson.dumps({"model": "m", "messages": [{"role": "user", "content": " ".join(["word"] * a.words)}]})
+    headers = {"content-type": "application/json", "authorization": f"Bearer {MASTER_KEY}"}
+    p50s: dict[str, list[float]] = {n: [] for n in names}
+    p99s: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(a.rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            port = (up if name == "direct" else servers[name]).port
+            conn = http.client.HTTPConnection("127.0.0.1", port)
+            times = []
+            for i in range(a.requests + 20):
+                t0 = time.perf_counter()
+                conn.request("POST", "/v1/chat/completions", body, headers)
+                resp = conn.getresponse()
+                resp.read()
+                assert resp.status == 200, resp.status
+                if i >= 20:  # warm-up
+                    times.append((time.perf_counter() - t0) * 1000)
+            conn.close()
+            times.sort()
+            p50s[name].append(times[len(times) // 2])
+            p99s[name].append(times[int(len(times) * 0.99)])
+    print(f"\nbody {len(body):,} bytes ({a.words:,} words), c=1, {a.requests} requests x {a.rounds} rounds; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print("| option | p50 | p99 | p50 added (median of rounds) |")
+    print("|---|---|---|---|")
+    for name in names:
+        added = statistics.median(x - d for x, d in zip(p50s[name], p50s["direct"], strict=True))
+        print(f"| {name} | {statistics.median(p50s[name]):.2f} ms | {statistics.median(p99s[name]):.2f} ms | "
+              f"{added:.2f} ms |")
 
 
 if __name__ == "__main__":
