@@ -49,7 +49,8 @@ class _TurnWrites:
     __slots__ = ("loop", "parts", "transport")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
-        self.transport, self.loop, self.parts = transport, loop, []
+        self.transport, self.loop = transport, loop
+        self.parts: list[bytes] = []
 
     def write(self, data: bytes) -> None:
         if not self.parts:
