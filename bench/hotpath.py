@@ -3,14 +3,13 @@ serve` variants against the direct-to-fake floor and the bare relay (lean_proxy.
 one run, each figure the median of its rounds (the machine is shared: read ratios, not absolutes).
 
     python bench/hotpath.py                                  # accord (default server) vs direct, c=64
-    python bench/hotpath.py --variants accord,granian,uvicorn,lean --rounds 5 --duration 5
+    python bench/hotpath.py --variants src:/tmp/base/src,accord,lean --rounds 5 --duration 4
     python bench/hotpath.py --stream                         # `stream: true`, 5 chunks, no pacing
     python bench/hotpath.py --words 100000 --variants accord  # c=1 latency added by a ~500 KB body (100k tokens)
 
-A variant is `accord` (as a user runs it), `uvicorn` / `granian` (`accord serve --server ...`), `lean` (the bare
-relay, plain requests only), `env:NAME=VALUE` (accord with one environment variable set, for A/B switches) or
-`src:DIR` (accord run from another checkout's `src`, e.g. `git archive main src | tar -x -C /tmp/base` for the
-before of a change).
+A variant is `accord` (as a user runs it), `lean` (the bare relay, plain requests only), `env:NAME=VALUE`
+(accord with one environment variable set, for A/B switches) or `src:DIR` (accord run from another checkout's
+`src`, e.g. `git archive main src | tar -x -C /tmp/base` for the before of a change).
 """
 
 from __future__ import annotations
@@ -43,9 +42,7 @@ def variant(name: str, work: Path, upstream: str) -> Server:
     cfg.write_text(accord_config(upstream, port, 1) + "mcp:\n  http: false\n")
     argv = [*accord_executable(), "serve", "-c", str(cfg)]
     env: dict[str, str] = {}
-    if name in ("uvicorn", "granian"):
-        argv += ["--server", name]
-    elif name.startswith("env:"):
+    if name.startswith("env:"):
         k, _, v = name[4:].partition("=")
         env[k] = v
     elif name.startswith("src:"):
