@@ -8,9 +8,9 @@ from starlette.requests import Request
 from ..errors import BadRequest, TooLarge
 from ..router import check_model_name
 
-# No real request nests this deep; and orjson, which parses up to 1,024 levels, writes only 255, so a deeper
-# body could be read but never sent on to a provider (a 500 instead of a 400).
-MAX_DEPTH = 128
+# orjson reads up to 1,024 levels but writes at most 254, so a deeper body could be read but never sent on to a
+# provider (a 500 instead of a 400). No real request nests this deep.
+MAX_DEPTH = 254
 
 
 async def read_json(request: Request) -> dict:
@@ -34,20 +34,13 @@ async def read_json(request: Request) -> dict:
         raise BadRequest(f"request body is not valid JSON ({str(e).split(':', 1)[0]})", code="invalid_json") from None
     if not isinstance(body, dict):
         raise BadRequest("request body must be a JSON object", code="invalid_json")
-    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _too_deep(body):  # counting is C-fast; few bodies walk
-        raise BadRequest(f"request body is nested more than {MAX_DEPTH} levels deep", code="invalid_json")
+    # Serializing is the check: orjson writes 500 KB in ~0.1 ms, where scanning the bytes for brackets took 0.8 ms
+    # at 100k tokens and walking the parsed containers 0.5 ms (bench/README.md, "Hot path").
+    try:
+        orjson.dumps(body)
+    except orjson.JSONEncodeError:
+        raise BadRequest(f"request body is nested more than {MAX_DEPTH} levels deep", code="invalid_json") from None
     return body
-
-
-def _too_deep(obj: object, limit: int = MAX_DEPTH) -> bool:
-    stack = [(obj, 1)]
-    while stack:
-        o, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = o.values() if isinstance(o, dict) else o if isinstance(o, list) else ()
-        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
-    return False
 
 
 def model_of(body: dict) -> str:

@@ -8,7 +8,6 @@ released when the request is over, after its cost is recorded.
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable
 from functools import partial
 
@@ -18,8 +17,7 @@ from starlette.responses import Response
 
 from ..errors import AccordError, BadRequest
 from ..providers.base import Call
-from . import auth, panels, routing, sse
-from .body import model_of, read_json
+from . import auth, intake, panels, sse
 from .disconnect import ClientGone, unless_disconnected
 from .usage import count_tokens, origin, refused
 
@@ -35,13 +33,9 @@ def served_by(call: Call) -> dict[str, str]:
 
 
 async def chat_completions(request: Request) -> Response:
-    started = time.perf_counter()
-    key = await auth.caller(request)
-    body, plan = routing.take(await read_json(request))
-    model = model_of(body)
-    stream = bool(body.get("stream"))
-    router = request.app.state.router
-    allow = auth.allowed(request, key)
+    a = await intake.take(request)
+    started, key, body, plan, model, stream, router, allow = (a.started, a.key, a.body, a.plan, a.model, a.stream,
+                                                              a.router, a.allow)
     res = None  # the key's budget reservation, released when the request is over
     with origin(request, "chat", key) as o:
         try:
@@ -52,12 +46,7 @@ async def chat_completions(request: Request) -> Response:
                 panel = panels.find(request, model)
                 if panel is not None:  # a panel asked as a model: its own checks, reservation and rows
                     return await panels.chat(request, panel, body, key, allow, started=started)
-                if key is not None:
-                    res = await auth.enforce(request, key, model, body, allow, plan,
-                                             amount=panels.fallback_cost(request, model, body, allow))
-                else:
-                    routing.check_served(router, plan)
-                    auth.price_cap(request, None, model, body, allow, plan)
+                res = await intake.admit(request, a, panel_fallback=True)
                 if stream:
                     chunks, call = await router.stream(model, body, allow, plan)
                     response = sse.ClosingStream(
@@ -99,12 +88,8 @@ async def counted(request: Request, chunks: AsyncIterator[bytes], call: Call, ke
 
 
 async def embeddings(request: Request) -> Response:
-    started = time.perf_counter()
-    key = await auth.caller(request)
-    body, plan = routing.take(await read_json(request))
-    model = model_of(body)
-    router = request.app.state.router
-    allow = auth.allowed(request, key)
+    a = await intake.take(request)
+    started, key, body, plan, model, router, allow = a.started, a.key, a.body, a.plan, a.model, a.router, a.allow
     res = None
     with origin(request, "embeddings", key) as o:
         try:
@@ -112,11 +97,7 @@ async def embeddings(request: Request) -> Response:
                 inp = body.get("input")
                 if not isinstance(inp, (str, list)) or not inp:
                     raise BadRequest("`input` must be a string or a non-empty list", param="input")
-                if key is not None:
-                    res = await auth.enforce(request, key, model, body, allow, plan)
-                else:
-                    routing.check_served(router, plan)
-                    auth.price_cap(request, None, model, body, allow, plan)
+                res = await intake.admit(request, a)
                 data, call = await router.embed(model, body, allow, plan)
             except AccordError as e:
                 refused(request, o, model=model, started=started, status=e.status, error_type=e.type)

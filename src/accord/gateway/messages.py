@@ -11,7 +11,6 @@ its progress as thinking, then the chair's answer as text.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator
 from functools import partial
 
@@ -24,7 +23,7 @@ from ..providers import messages as native
 from ..providers.base import estimate_tokens
 from ..providers.translate_messages import anthropic_from_openai, openai_from_anthropic
 from ..providers.translate_messages_stream import MessageEvents
-from . import anthropic_shape, auth, panels, routing, sse, usage
+from . import anthropic_shape, auth, intake, panels, sse, usage
 from .body import model_of, read_json
 from .chat import counted, served_by
 from .disconnect import ClientGone, unless_disconnected
@@ -66,13 +65,9 @@ def _served(request: Request, model: str, allow) -> str:
 
 
 async def messages(request: Request) -> Response:
-    started = time.perf_counter()
-    key = await auth.caller(request)
-    body, plan = routing.take(await read_json(request))
-    model = model_of(body)
-    stream = bool(body.get("stream"))
-    router = request.app.state.router
-    allow = auth.allowed(request, key)
+    a = await intake.take(request)
+    started, key, body, plan, model, stream, router, allow = (a.started, a.key, a.body, a.plan, a.model, a.stream,
+                                                              a.router, a.allow)
     headers = _forwarded(request)
     res = None  # the key's budget reservation, released when the request is over
     with origin(request, "messages", key) as o:
@@ -82,12 +77,7 @@ async def messages(request: Request) -> Response:
                 panel = panels.find(request, model)
                 if panel is not None:  # a panel asked as a model: its own checks, reservation and rows
                     return await _panel(request, panel, body, key, allow, started)
-                if key is not None:
-                    res = await auth.enforce(request, key, model, body, allow, plan,
-                                             amount=panels.fallback_cost(request, model, body, allow))
-                else:
-                    routing.check_served(router, plan)
-                    auth.price_cap(request, None, model, body, allow, plan)
+                res = await intake.admit(request, a, panel_fallback=True)
                 _served(request, model, allow)
                 if stream:
                     chunks, call = await router.messages_stream(model, body, allow, plan, headers)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
@@ -23,8 +22,7 @@ from ..providers.base import Call
 from ..providers.translate_responses import input_messages, to_chat
 from ..providers.translate_responses_output import from_chat, new_id
 from ..providers.translate_responses_stream import StreamBridge
-from . import auth, panels, routing, sse
-from .body import model_of, read_json
+from . import auth, intake, panels, sse
 from .chat import served_by
 from .disconnect import ClientGone, unless_disconnected
 from .usage import count_tokens, origin, refused
@@ -35,13 +33,9 @@ ROUTE = "responses"
 
 
 async def create_response(request: Request) -> Response:
-    started = time.perf_counter()
-    key = await auth.caller(request)
-    body, plan = routing.take(await read_json(request))
-    model = model_of(body)
-    stream = bool(body.get("stream"))
-    router = request.app.state.router
-    allow = auth.allowed(request, key)
+    a = await intake.take(request)
+    started, key, body, plan, model, stream, router, allow = (a.started, a.key, a.body, a.plan, a.model, a.stream,
+                                                              a.router, a.allow)
     res = None  # the key's budget reservation, released when the request is over
     with origin(request, ROUTE, key) as o:
         try:
@@ -51,11 +45,7 @@ async def create_response(request: Request) -> Response:
                 panel = panels.find(request, model)
                 if panel is not None:  # a panel asked as a model: its answer translated as a model's
                     return await _panel(request, panel, body, chat, key, allow, started, conversation, bridge)
-                if key is not None:
-                    res = await auth.enforce(request, key, model, chat, allow, plan)
-                else:
-                    routing.check_served(router, plan)
-                    auth.price_cap(request, None, model, chat, allow, plan)
+                res = await intake.admit(request, a, chat)
                 rid = new_id("resp")
                 if stream:
                     chunks, call = await router.stream(model, chat, allow, plan)

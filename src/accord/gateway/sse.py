@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -48,7 +49,7 @@ class ClosingStream(StreamingResponse):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await super().__call__(scope, receive, send)
+            await self._respond(scope, receive, send)
         finally:
             try:
                 close = getattr(self.body_iterator, "aclose", None)
@@ -56,3 +57,23 @@ class ClosingStream(StreamingResponse):
                     await close()
             finally:
                 await self.then()
+
+    async def _respond(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Starlette's response, minus its anyio task group on servers that report a disconnect only through
+        `receive` (ASGI spec < 2.4: uvicorn): the body is sent by one task while this one waits for a hang-up,
+        with plain asyncio tasks (bench/README.md, "Hot path")."""
+        spec = scope.get("asgi", {}).get("spec_version", "2.0")
+        if scope["type"] != "http" or self.background is not None or tuple(map(int, spec.split("."))) >= (2, 4):
+            await super().__call__(scope, receive, send)
+            return
+        body = asyncio.ensure_future(self.stream_response(send))
+        gone = asyncio.ensure_future(self.listen_for_disconnect(receive))
+        try:
+            await asyncio.wait((body, gone), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            if not body.done():  # the client left (or this task was cancelled): stop sending, and let the body
+                body.cancel()    # unwind, so its stream's own finally has run before `then`
+                await asyncio.wait((body,))
+        if not body.cancelled():
+            body.result()  # an error while streaming is raised here, as from Starlette's task group

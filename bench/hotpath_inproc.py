@@ -1,0 +1,126 @@
+"""CPU per request of Accord's ASGI app alone (no HTTP server in front), requests 64 at a time against the fake
+upstream: the steadiest figure on a shared machine, for A/B tests of the request path.
+
+    python bench/hotpath_inproc.py                      # small plain requests, this checkout
+    python bench/hotpath_inproc.py --stream             # streamed (5 chunks, no pacing)
+    python bench/hotpath_inproc.py --words 100000       # a ~500 KB body (100k tokens)
+    python bench/hotpath_inproc.py --src /tmp/base/src  # alternate with another checkout's src, 3 rounds each
+
+Each run is a fresh process (an alternate checkout is put first on PYTHONPATH); the fake upstream's CPU is not
+counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+
+
+def child(cfg: str, n: int, stream: bool, words: int) -> None:
+    import orjson
+
+    from accord.config import load
+    from accord.gateway import create_app
+    from accord.gateway.gcpolicy import tune_for_serving
+
+    app = create_app(load(cfg))
+    tune_for_serving()
+    content = " ".join(["word"] * words) if words else "hi"
+    body = orjson.dumps({"model": "m", "messages": [{"role": "user", "content": content}],
+                         **({"stream": True} if stream else {})})
+    headers = [(b"host", b"127.0.0.1:4000"), (b"content-type", b"application/json"),
+               (b"authorization", b"Bearer sk-bench"), (b"content-length", str(len(body)).encode())]
+
+    async def one() -> int:
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions",
+                 "query_string": b"", "root_path": "", "headers": headers, "client": ("127.0.0.1", 5000),
+                 "server": ("127.0.0.1", 4000), "state": {}}
+        sent = False
+        over = asyncio.Event()
+
+        async def receive() -> dict:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await over.wait()
+            return {"type": "http.disconnect"}
+
+        status: list[int] = []
+
+        async def send(m: dict) -> None:
+            if m["type"] == "http.response.start":
+                status.append(m["status"])
+
+        await app(scope, receive, send)
+        over.set()
+        return status[0]
+
+    async def main() -> None:
+        async with app.router.lifespan_context(app):
+            async def worker(k: int) -> None:
+                for _ in range(k):
+                    s = await one()
+                    assert s == 200, s
+
+            await asyncio.gather(*(worker(max(1, 2000 // 64)) for _ in range(64)))  # warm-up
+            t0, c0 = time.perf_counter(), time.process_time()
+            await asyncio.gather(*(worker(n // 64) for _ in range(64)))
+            t1, c1 = time.perf_counter(), time.process_time()
+            done = (n // 64) * 64
+            print(f"{(c1 - c0) / done * 1e6:.1f} us CPU/request, {done / (t1 - t0):,.0f} req/s wall", flush=True)
+
+    try:
+        import uvloop
+
+        uvloop.run(main())
+    except ImportError:
+        asyncio.run(main())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--stream", action="store_true")
+    ap.add_argument("--words", type=int, default=0, help="words in the message (0: 'hi')")
+    ap.add_argument("-n", type=int, default=6400, help="requests per run")
+    ap.add_argument("--src", action="append", default=[], help="another checkout's src to alternate with")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.child:
+        child(a.child, a.n, a.stream, a.words)
+        return
+    sys.path.insert(0, str(BENCH))
+    from accordbench.targets import accord_config, clean_env, fake_upstream
+
+    clean_env()
+    work = Path(tempfile.mkdtemp(prefix="accord-inproc-"))
+    up = fake_upstream(work, chunks=5, pace_ms=0)
+    up.start()
+    cfg = work / "accord.yaml"
+    cfg.write_text(accord_config(up.url, 4000, 1) + "mcp:\n  http: false\n")
+    cfg.write_text(cfg.read_text().replace("settings:\n", f"settings:\n  data_dir: {work / 'data'}\n"))
+    try:
+        for _ in range(a.rounds):
+            for src in ["", *a.src]:
+                env = {**os.environ, "PYTHONPATH": src} if src else dict(os.environ)
+                argv = [sys.executable, __file__, "--child", str(cfg), "-n", str(a.n), "--words", str(a.words)]
+                out = subprocess.run(argv + (["--stream"] if a.stream else []), env=env, capture_output=True,
+                                     text=True)
+                line = (out.stdout.strip().splitlines() or [out.stderr.strip()[-300:]])[-1]
+                print(f"{src or 'this checkout'}: {line}", flush=True)
+    finally:
+        up.stop()
+
+
+if __name__ == "__main__":
+    main()
