@@ -189,7 +189,10 @@ def start_gateway(name: str, work: Path, url: str, fake: Server, models: dict[st
         cfg.write_text(litellm_config(url, models))
         srv = Server(tag, [str(targets.litellm_bin()), "--config", str(cfg), "--host", HOST, "--port", str(port),
                            "--num_workers", str(workers)], port, work / f"{tag}.log",
-                     env={"LITELLM_LOCAL_MODEL_COST_MAP": "True"})
+                     # its /v1/messages for an OpenAI model then calls the upstream's chat completions (as Accord
+                     # does), not the Responses API the fake does not serve
+                     env={"LITELLM_LOCAL_MODEL_COST_MAP": "True",
+                          "LITELLM_USE_CHAT_COMPLETIONS_URL_FOR_ANTHROPIC_MESSAGES": "True"})
     elif name == "portkey":
         srv = targets.portkey(work)
     else:
