@@ -102,8 +102,9 @@ def response(status: int, body: bytes, keep_alive: bool, ctype: bytes = b"applic
 class Upstream:
     """What the fake serves; shared by every connection."""
 
-    def __init__(self, chunks: int, pace_ms: float) -> None:
+    def __init__(self, chunks: int, pace_ms: float, lock_wait: float = LOCK_WAIT) -> None:
         self.chunks = chunks
+        self.lock_wait = lock_wait
         self.pace = pace_ms / 1000
         self._completions: dict[bytes, bytes] = {}
         self._big: dict[bytes, bytes] = {}
@@ -116,7 +117,7 @@ class Upstream:
     async def seen(self, i: int) -> None:
         """Wait until the client saw delta i; count it as held back when it has not within LOCK_WAIT."""
         try:
-            await asyncio.wait_for(self.acks.setdefault(i, asyncio.Event()).wait(), LOCK_WAIT)
+            await asyncio.wait_for(self.acks.setdefault(i, asyncio.Event()).wait(), self.lock_wait)
         except asyncio.TimeoutError:
             self.waited_out += 1
 
@@ -296,8 +297,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--chunks", type=int, default=20, help="content chunks per streamed answer")
     ap.add_argument("--pace-ms", type=float, default=10.0, help="milliseconds between streamed chunks")
     ap.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto")
+    ap.add_argument("--lock-wait", type=float, default=LOCK_WAIT,
+                    help="seconds a lockstep delta waits for the client to have seen the one before")
     a = ap.parse_args(argv)
-    up = Upstream(a.chunks, a.pace_ms)
+    up = Upstream(a.chunks, a.pace_ms, a.lock_wait)
     run = asyncio.run
     if a.loop != "asyncio":
         try:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
+sys.path.insert(0, str(BENCH))  # the harness's modules (bench/accordbench), for the lockstep check below
 
 
 def test_bench_smoke_runs_every_stage(tmp_path: Path) -> None:
@@ -99,3 +102,55 @@ def test_bench_scenarios_quick(tmp_path: Path) -> None:
     table = (out / "scenarios-quick.md").read_text()
     for n in range(1, 8):
         assert f"### {n}. " in table and f"`python bench/run.py --scenarios {n} --quick`" in table, n
+
+
+def test_lockstep_counts_the_deltas_a_buffering_gateway_holds(tmp_path: Path) -> None:
+    """Scenario 2's held-back count, which the quick run above asserts is 0 for Accord, is not 0 for a gateway
+    that buffers: a relay that passes the upstream's streamed answer on only when it has ended (what a
+    non-streaming proxy does) has every argument delta counted; the fake upstream directly, none."""
+    from accordbench import targets
+    from accordbench.procs import free_port
+    from accordbench.scenarios.common import CHAT, Gateway, Sizes, chat_body, upstream_models
+    from accordbench.scenarios.streams import lockstep
+
+    fake = targets.fake_upstream(tmp_path, 20, 10.0, lock_wait=0.2)  # the fake gives up on a delta after 0.2 s
+    relay_port = free_port()
+    ready = threading.Event()
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_r, up_w = await asyncio.open_connection("127.0.0.1", fake.port)
+
+        async def forward() -> None:
+            while data := await reader.read(65536):
+                up_w.write(data)
+
+        task = asyncio.ensure_future(forward())
+        held = b""
+        while data := await up_r.read(65536):
+            held += data
+            if held.endswith(b"0\r\n\r\n"):  # the end of the chunked answer: only now is it passed on
+                writer.write(held)
+                held = b""
+        task.cancel()
+        writer.close()
+
+    def serve() -> None:
+        async def main() -> None:
+            server = await asyncio.start_server(relay, "127.0.0.1", relay_port)
+            ready.set()
+            await server.serve_forever()
+
+        asyncio.run(main())
+
+    models = upstream_models(Sizes.quick())
+    n = Sizes.quick().tool_chunks
+    with fake:
+        fake.start()
+        threading.Thread(target=serve, daemon=True).start()
+        assert ready.wait(30)
+        counts = {}
+        for name, port in (("direct", fake.port), ("buffering", relay_port)):
+            gw = Gateway(name, port, upstream_names=True, models=models)
+            counts[name] = lockstep(gw, CHAT, chat_body(gw.model("lock"), stream=True, tools=True), 2, fake.port)
+    assert counts["direct"] == {"lockstep_runs": 2, "lockstep_failed": 0, "held_back_lockstep": 0}, counts
+    assert counts["buffering"] == {"lockstep_runs": 2, "lockstep_failed": 0, "held_back_lockstep": 2 * n}, counts

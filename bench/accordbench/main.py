@@ -285,13 +285,24 @@ def update_section(path: Path, section: str, text: str) -> None:
 
 
 def _scenarios(a: argparse.Namespace) -> int:
+    """Run the scenarios asked for; a full run also merges them into `scenarios-latest.json` (a scenario re-run
+    alone replaces only its own table, each table keeping its own date and command) and writes the README."""
     from .scenarios import report as scenario_report
     from .scenarios import runner
 
     res = runner.run(a)
     stamp = "quick" if a.quick else res["date"][:10]
-    text = scenario_report.markdown(res)
     (a.out / f"scenarios-{stamp}.json").write_text(json.dumps(res, indent=2) + "\n")
+    shown = res
+    latest = a.out / "scenarios-latest.json"
+    if not a.quick:
+        if latest.exists():
+            shown = json.loads(latest.read_text())
+            shown["scenarios"].update(res["scenarios"])
+            for k in ("date", "machine", "command", "settings", "logs"):
+                shown[k] = res[k] if len(res["scenarios"]) == 7 else shown.get(k, res[k])
+        latest.write_text(json.dumps(shown, indent=2) + "\n")
+    text = scenario_report.markdown(shown)
     (a.out / f"scenarios-{stamp}.md").write_text(text)
     if not a.quick and a.out.resolve() == (targets.BENCH / "results").resolve():
         update_section(ROOT_README, "scenarios", text)

@@ -18,10 +18,10 @@ LITELLM_VERSION = "1.108.7"
 LITELLM_VENV = BENCH / ".venv-litellm"
 
 
-def fake_upstream(work: Path, chunks: int, pace_ms: float) -> Server:
+def fake_upstream(work: Path, chunks: int, pace_ms: float, lock_wait: float | None = None) -> Server:
     port = free_port()
     argv = [sys.executable, str(BENCH / "fake_upstream.py"), "--port", str(port), "--chunks", str(chunks),
-            "--pace-ms", str(pace_ms)]
+            "--pace-ms", str(pace_ms)] + ([] if lock_wait is None else ["--lock-wait", str(lock_wait)])
     return Server("direct", argv, port, work / "fake-upstream.log")
 
 

@@ -173,9 +173,12 @@ def s4(res: dict[str, Any]) -> str:
         kb = f["kb_per_stream"]
         bad = f["errors"] + f["not_opened"] + f["truncated"]
         rows.append([NAMES[n], f"{f['streams']:,}", f"{f['max_open']:,}", str(f["not_opened"]), str(f["errors"]),
-                     str(f["truncated"]), NA if kb is None else f"{kb:.1f} KB", f"{f['open_s']:.1f} s",
+                     str(f["truncated"]), NA if kb is None else ("< 1 KB" if kb < 1 else f"{kb:.1f} KB"), f"{f['open_s']:.1f} s",
                      NA if n == "direct" else _yes(bad == 0 and kb is not None and kb <= 40)])
-    return _t(rows) + (f"\n\nEach stream: {z['open_chunks']} chunks {z['open_pace_ms']:g} ms apart; opened 256 at "
+    wrongs = [f"{NAMES[n]}: " + "; ".join(f"{k} (×{v})" for k, v in list(r[n].get("what_went_wrong", {}).items())[:3])
+              for n in _names(res, r) if r[n].get("what_went_wrong")]
+    notes = ("\n\nWhat went wrong: " + " — ".join(wrongs) + ".") if wrongs else ""
+    return _t(rows) + notes + (f"\n\nEach stream: {z['open_chunks']} chunks {z['open_pace_ms']:g} ms apart; opened 256 at "
                        "a time, all held until they end; RSS (server and its workers) sampled once all are open, "
                        f"less RSS before, divided by the streams open then. fd limit raised to {res['settings']['fd_limit']:,}.")
 

@@ -154,6 +154,8 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
                 return out
 
             sc["7"] = {"results": _each(names, s7), "load": load.done()}
+    for entry in sc.values():  # each table says when and by what command it was measured (see main._scenarios)
+        entry.update(date=res["date"], command=res["command"])
     if a.quick:
         shutil.rmtree(work, ignore_errors=True)
     return res

@@ -193,6 +193,10 @@ async def _open_streams(gw: Gateway, n: int, chunks: int, open_deadline: float, 
     req = gw.request(CHAT, "long", chat_body(gw.model("long"), stream=True))
     sem = asyncio.Semaphore(256)  # connections being opened at once (the rest wait their turn)
     state = {"open": 0, "max_open": 0, "not_opened": 0, "errors": 0, "truncated": 0, "complete": 0}
+    kinds: dict[str, int] = {}  # what went wrong, by kind (an HTTP status and the start of its body, or the exception)
+
+    def wrong(kind: str) -> None:
+        kinds[kind[:160]] = kinds.get(kind[:160], 0) + 1
     opened_all = asyncio.Event()
     pending = [n]
     rss0 = gw.rss_mb()
@@ -212,8 +216,9 @@ async def _open_streams(gw: Gateway, n: int, chunks: int, open_deadline: float, 
             state["open"] += 1
             state["max_open"] = max(state["max_open"], state["open"])
             settle()
-        except (OSError, asyncio.TimeoutError, ConnectionError, asyncio.CancelledError):
+        except (OSError, asyncio.TimeoutError, ConnectionError, asyncio.CancelledError) as e:
             state["not_opened"] += 1
+            wrong(f"not opened: {type(e).__name__} {e}")
             settle()
             if conn is not None and conn.transport is not None:
                 conn.transport.close()
@@ -223,12 +228,15 @@ async def _open_streams(gw: Gateway, n: int, chunks: int, open_deadline: float, 
             toks = sum(1 for _, p in ex.events if TOK.search(p))
             if ex.status != 200:
                 state["errors"] += 1
+                wrong(f"HTTP {ex.status}: {bytes(ex.body)[:120].decode(errors='replace')}")
             elif toks < chunks or not ex.events or ex.events[-1][1] != b"[DONE]":
                 state["truncated"] += 1
+                wrong(f"truncated: {toks} of {chunks} chunks")
             else:
                 state["complete"] += 1
-        except (OSError, asyncio.TimeoutError, ConnectionError):
+        except (OSError, asyncio.TimeoutError, ConnectionError) as e:
             state["errors"] += 1
+            wrong(f"{type(e).__name__} {e}")
         finally:
             state["open"] -= 1
             if conn.transport is not None:
@@ -247,7 +255,8 @@ async def _open_streams(gw: Gateway, n: int, chunks: int, open_deadline: float, 
     if rss0 is not None and rss_open[0] is not None and open_now:
         per = (rss_open[0] - rss0) * 1000 / open_now
     return {"streams": n, **state, "open_at_sample": open_now, "open_s": round(open_s, 1),
-            "rss_before_mb": rss0, "rss_open_mb": rss_open[0], "kb_per_stream": None if per is None else round(per, 1)}
+            "rss_before_mb": rss0, "rss_open_mb": rss_open[0], "kb_per_stream": None if per is None else round(per, 1),
+            "what_went_wrong": kinds}
 
 
 def open_streams(gw: Gateway, n: int, chunks: int, pace_ms: float, open_deadline: float) -> dict[str, Any]:
