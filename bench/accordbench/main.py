@@ -54,6 +54,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--scenarios", nargs="?", const="all", default=None, metavar="1,2,...",
                     help="instead: the agent-shaped scenarios of issue 21 (all, or a comma list of 1-7) on direct, "
                          "Accord, LiteLLM and Portkey (--targets) in one run")
+    ap.add_argument("--scenarios-report", action="store_true",
+                    help="instead: write the scenarios' tables again from bench/results/scenarios-latest.json "
+                         "(after a note was added to it by hand, or the report changed)")
     ap.add_argument("--quick", action="store_true",
                     help="with --scenarios: every scenario at small sizes, in seconds (what the test suite runs)")
     ap.add_argument("--out", type=Path, default=targets.BENCH / "results", help="where results are written")
@@ -326,6 +329,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.metrics_overhead:
         return _metrics_overhead(a)
+    if a.scenarios_report:
+        from .scenarios import report as scenario_report
+
+        text = scenario_report.markdown(json.loads((a.out / "scenarios-latest.json").read_text()))
+        update_section(ROOT_README, "scenarios", text)
+        print(text)
+        return 0
     if a.scenarios is not None:
         return _scenarios(a)
     res = run(a)

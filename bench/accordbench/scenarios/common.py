@@ -67,14 +67,20 @@ def upstream_models(z: Sizes) -> dict[str, str]:
 FAIL_PATH = "/fail500"  # the fake answers 500 under it: the first deployment of model `fo`
 
 
+CHARS_PER_TOKEN = 4.6  # English prose and code, as cl100k/o200k-style tokenizers count it
+
+
 def tokens_text(n: int) -> str:
-    """About `n` tokens of ordinary prose-like text (~4.6 characters a token for English, as tokenizers go)."""
+    """About `n` tokens of prose-like text: n x 4.6 characters (100k tokens: a ~460 KB body)."""
     words = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "agents", "read", "ten", "thousand", "lines", "of", "code", "and", "write", "patches"]
-    out, i = [], 0
-    while len(out) < n:
-        out.append(words[i % len(words)] + str(i % 97))
+    size = int(n * CHARS_PER_TOKEN)
+    out, length, i = [], 0, 0
+    while length < size:
+        w = words[i % len(words)] + str(i % 97)
+        out.append(w)
+        length += len(w) + 1
         i += 1
-    return " ".join(out)
+    return " ".join(out)[:size]
 
 
 def chat_body(model: str, tokens: int = 8, stream: bool = False, tools: bool = False) -> bytes:

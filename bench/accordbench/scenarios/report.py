@@ -76,7 +76,8 @@ def _head(res: dict[str, Any], n: str) -> str:
 def s1(res: dict[str, Any]) -> str:
     r = res["scenarios"]["1"]["results"]["sizes"]
     names = _names(res, next(iter(r.values())))
-    rows = [["context", "body", *[f"{NAMES[n]} p50 / p99 (added p50)" for n in names], "target", "met"]]
+    rows = [["context", "body", *[f"{NAMES[n]} p50 / p99" + ("" if n == "direct" else " (added p50)") for n in names],
+             "target", "met"]]
     for tokens, row in r.items():
         base = row.get("direct", {}).get("p50_ms")
         body = next((v["body_kb"] for v in row.values() if "body_kb" in v), None)
@@ -264,6 +265,8 @@ def markdown(res: dict[str, Any]) -> str:
         if "results" not in sc:
             continue
         body = RENDER[n](res)
+        if sc.get("note"):  # a remark written by hand into the JSON about how that table's run went
+            body += f"\n\n*Note on this run:* {sc['note']}."
         if sc.get("not_started"):
             body += "\n\n" + "; ".join(f"{NAMES[k]} did not start: {v[:200]}" for k, v in sc["not_started"].items())
         parts.append(f"{_head(res, n)}\n\n{body}")

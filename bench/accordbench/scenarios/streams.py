@@ -207,12 +207,24 @@ async def _open_streams(gw: Gateway, n: int, chunks: int, open_deadline: float, 
         if pending[0] == 0:
             opened_all.set()
 
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + open_deadline  # one deadline for all: a stream not open by then never counts
+
+    async def opened() -> tuple[Any, asyncio.Future[Any]]:
+        async with sem:
+            conn, fut = await open_stream(gw.port, req)
+            try:
+                await asyncio.shield(conn.first)
+            except BaseException:
+                if conn.transport is not None:
+                    conn.transport.close()
+                raise
+            return conn, fut
+
     async def one() -> None:
         conn = None
         try:
-            async with sem:
-                conn, fut = await open_stream(gw.port, req)
-                await asyncio.wait_for(asyncio.shield(conn.first), open_deadline)
+            conn, fut = await asyncio.wait_for(opened(), max(0.0, deadline - loop.time()))
             state["open"] += 1
             state["max_open"] = max(state["max_open"], state["open"])
             settle()
