@@ -294,7 +294,8 @@ def _scenarios(a: argparse.Namespace) -> int:
     from .scenarios import runner
 
     res = runner.run(a)
-    stamp = "quick" if a.quick else res["date"][:10]
+    some = "" if len(res["scenarios"]) == 7 else "-s" + "".join(sorted(res["scenarios"]))
+    stamp = "quick" if a.quick else res["date"][:10] + some
     (a.out / f"scenarios-{stamp}.json").write_text(json.dumps(res, indent=2) + "\n")
     shown = res
     latest = a.out / "scenarios-latest.json"
