@@ -307,7 +307,9 @@ def _scenarios(a: argparse.Namespace) -> int:
                 shown[k] = res[k] if len(res["scenarios"]) == 7 else shown.get(k, res[k])
         latest.write_text(json.dumps(shown, indent=2) + "\n")
     text = scenario_report.markdown(shown)
-    (a.out / f"scenarios-{stamp}.md").write_text(text)
+    (a.out / f"scenarios-{stamp}.md").write_text(scenario_report.markdown(res))
+    if not a.quick:
+        (a.out / "scenarios-latest.md").write_text(text)
     if not a.quick and a.out.resolve() == (targets.BENCH / "results").resolve():
         update_section(ROOT_README, "scenarios", text)
     print(text)
@@ -334,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         from .scenarios import report as scenario_report
 
         text = scenario_report.markdown(json.loads((a.out / "scenarios-latest.json").read_text()))
+        (a.out / "scenarios-latest.md").write_text(text)
         update_section(ROOT_README, "scenarios", text)
         print(text)
         return 0
