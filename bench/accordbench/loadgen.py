@@ -15,9 +15,11 @@ import httptools
 from .stats import LoadResult, percentile
 
 
-def request_bytes(host: str, port: int, path: str, body: bytes, key: str | None) -> bytes:
+def request_bytes(host: str, port: int, path: str, body: bytes, key: str | None,
+                  headers: dict[str, str] | None = None) -> bytes:
     auth = f"Authorization: Bearer {key}\r\n" if key else ""
-    head = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n{auth}"
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+    head = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n{auth}{extra}"
             f"Content-Length: {len(body)}\r\n\r\n")
     return head.encode() + body
 
@@ -93,9 +95,9 @@ async def _connect(host: str, port: int, record: bool) -> _Conn:
 
 
 async def load(host: str, port: int, path: str, body: bytes, key: str | None, concurrency: int,
-               duration: float, timeout: float = 10.0) -> LoadResult:
+               duration: float, timeout: float = 10.0, headers: dict[str, str] | None = None) -> LoadResult:
     """`concurrency` connections, each sending the request back to back for `duration` seconds."""
-    req = request_bytes(host, port, path, body, key)
+    req = request_bytes(host, port, path, body, key, headers)
     loop = asyncio.get_running_loop()
     latencies: list[float] = []
     errors = {"status": 0, "timeout": 0, "connect": 0, "read": 0}
@@ -147,10 +149,10 @@ async def load(host: str, port: int, path: str, body: bytes, key: str | None, co
 
 
 async def stream_series(host: str, port: int, path: str, body: bytes, key: str | None, runs: int,
-                        timeout: float = 30.0) -> list[tuple[float, Exchange]]:
+                        timeout: float = 30.0, headers: dict[str, str] | None = None) -> list[tuple[float, Exchange]]:
     """`runs` streamed requests one after another on one keep-alive connection (so connecting is not timed);
     each returns (sent-at, the exchange with every event's arrival time)."""
-    req = request_bytes(host, port, path, body, key)
+    req = request_bytes(host, port, path, body, key, headers)
     out: list[tuple[float, Exchange]] = []
     conn: _Conn | None = None
     try:

@@ -51,6 +51,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--metrics-overhead", action="store_true",
                     help="instead: the latency Prometheus metrics add (accord serve with metrics on and off, "
                          "alternating rounds in one run)")
+    ap.add_argument("--scenarios", nargs="?", const="all", default=None, metavar="1,2,...",
+                    help="instead: the agent-shaped scenarios of issue 21 (all, or a comma list of 1-7) on direct, "
+                         "Accord, LiteLLM and Portkey (--targets) in one run")
+    ap.add_argument("--scenarios-report", action="store_true",
+                    help="instead: write the scenarios' tables again from bench/results/scenarios-latest.json "
+                         "(after a note was added to it by hand, or the report changed)")
+    ap.add_argument("--quick", action="store_true",
+                    help="with --scenarios: every scenario at small sizes, in seconds (what the test suite runs)")
     ap.add_argument("--out", type=Path, default=targets.BENCH / "results", help="where results are written")
     a = ap.parse_args(argv)
     a.argv = _without_out(sys.argv[1:] if argv is None else argv)
@@ -65,6 +73,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if a.smoke or a.no_litellm:
         wanted = [t for t in wanted if t != "litellm"]
     a.wanted = wanted
+    if a.scenarios is not None and a.targets == "direct,accord,litellm":
+        a.targets = "direct,accord,litellm,portkey"
     if a.loadgen == "auto":
         a.loadgen = "wrk" if wrk.available() and not a.smoke else "python"
     if a.loadgen == "wrk" and not wrk.available():
@@ -260,6 +270,53 @@ def _metrics_overhead(a: argparse.Namespace) -> int:
     return 0
 
 
+ROOT_README = targets.BENCH.parent / "README.md"
+
+
+def update_section(path: Path, section: str, text: str) -> None:
+    """Replace the text between `<!-- section:start -->` and `<!-- section:end -->` in a markdown file."""
+    start, end = f"<!-- {section}:start -->", f"<!-- {section}:end -->"
+    try:
+        doc = path.read_text()
+    except OSError:
+        return
+    if start not in doc or end not in doc:
+        return
+    head, rest = doc.split(start, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{start}\n{text.strip()}\n{end}{tail}")
+
+
+def _scenarios(a: argparse.Namespace) -> int:
+    """Run the scenarios asked for; a full run also merges them into `scenarios-latest.json` (a scenario re-run
+    alone replaces only its own table, each table keeping its own date and command) and writes the README."""
+    from .scenarios import report as scenario_report
+    from .scenarios import runner
+
+    res = runner.run(a)
+    some = "" if len(res["scenarios"]) == 7 else "-s" + "".join(sorted(res["scenarios"]))
+    stamp = "quick" if a.quick else res["date"][:10] + some
+    (a.out / f"scenarios-{stamp}.json").write_text(json.dumps(res, indent=2) + "\n")
+    shown = res
+    latest = a.out / "scenarios-latest.json"
+    if not a.quick:
+        if latest.exists():
+            shown = json.loads(latest.read_text())
+            shown["scenarios"].update(res["scenarios"])
+            for k in ("date", "machine", "command", "settings", "logs"):
+                shown[k] = res[k] if len(res["scenarios"]) == 7 else shown.get(k, res[k])
+        latest.write_text(json.dumps(shown, indent=2) + "\n")
+    text = scenario_report.markdown(shown)
+    (a.out / f"scenarios-{stamp}.md").write_text(scenario_report.markdown(res))
+    if not a.quick:
+        (a.out / "scenarios-latest.md").write_text(text)
+    if not a.quick and a.out.resolve() == (targets.BENCH / "results").resolve():
+        update_section(ROOT_README, "scenarios", text)
+    print(text)
+    print(f"bench: wrote {a.out / f'scenarios-{stamp}.json'} and .md", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     a.out.mkdir(parents=True, exist_ok=True)
@@ -275,6 +332,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.metrics_overhead:
         return _metrics_overhead(a)
+    if a.scenarios_report:
+        from .scenarios import report as scenario_report
+
+        text = scenario_report.markdown(json.loads((a.out / "scenarios-latest.json").read_text()))
+        (a.out / "scenarios-latest.md").write_text(text)
+        update_section(ROOT_README, "scenarios", text)
+        print(text)
+        return 0
+    if a.scenarios is not None:
+        return _scenarios(a)
     res = run(a)
     stamp = res["date"][:10] if not a.smoke else "smoke"
     table = report.markdown(res)

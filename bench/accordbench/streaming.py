@@ -33,12 +33,13 @@ class StreamRuns:
     failures: int = 0
 
 
-def collect(series: list[tuple[float, Exchange]], n_chunks: int) -> StreamRuns:
+def collect(series: list[tuple[float, Exchange]], n_chunks: int, token: re.Pattern[bytes] = _TOK) -> StreamRuns:
+    """Per run, when each numbered chunk (`token`'s group 1) arrived; a run missing any is a failure."""
     out = StreamRuns()
     for t0, ex in series:
         arrivals: dict[int, float] = {}
         for t, payload in ex.events:
-            m = _TOK.search(payload)
+            m = token.search(payload)
             if m:
                 arrivals.setdefault(int(m.group(1)), t - t0)
         if ex.status != 200 or not ex.events or len(arrivals) < n_chunks:

@@ -18,10 +18,10 @@ LITELLM_VERSION = "1.108.7"
 LITELLM_VENV = BENCH / ".venv-litellm"
 
 
-def fake_upstream(work: Path, chunks: int, pace_ms: float) -> Server:
+def fake_upstream(work: Path, chunks: int, pace_ms: float, lock_wait: float | None = None) -> Server:
     port = free_port()
     argv = [sys.executable, str(BENCH / "fake_upstream.py"), "--port", str(port), "--chunks", str(chunks),
-            "--pace-ms", str(pace_ms)]
+            "--pace-ms", str(pace_ms)] + ([] if lock_wait is None else ["--lock-wait", str(lock_wait)])
     return Server("direct", argv, port, work / "fake-upstream.log")
 
 
@@ -122,3 +122,44 @@ def clean_env() -> None:
     for k in list(os.environ):
         if k.startswith(("ACCORD_", "LITELLM_")) or k == "DATABASE_URL":
             del os.environ[k]
+
+
+# ------------------------------------------------------------------ Portkey's open-source gateway (Node)
+PORTKEY_VERSION = "1.15.2"
+PORTKEY_DIR = BENCH / ".portkey"
+# @hono/node-server > 1.14.2 makes Portkey's responses fail with `TypeError: immutable` (Portkey-AI/gateway
+# issues 1389, 1550): pinned to the version that issue names as working
+PORTKEY_PACKAGE = {"private": True, "dependencies": {"@portkey-ai/gateway": PORTKEY_VERSION},
+                   "overrides": {"@hono/node-server": "1.14.2"}}
+
+
+def portkey_entry() -> Path:
+    return PORTKEY_DIR / "node_modules" / "@portkey-ai" / "gateway" / "build" / "start-server.js"
+
+
+def portkey_installed() -> bool:
+    return portkey_entry().exists() and shutil.which("node") is not None
+
+
+def ensure_portkey(log: Path) -> None:
+    """npm-install the pinned gateway into bench/.portkey (git-ignored), once; nothing global."""
+    if portkey_installed():
+        return
+    if shutil.which("npm") is None:
+        raise RuntimeError("Portkey needs Node.js and npm (apt-get install -y nodejs npm), or leave it out "
+                           "with --targets")
+    import json
+
+    PORTKEY_DIR.mkdir(parents=True, exist_ok=True)
+    (PORTKEY_DIR / "package.json").write_text(json.dumps(PORTKEY_PACKAGE, indent=2) + "\n")
+    print(f"bench: installing @portkey-ai/gateway@{PORTKEY_VERSION} into {PORTKEY_DIR} (once)", flush=True)
+    with log.open("wb") as out:
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=PORTKEY_DIR, check=True, stdout=out,
+                       stderr=subprocess.STDOUT)
+
+
+def portkey(work: Path) -> Server:
+    """`node build/start-server.js --port=N --headless`: one Node process (it has no worker setting)."""
+    port = free_port()
+    argv = ["node", str(portkey_entry()), f"--port={port}", "--headless"]
+    return Server("portkey", argv, port, work / "portkey.log", health="/")

@@ -18,10 +18,11 @@ def available() -> bool:
 
 
 def run(url: str, body: bytes, key: str | None, concurrency: int, duration: float,
-        timeout: float = 10.0) -> LoadResult:
+        timeout: float = 10.0, headers: dict[str, str] | None = None) -> LoadResult:
     argv = ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(duration))}s", f"--timeout={timeout:g}s",
             "-s", str(LUA), url]
-    env = {**os.environ, "BENCH_BODY": body.decode(), "BENCH_KEY": key or ""}
+    env = {**os.environ, "BENCH_BODY": body.decode(), "BENCH_KEY": key or "",
+           "BENCH_HEADERS": "\n".join(f"{k}: {v}" for k, v in (headers or {}).items())}
     out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=duration + timeout + 30)
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
     if line is None:

@@ -1,11 +1,15 @@
 -- POST a chat completion body; print a one-line JSON summary the harness parses.
--- Environment: BENCH_BODY (the JSON body), BENCH_KEY (bearer key; empty sends none).
+-- Environment: BENCH_BODY (the JSON body), BENCH_KEY (bearer key; empty sends none), BENCH_HEADERS (more
+-- headers, one `name: value` a line).
 wrk.method = "POST"
 wrk.body = os.getenv("BENCH_BODY") or '{"model":"m","messages":[{"role":"user","content":"hi"}]}'
 wrk.headers["Content-Type"] = "application/json"
 local key = os.getenv("BENCH_KEY") or ""
 if key ~= "" then
   wrk.headers["Authorization"] = "Bearer " .. key
+end
+for name, value in string.gmatch(os.getenv("BENCH_HEADERS") or "", "([^:\n]+):%s*([^\n]*)") do
+  wrk.headers[name] = value
 end
 
 function done(summary, latency, requests)
