@@ -18,7 +18,9 @@ reads it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -75,6 +77,16 @@ class BoundedHttpTools(HttpToolsProtocol):
     _began = False  # a request began during the current read
     _head = 0  # bytes of the current head counted so far
     _refused = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        # asyncio sets TCP_NODELAY only on sockets made with proto=IPPROTO_TCP; the listening socket uvicorn
+        # binds for `--workers N` has proto 0, so without this every keep-alive answer waited ~40 ms for the
+        # client's delayed ACK (Kludex/uvicorn#3149; bench/README.md, scenario 7)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
