@@ -9,9 +9,9 @@ import socket
 
 import uvicorn
 from uvicorn.server import ServerState
-from waiting import async_wait_for
 
 from accord.gateway.headlimit import BoundedHttpTools
+from waiting import async_wait_for
 
 
 async def _app(scope, receive, send) -> None:  # never reached: no request is sent
