@@ -165,9 +165,13 @@ def slow_panel(upstream) -> None:
 
 
 def start_slow_run(upstream, cfg: Path) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([ACCORD, "consensus", "-c", str(cfg), "--json", "-m", "deepseek", "-m", "qwen",
-                             "--chair", "kimi", "Ship?"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=dict(os.environ))
+    # as from a terminal: Ctrl-C's default disposition, even when this suite runs as a background job (whose
+    # children inherit SIGINT ignored, and Python then leaves it ignored); exec keeps SIG_DFL
+    as_in_a_terminal = [sys.executable, "-c", "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                        "os.execv(sys.argv[1], sys.argv[1:])"]
+    proc = subprocess.Popen([*as_in_a_terminal, ACCORD, "consensus", "-c", str(cfg), "--json", "-m", "deepseek",
+                             "-m", "qwen", "--chair", "kimi", "Ship?"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONFAULTHANDLER": "1"})
 
     def running() -> str | None:
         listed = json.loads(accord("threads", "-c", str(cfg), "--json").stdout)
@@ -181,12 +185,27 @@ def start_slow_run(upstream, cfg: Path) -> tuple[subprocess.Popen, str]:
         raise
 
 
+def _signal_masks(pid: int) -> str:
+    """SigBlk/SigIgn/SigCgt of a process (Linux), e.g. to see that SIGINT was inherited as ignored."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return "no /proc"
+    return ", ".join(x for x in lines if x.startswith(("SigBlk", "SigIgn", "SigCgt")))
+
+
 def test_ctrl_c_marks_the_run_cancelled_and_its_calls_are_counted(upstream, tmp_path):
     slow_panel(upstream)
     cfg = config_file(upstream, tmp_path)
     proc, tid = start_slow_run(upstream, cfg)
+    masks = _signal_masks(proc.pid)  # how the process takes SIGINT, for the message if it never exits
     proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=60)
+    try:
+        proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)  # PYTHONFAULTHANDLER: every thread's stack on stderr
+        _, err = proc.communicate(timeout=60)
+        raise AssertionError(f"Ctrl-C did not stop `accord consensus` ({masks}); its stacks:\n{err[-6000:]}") from None
     assert stored_thread(cfg, tid)["status"] == "cancelled"
     calls = {c["model"]: c for c in thread_usage(cfg, tid)["calls"]}
     assert calls["deepseek"]["status"] == 200 and calls["deepseek"]["route"] == "cli"
