@@ -76,6 +76,25 @@ def routes() -> list[Route]:
     return out
 
 
+class Gateway(Starlette):
+    """Starlette, with HTTP requests handed to RequestContext directly: it answers every error raised before a
+    response begins, so ServerErrorMiddleware in front of it only added a frame and a `send` wrapper per message
+    (after a response has begun both re-raise to the server alike). Lifespan and websockets go the usual way."""
+
+    _front: RequestContext | None = None
+
+    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        front = self._front
+        if front is None or scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            if self._front is None and self.middleware_stack is not None:
+                inner = getattr(self.middleware_stack, "app", None)
+                self._front = inner if isinstance(inner, RequestContext) else None
+            return
+        scope["app"] = self
+        await front(scope, receive, send)
+
+
 def create_app(cfg: Config) -> Starlette:
     logs.redact_config(cfg)  # its secrets are masked in every log line and traceback
     router = Router(cfg)
@@ -110,7 +129,7 @@ def create_app(cfg: Config) -> Starlette:
 
     ui = [Mount("/ui", app=LazyUI())]  # the dashboard, built on its first request
     scrape = [Route("/metrics", prometheus.scrape, methods=["GET"])] if s.metrics else []
-    app = Starlette(routes=routes() + scrape + ([Route("/mcp", endpoint=mcp)] if mcp else []) + ui,
+    app = Gateway(routes=routes() + scrape + ([Route("/mcp", endpoint=mcp)] if mcp else []) + ui,
                     exception_handlers=errors.HANDLERS, lifespan=lifespan,
                     middleware=[Middleware(RequestContext)])  # type: ignore[arg-type]
     app.state.cfg = cfg
