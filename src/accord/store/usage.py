@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -43,7 +44,20 @@ _inserts: dict[str, tuple[str, Any]] = {}
 def _sqlite_datetime(d: datetime) -> str:
     """What SQLAlchemy's DateTime stores on SQLite (naive text, always six fractional digits), so rows written
     here read back through the models like any other."""
-    return d.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return d.isoformat(" ", "microseconds")[:26]
+
+
+_rest = itemgetter(*COLUMNS[1:])
+
+
+def _values(r: dict[str, Any], created: Any) -> tuple:
+    """A row as the INSERT's tuple: every column read in one call when the row has them all (as metering.row
+    builds it), else each one with its default."""
+    try:
+        return (created(r["created_at"]), *_rest(r))
+    except KeyError:
+        get = r.get
+        return (created(r["created_at"]), *[get(c, d) for c, d in _REST])
 
 
 def _insert_for(dialect: Any) -> tuple[str, Any]:
@@ -161,7 +175,7 @@ class UsageWriter:
                     acc[8] += get("cache_write_tokens", 0)
                     if key_id and cost:
                         spend[get("account") or key_id] += cost
-                    values.append((created(r["created_at"]), *[get(c, d) for c, d in _REST]))
+                    values.append(_values(r, created))
                 await conn.exec_driver_sql(insert_sql, values)
                 await asyncio.sleep(0)
             for (day, key_id, model), acc in daily.items():
