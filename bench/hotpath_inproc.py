@@ -24,7 +24,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 
 
-def child(cfg: str, n: int, stream: bool, words: int) -> None:
+def child(cfg: str, n: int, stream: bool, words: int, profile: str = "") -> None:
     import orjson
 
     from accord.config import load
@@ -67,15 +67,25 @@ def child(cfg: str, n: int, stream: bool, words: int) -> None:
 
     async def main() -> None:
         async with app.router.lifespan_context(app):
+            await app.state.store.wait(60)  # the store opens in the background: not part of what is measured
             async def worker(k: int) -> None:
                 for _ in range(k):
                     s = await one()
                     assert s == 200, s
 
             await asyncio.gather(*(worker(max(1, 2000 // 64)) for _ in range(64)))  # warm-up
+            prof = None
+            if profile:
+                import cProfile
+
+                prof = cProfile.Profile()
+                prof.enable()
             t0, c0 = time.perf_counter(), time.process_time()
             await asyncio.gather(*(worker(n // 64) for _ in range(64)))
             t1, c1 = time.perf_counter(), time.process_time()
+            if prof is not None:
+                prof.disable()
+                prof.dump_stats(profile)
             done = (n // 64) * 64
             print(f"{(c1 - c0) / done * 1e6:.1f} us CPU/request, {done / (t1 - t0):,.0f} req/s wall", flush=True)
 
@@ -94,10 +104,11 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=6400, help="requests per run")
     ap.add_argument("--src", action="append", default=[], help="another checkout's src to alternate with")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--profile", default="", help="write a cProfile of this checkout's measured run to this file")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        child(a.child, a.n, a.stream, a.words)
+        child(a.child, a.n, a.stream, a.words, a.profile)
         return
     sys.path.insert(0, str(BENCH))
     from accordbench.targets import accord_config, clean_env, fake_upstream
@@ -114,6 +125,8 @@ def main() -> None:
             for src in ["", *a.src]:
                 env = {**os.environ, "PYTHONPATH": src} if src else dict(os.environ)
                 argv = [sys.executable, __file__, "--child", str(cfg), "-n", str(a.n), "--words", str(a.words)]
+                if a.profile and not src:
+                    argv += ["--profile", a.profile]
                 out = subprocess.run(argv + (["--stream"] if a.stream else []), env=env, capture_output=True,
                                      text=True)
                 line = (out.stdout.strip().splitlines() or [out.stderr.strip()[-300:]])[-1]

@@ -23,7 +23,7 @@ from .config import Config, load
 from .consensus.background import Runs
 from .gateway import prometheus, reload
 from .gateway import routes as gateway_routes
-from .gateway.app import HANDLERS
+from .gateway.app import HANDLERS, Gateway
 from .gateway.gcpolicy import tune_for_serving
 from .gateway.hosts import HostPolicy
 from .gateway.middleware import RequestContext
@@ -80,7 +80,7 @@ def create_app(cfg: Config) -> Starlette:
 
     mounted: list[BaseRoute] = [Route("/mcp", endpoint=mcp)] if mcp else []
     mounted.append(Mount("/ui", app=LazyUI()))  # the dashboard, built on its first request
-    app = Starlette(routes=gateway_routes(cfg) + mounted, exception_handlers=HANDLERS,
+    app = Gateway(routes=gateway_routes(cfg) + mounted, exception_handlers=HANDLERS,
                     lifespan=lifespan, middleware=[Middleware(RequestContext)])
     app.state.cfg = cfg
     app.state.router = router

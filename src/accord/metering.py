@@ -62,7 +62,9 @@ def row(origin: Origin | None, *, call: Call | None = None, model: str = "", sta
         "created_at": budgets.now(), "request_id": origin.request_id if origin else "",
         "key_id": origin.key_id if origin else None, "route": origin.route if origin else "internal",
         "thread_id": origin.thread_id if origin else None, "model": model, "status": status,
-        "error_type": error_type, "stream": stream, "latency_ms": latency_ms,
+        "error_type": error_type, "stream": stream, "latency_ms": latency_ms, "deployment": None, "provider": None,
+        "prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0, "cached_tokens": 0,
+        "cache_write_tokens": 0, "cost": 0.0, "ttft_ms": None,  # every column: the writer reads them in one call
     }
     if call is not None:
         dep = call.deployment

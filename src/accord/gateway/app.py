@@ -6,7 +6,9 @@ composition root, accord.app.create_app; these handlers read those services from
 
 from __future__ import annotations
 
+from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from ..config import Config
 from . import (
@@ -23,6 +25,7 @@ from . import (
     runs_api,
     spend,
 )
+from .middleware import RequestContext
 
 HANDLERS = errors.HANDLERS  # AccordError and unexpected errors as OpenAI's (or Anthropic's) error body
 
@@ -61,3 +64,22 @@ def routes(cfg: Config) -> list[BaseRoute]:
     if cfg.settings.metrics:
         out.append(Route("/metrics", prometheus.scrape, methods=["GET"]))
     return out
+
+
+class Gateway(Starlette):
+    """Starlette, with HTTP requests handed to RequestContext directly: it answers every error raised before a
+    response begins, so ServerErrorMiddleware in front of it only added a frame and a `send` wrapper per message
+    (after a response has begun both re-raise to the server alike). Lifespan and websockets go the usual way."""
+
+    _front: RequestContext | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        front = self._front
+        if front is None or scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            if self._front is None and self.middleware_stack is not None:
+                inner = getattr(self.middleware_stack, "app", None)
+                self._front = inner if isinstance(inner, RequestContext) else None
+            return
+        scope["app"] = self
+        await front(scope, receive, send)

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
+from yarl import URL
 
 from ..errors import UpstreamError, UpstreamTimeout
 from .sse_frames import EventTooLarge, Framer, data_lines
@@ -30,15 +31,29 @@ log = logging.getLogger("accord.providers")
 class Pools:
     def __init__(self, settings: Settings | None = None) -> None:
         self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._targets: dict[str, tuple[str, URL]] = {}  # url -> (its origin, parsed once)
+        self._timeouts: dict[tuple[float | None, bool, float | None], aiohttp.ClientTimeout] = {}
         self.connect_timeout = settings.connect_timeout if settings else 10.0
         self.request_timeout = settings.request_timeout if settings else 600.0
         self.idle_timeout = settings.stream_idle_timeout if settings else 120.0
         self.max_response = int((settings.max_response_mb if settings else 64) * 1024 * 1024)
 
-    def get(self, url: str) -> aiohttp.ClientSession:
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}"
-        session = self._sessions.get(origin)
+    def target(self, url: str) -> tuple[aiohttp.ClientSession, URL]:
+        """The pool for `url`'s origin and `url` parsed: both looked up, not rebuilt, on every request (the
+        few URLs a config names)."""
+        got = self._targets.get(url)
+        if got is None:
+            if len(self._targets) > 10_000:  # URLs built from something unbounded: forget rather than grow
+                self._targets.clear()
+            parts = urlsplit(url)
+            got = self._targets[url] = (f"{parts.scheme}://{parts.netloc}", URL(url))
+        return self.get(got[0], origin=True), got[1]
+
+    def get(self, url: str, *, origin: bool = False) -> aiohttp.ClientSession:
+        if not origin:
+            parts = urlsplit(url)
+            url = f"{parts.scheme}://{parts.netloc}"
+        session = self._sessions.get(url)
         if session is None or session.closed:
             connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
             session = aiohttp.ClientSession(
@@ -46,17 +61,24 @@ class Pools:
                 timeout=aiohttp.ClientTimeout(total=None, connect=self.connect_timeout),
                 read_bufsize=2**16, max_line_size=self.max_response, max_field_size=2**16,
             )
-            self._sessions[origin] = session
+            self._sessions[url] = session
         return session
 
     def timeout(self, dep_timeout: float | None, *, stream: bool, stream_timeout: float | None = None
                 ) -> aiohttp.ClientTimeout:
-        """Total per attempt; for streams also the longest silence allowed between chunks."""
-        total = dep_timeout or self.request_timeout
-        if stream:
-            return aiohttp.ClientTimeout(total=total, connect=self.connect_timeout,
-                                         sock_read=stream_timeout or self.idle_timeout)
-        return aiohttp.ClientTimeout(total=total, connect=self.connect_timeout)
+        """Total per attempt; for streams also the longest silence allowed between chunks. Built once per
+        distinct setting (it is immutable)."""
+        key = (dep_timeout, stream, stream_timeout)
+        t = self._timeouts.get(key)
+        if t is None:
+            total = dep_timeout or self.request_timeout
+            if stream:
+                t = aiohttp.ClientTimeout(total=total, connect=self.connect_timeout,
+                                          sock_read=stream_timeout or self.idle_timeout)
+            else:
+                t = aiohttp.ClientTimeout(total=total, connect=self.connect_timeout)
+            self._timeouts[key] = t
+        return t
 
     def open_connections(self) -> int:
         """Connections held by the pools (idle keep-alive ones included)."""
@@ -79,9 +101,9 @@ async def post(
 ) -> aiohttp.ClientResponse:
     """POST and return the response once its status is known good; map every failure to an AccordError."""
     headers = with_url_credentials(dep, headers)
-    session = pools.get(url)
+    session, target = pools.target(url)
     try:
-        resp = await session.post(url, data=payload, headers=headers, timeout=timeout)
+        resp = await session.post(target, data=payload, headers=headers, timeout=timeout)
     except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
         raise timeout_error(dep, "before answering") from None
     except aiohttp.ClientError as e:
