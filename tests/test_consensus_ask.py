@@ -77,3 +77,18 @@ async def test_with_no_panel_mcp_cli_and_playground_ask_the_same_models(upstream
     assert lines[-1]["type"] == "result" and lines[-1]["status"] == "done", lines[-1]
     assert "no panel given or configured: asked the top models by score (r1, qwen, kimi)" in lines[-1]["notes"]
     assert sorted(asked(upstream)) == sorted(TOP)
+
+
+async def test_with_no_panel_the_cli_panel_tools_ask_the_top_models_as_mcp_does(upstream, tmp_path: Path):
+    """`accord debug` and `accord plan` without -m and without consensus.panel: the same default panel as the
+    MCP tools (consensus.ask.plain_panel), where they used to refuse."""
+    upstream.responder = responder(lambda m, r: Reply(content=f"{m}: it is the cache"), chair=Reply(content="a plan"))
+    cfg = tmp_path / "accord.yaml"
+    cfg.write_text(no_panel(upstream.url))
+    served = {UPSTREAM[n] for n in TOP}
+    for args in (["debug", "-c", str(cfg), "the build is slow"], ["plan", "-c", str(cfg), "ship the cache"]):
+        upstream.requests.clear()
+        out = await asyncio.to_thread(CliRunner().invoke, main, args)
+        assert "no panel:" not in out.output, out.output
+        models = {r["json"]["model"] for r in upstream.requests if r["path"].endswith("/chat/completions")}
+        assert served <= models, (args[0], models)

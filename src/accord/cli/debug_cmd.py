@@ -15,7 +15,7 @@ import click
 from .common import config_option, env_file_option, fail, load_config
 
 _models = click.option("-m", "--model", "models", multiple=True, metavar="MODEL",
-                       help="A panel seat (a model or an agent CLI); repeat. Default: consensus.panel.")
+                       help="A panel seat (a model or an agent CLI); repeat. Default: consensus.panel, else the top models.")
 _files = click.option("-f", "--file", "files", multiple=True, help="A file or folder to include.")
 _cont = click.option("--continue", "continuation_id", metavar="THREAD", help="Continue a stored thread.")
 _json = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -40,6 +40,7 @@ def _text(words: tuple[str, ...], what: str, usage: str) -> str:
 @click.argument("symptoms", nargs=-1)
 def debug(config_path, env_file, models, files, logs, checks, continuation_id, as_json, symptoms) -> None:
     """The panel proposes ranked root-cause hypotheses for SYMPTOMS, merged with votes."""
+    from ..consensus.ask import plain_panel
     from ..consensus.debug import Ask, diagnose, markdown
 
     text = _text(symptoms, "symptoms", 'accord debug "what goes wrong" --logs error.log -m MODEL -m MODEL')
@@ -52,7 +53,7 @@ def debug(config_path, env_file, models, files, logs, checks, continuation_id, a
     cfg = load_config(config_path, env_file)
 
     async def go(engine, context: str, history: list[dict], progress) -> tuple[Any, str, bool]:
-        ask = Ask(_panel(cfg, models), text, logs=log_text, context=context, checks=checks,
+        ask = Ask(plain_panel(cfg, engine.models, models), text, logs=log_text, context=context, checks=checks,
                   thread_id=continuation_id, history=history)
         d = await diagnose(engine, cfg, ask, progress)
         return d, markdown(d, 10**9), d.status != "failed"
@@ -71,6 +72,7 @@ def debug(config_path, env_file, models, files, logs, checks, continuation_id, a
 @click.argument("task", nargs=-1)
 def plan(config_path, env_file, models, files, chair, continuation_id, as_json, task) -> None:
     """The panel drafts plans for TASK in parallel; the chair merges them into one."""
+    from ..consensus.ask import plain_panel
     from ..consensus.planner import Ask, markdown
     from ..consensus.planner import plan as make_plan
 
@@ -78,21 +80,12 @@ def plan(config_path, env_file, models, files, chair, continuation_id, as_json, 
     cfg = load_config(config_path, env_file)
 
     async def go(engine, context: str, history: list[dict], progress) -> tuple[Any, str, bool]:
-        ask = Ask(_panel(cfg, models), text, context=context, chair=chair, thread_id=continuation_id,
+        ask = Ask(plain_panel(cfg, engine.models, models), text, context=context, chair=chair, thread_id=continuation_id,
                   history=history)
         p = await make_plan(engine, cfg, ask, progress)
         return p, markdown(p, 10**9), p.status != "failed"
 
     sys.exit(asyncio.run(_run(cfg, files, continuation_id, as_json, go)))
-
-
-def _panel(cfg, models: tuple[str, ...]) -> list:
-    from ..consensus.types import Member
-
-    seats = [Member(Member.parse(m).model) for m in models or cfg.consensus.panel]
-    if not seats:
-        fail("no panel: give -m MODEL (repeat), or set consensus.panel in accord.yaml", 2)
-    return seats
 
 
 async def _run(cfg, files: tuple[str, ...], continuation_id: str | None, as_json: bool,

@@ -21,7 +21,7 @@ EXIT = {"pass": 0, "fail": 1, "unclear": 2}
 @env_file_option
 @click.option("--staged", is_flag=True, help="Review the staged change (the default when something is staged).")
 @click.option("-m", "--model", "models", multiple=True, metavar="MODEL", help="A panel seat; repeat. "
-              "Default: consensus.panel.")
+              "Default: consensus.panel, else the top models.")
 @click.option("--fail-on", type=click.Choice(["critical", "high", "medium", "low"]),
               help="Fail on a finding this severe or worse. Default: a critical, or a high found by 2+ models.")
 @click.option("--precommit", is_flag=True, help="Add the pre-commit checks: secrets, debug leftovers, TODOs, "
@@ -50,11 +50,9 @@ def review(config_path, env_file, staged, models, fail_on, precommit, intent, fi
     from ..consensus.types import Member
 
     diff = "staged" if staged else rev
-    ask = Ask([Member(Member.parse(m).model) for m in models or cfg.consensus.panel], path=where if (diff or not files or precommit)
+    ask = Ask([Member(m) for m in models], path=where if (diff or not files or precommit)
               else None, diff=diff, files=[os.path.abspath(f) for f in files] or None, intent=intent,
               precommit=precommit, fail_on=fail_on)
-    if not ask.panel:
-        fail("no panel: give -m MODEL (repeat), or set consensus.panel in accord.yaml", 2)
     sys.exit(asyncio.run(_run(cfg, ask, as_json, sarif_file, empty_ok)))
 
 
@@ -62,6 +60,7 @@ async def _run(cfg, ask, as_json: bool, sarif_file: str | None, empty_ok: bool) 
     import orjson
 
     from ..consensus.agents import with_agents
+    from ..consensus.ask import plain_panel
     from ..consensus.callers import LocalModels
     from ..consensus.review_code import NothingToReview, markdown, review
     from ..consensus.runner import Engine
@@ -79,8 +78,9 @@ async def _run(cfg, ask, as_json: bool, sarif_file: str | None, empty_ok: bool) 
 
     try:
         async with recorded_router(cfg, db) as router:
-            r = await review(Engine(with_agents(LocalModels(router), cfg.agents), ThreadStore(db)), cfg, ask, progress,
-                             tool="precommit" if ask.precommit else "review")
+            engine = Engine(with_agents(LocalModels(router), cfg.agents), ThreadStore(db))
+            ask.panel = plain_panel(cfg, engine.models, [m.model for m in ask.panel])  # the one default-panel rule
+            r = await review(engine, cfg, ask, progress, tool="precommit" if ask.precommit else "review")
     except NothingToReview as e:
         if not empty_ok:
             fail(str(e), 2)

@@ -44,6 +44,18 @@ def default_panel(cfg: Config, models: ModelCaller) -> tuple[list[Member], list[
                                         f"({', '.join(names)})"]
 
 
+def plain_panel(cfg: Config, models: ModelCaller, given: Sequence[str] | None) -> list[Member]:
+    """The seats of a tool that gives the panel no stances (review, precommit, debug, planner) from MCP or the
+    CLI alike: the given models, else the default panel, stances dropped."""
+    seats = [Member(Member.parse(m).model) for m in given or ()]
+    if not seats:
+        seats = [Member(m.model) for m in default_panel(cfg, models)[0]]
+    if not seats:
+        raise InputError("no panel: give models (-m MODEL on the command line), or set consensus.panel in "
+                         "accord.yaml")
+    return seats
+
+
 @dataclass
 class Asked:
     """A checked request (aliases resolved), its seats' labels, notes for the caller (files left out, the

@@ -55,11 +55,5 @@ async def history(state: State, thread_id: str | None) -> list[dict]:
 
 
 def panel(state: State, models: list[str] | None) -> list[Member]:
-    """The seats of a tool that gives the panel no stances (review, debug, planner): the given models, else the
-    default panel (consensus.ask.default_panel: the one rule every front-end uses), stances dropped."""
-    seats = [Member(Member.parse(m).model) for m in models or ()]
-    if not seats:
-        seats = [Member(m.model) for m in ask.default_panel(state.cfg, state.models)[0]]
-    if not seats:
-        raise InputError("no panel: give models, or set consensus.panel in accord.yaml")
-    return seats
+    """The seats of review, debug and planner: consensus.ask.plain_panel, the one rule every front-end uses."""
+    return ask.plain_panel(state.cfg, state.models, models)
