@@ -130,3 +130,31 @@ async def test_runs_in_flight_when_the_server_stops_end_interrupted(upstream, tm
                 assert f"({tool}, interrupted)" in await call(client, "threads", {"id": rid})
     finally:
         gate.set()
+
+
+async def test_a_foreground_consensus_cancelled_while_its_answers_are_grouped_ends_cancelled(upstream, tmp_path):
+    """The same moment without `background`: the caller's task is cancelled (a client gone, Ctrl-C) while the
+    engine groups the answers; the thread ends `cancelled`, not `running`."""
+    import asyncio
+
+    from accord.consensus import ask
+
+    gate = threading.Event()
+    answering(upstream, embeddings=gate)
+    cfg = panel_config(upstream.url).replace("consensus:", EMBEDDINGS.format(url=upstream.url) + "consensus:", 1)
+    cfg = cfg.replace("consensus:\n", "consensus:\n  embedding_model: emb\n", 1)
+    state = State.create(parse(cfg))
+    await state.start()
+    try:
+        await state.ready()
+        asked = await ask.consensus(state.cfg, state.engine, "Ship on Friday?")
+        task = asyncio.ensure_future(ask.run(state.engine, asked))
+        await async_wait_for(lambda: any(r["path"].endswith("/embeddings") for r in upstream.requests),
+                             "the answers to be sent for grouping")
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert [t["status"] for t in await state.engine.store.recent()] == ["cancelled"]
+    finally:
+        gate.set()
+        await state.close()

@@ -58,9 +58,15 @@ class PanelRun:
 
     async def record(self, answers: list[Answer], *, final: str, status: str, summary: dict,
                      chair: Answer | None = None) -> None:
-        """Every answer kept, and `final` (what the caller got) as the turn a continuation carries on from."""
+        """Every answer kept, and `final` (what the caller got) as the turn a continuation carries on from; a
+        cancel while it is written ends the thread `cancelled`, not `running`."""
         if self.engine.store is None or self.tid is None:
             return
+        await self.guard(self._write(answers, final=final, status=status, summary=summary, chair=chair))
+
+    async def _write(self, answers: list[Answer], *, final: str, status: str, summary: dict,
+                     chair: Answer | None) -> None:
+        assert self.engine.store is not None and self.tid is not None
         spent = [*answers, *([chair] if chair else [])]
         rows = [_row("panel", a) for a in answers]
         if chair is not None and not chair.ok:

@@ -96,18 +96,18 @@ class Engine:
                 raise InputError(f"no thread {thread_id}: start without continuation_id, or see `threads`") from None
             await self.store.add(tid, [{"role": "user", "content": req.question}])
         with metering.tagged(thread_id=tid):  # every model call of the run is counted against its thread
-            try:
+            try:  # a cancel at any await below, the final grouping and the recording too, ends `cancelled`
                 result = await tracing.consensus(req, modes.MODES[req.mode](self, run))
+                await aggregate.finish(self, run, result)  # clusters, the chair's fallback, the honest status
+                result.wall_time = round(run.elapsed(), 3)
+                result.thread_id = tid
+                metrics.consensus(result)
+                await run.emit("finished", None, result.status)
+                if self.store is not None and tid is not None:
+                    await self._record(tid, result)
             except asyncio.CancelledError:
                 await self.cancelled(tid, run)
                 raise
-            await aggregate.finish(self, run, result)  # clusters, the chair's fallback, the honest status
-        result.wall_time = round(run.elapsed(), 3)
-        result.thread_id = tid
-        metrics.consensus(result)
-        await run.emit("finished", None, result.status)
-        if self.store is not None and tid is not None:
-            await self._record(tid, result)
         return result
 
     async def cancelled(self, tid: str | None, run: Run) -> None:
