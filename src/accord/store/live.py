@@ -4,6 +4,12 @@ in the background so the server is healthy at once. Built once by accord.app.
 Until the database is open (and whenever it is away) usage rows wait in memory. Virtual keys need it: a key
 never seen before waits for it briefly, then gets a clear 503; a key already seen keeps its last known state
 while the database is away.
+
+A key once looked up is served from memory (up to MAX_KEYS, least recently used dropped first). Once every
+KEY_TTL seconds a background refresh asks the database what changed since it last asked -- the keys whose
+change number (store/keys.py, key_clock) is above the newest it has seen, usually none -- and reads the spend of
+the cached keys that have a budget, so a key revoked or changed on any instance, and spend made through other
+instances, reach this one within about KEY_TTL, without a query per request.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from .. import budgets, metrics
@@ -26,7 +33,8 @@ if TYPE_CHECKING:
     from .usage import UsageWriter
 
 log = logging.getLogger("accord.store")
-KEY_TTL = 1.0  # seconds a key lookup is trusted: a revoked key stops working everywhere within this
+KEY_TTL = 1.0  # seconds between refreshes: a revoked key stops working everywhere within about this
+MAX_KEYS = 50_000  # keys one instance keeps in memory (more are looked up again when used)
 RETRY_OPEN = 2.0
 
 
@@ -49,7 +57,12 @@ class Store:
         self.error: str | None = None
         self._early: list[dict[str, Any]] = []
         self._task: asyncio.Task | None = None
-        self._cache: dict[str, tuple[KeyInfo | None, float]] = {}
+        # key hash -> (the key, or None: no such key, asked again after KEY_TTL; when read), least recent first
+        self._cache: OrderedDict[str, tuple[KeyInfo | None, float]] = OrderedDict()
+        self._budgeted: dict[str, KeyInfo] = {}  # the cached keys with a max_budget: their spend is refreshed
+        self._mark: int | None = None  # the newest key change number the cache has caught up with
+        self.refreshes = 0  # refreshes done: a lookup read while one ran is not cached (it may have missed it)
+        self._watcher: asyncio.Task | None = None
         self._periods: dict[str, tuple[str, Any]] = {}  # key id -> (budget_duration, anchor), for keys with one
 
     def open_in_background(self) -> None:
@@ -84,6 +97,7 @@ class Store:
         self._early.clear()
         await self.usage.start()
         self.error = None
+        self._watcher = asyncio.create_task(self._watch(), name="accord-key-refresh")
         self.ready.set()
 
     async def wait(self, timeout: float = 5.0) -> None:
@@ -110,16 +124,19 @@ class Store:
             self._early.append(row)
 
     async def key(self, presented: str) -> KeyInfo | None:
-        """Look a presented virtual key up, trusting an answer for KEY_TTL seconds."""
+        """Look a presented virtual key up: a known key from memory (kept current by the refresh), an unknown
+        one from the database (a "no such key" is trusted for KEY_TTL seconds)."""
         from ..store.keys import hash_key
 
         h = hash_key(presented)
         now = asyncio.get_running_loop().time()
         hit = self._cache.get(h)
-        if hit is not None and now - hit[1] < KEY_TTL:
+        if hit is not None and (hit[0] is not None or now - hit[1] < KEY_TTL):
+            self._cache.move_to_end(h)
             return hit[0]
         await self.wait()
         assert self.keys is not None
+        seen = self.refreshes
         try:
             info = await self.keys.by_hash(h)
         except Exception as e:
@@ -130,25 +147,88 @@ class Store:
                 return hit[0]
             raise StoreUnavailable(f"the database is not available ({e.__class__.__name__}); "
                                    "virtual keys cannot be checked right now") from None
-        if info is not None:
-            if info.budget_duration:
-                self._periods[info.id] = (info.budget_duration, info.created_at)
-                self.ledger.observe(info.account(info.period_start or budgets.now()), info.period_spend or 0.0)
-            else:
-                self._periods.pop(info.id, None)
-                self.ledger.observe(info.id, info.spend)
-        if len(self._cache) > 50_000:
-            self._cache.clear()
-        self._cache[h] = (info, now)
+        self._observe(info)
+        if self._mark is not None and self.refreshes == seen:  # else a refresh may have passed a change by
+            self._put(h, info, now)
         return info
 
+    def _observe(self, info: KeyInfo | None) -> None:
+        """A key as read: its budget period, and the spend the database holds for it, to the ledger."""
+        if info is None:
+            return
+        if info.budget_duration:
+            self._periods[info.id] = (info.budget_duration, info.created_at)
+            self.ledger.observe(info.account(info.period_start or budgets.now()), info.period_spend or 0.0)
+        else:
+            self._periods.pop(info.id, None)
+            self.ledger.observe(info.id, info.spend)
+
+    def _put(self, h: str, info: KeyInfo | None, now: float) -> None:
+        self._cache[h] = (info, now)
+        self._cache.move_to_end(h)
+        if info is not None and info.max_budget is not None:
+            self._budgeted[h] = info
+        else:
+            self._budgeted.pop(h, None)
+        while len(self._cache) > MAX_KEYS:
+            old, _ = self._cache.popitem(last=False)
+            self._budgeted.pop(old, None)
+
+    async def _watch(self) -> None:
+        """Refresh the cached keys every KEY_TTL seconds while the server runs; a failure (the database away)
+        keeps every cached key as it was, and is tried again next time."""
+        failing = False
+        while True:
+            try:
+                await self.refresh()
+                if failing:
+                    log.info("store: key refresh works again")
+                failing = False
+            except Exception as e:
+                if not failing:
+                    log.warning("store: cannot refresh virtual keys (%s); cached keys keep their last state",
+                                e.__class__.__name__)
+                failing = True
+            await asyncio.sleep(KEY_TTL)
+
+    async def refresh(self) -> None:
+        """Catch the cache up with the database: the keys changed since the last refresh (a few rows, usually
+        none), and the spend of cached keys with a budget (made through other instances, when there is no Redis
+        to share it)."""
+        assert self.keys is not None
+        if self._mark is None:
+            self._mark = await self.keys.clock()  # nothing is cached yet: only later changes matter
+        else:
+            while True:
+                rows = await self.keys.changed(self._mark, limit=1000)
+                now = asyncio.get_running_loop().time()
+                for h, info in rows:
+                    self._mark = max(self._mark, info.version)
+                    hit = self._cache.get(h)
+                    if hit is not None and (hit[0] is None or hit[0].version < info.version):
+                        self._cache[h] = (info, now)
+                        if info.max_budget is not None:
+                            self._budgeted[h] = info
+                        else:
+                            self._budgeted.pop(h, None)
+                        self._observe(info)
+                if len(rows) < 1000:
+                    break
+        if self._budgeted:
+            for account, spend in (await self.keys.spends(list(self._budgeted.values()), budgets.now())).items():
+                self.ledger.observe(account, spend)
+        self.refreshes += 1
+
     def forget(self) -> None:
-        """Drop cached keys (after this instance changed one)."""
+        """Drop cached keys (after this instance changed one: it sees its own change at once)."""
         self._cache.clear()
+        self._budgeted.clear()
 
     async def close(self) -> None:
         if self._task is not None and not self._task.done():
             self._task.cancel()
+        if self._watcher is not None:
+            self._watcher.cancel()
         if self.usage is not None:
             await self.usage.stop()
         if self.db is not None:
