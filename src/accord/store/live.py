@@ -57,12 +57,15 @@ class Store:
         self.error: str | None = None
         self._early: list[dict[str, Any]] = []
         self._task: asyncio.Task | None = None
-        # key hash -> (the key, or None: no such key, asked again after KEY_TTL; when read), least recent first
-        self._cache: OrderedDict[str, tuple[KeyInfo | None, float]] = OrderedDict()
+        # key hash -> (the key or None (no such key); when read; kept current by the refresh), least recent first.
+        # An entry the refresh does not keep current (a "no such key", or read before the refresh could vouch
+        # for it) is asked about again after KEY_TTL, as every entry was before the refresh existed.
+        self._cache: OrderedDict[str, tuple[KeyInfo | None, float, bool]] = OrderedDict()
         self._budgeted: dict[str, KeyInfo] = {}  # the cached keys with a max_budget: their spend is refreshed
         self._mark: int | None = None  # the newest key change number the cache has caught up with
         self.refreshes = 0  # refreshes done: a lookup read while one ran is not cached (it may have missed it)
         self._watcher: asyncio.Task | None = None
+        self.refresh_failing_since: float | None = None  # loop time the key refresh began failing (None: working)
         self._periods: dict[str, tuple[str, Any]] = {}  # key id -> (budget_duration, anchor), for keys with one
 
     def open_in_background(self) -> None:
@@ -131,7 +134,7 @@ class Store:
         h = hash_key(presented)
         now = asyncio.get_running_loop().time()
         hit = self._cache.get(h)
-        if hit is not None and (hit[0] is not None or now - hit[1] < KEY_TTL):
+        if hit is not None and ((hit[0] is not None and hit[2]) or now - hit[1] < KEY_TTL):
             self._cache.move_to_end(h)
             return hit[0]
         await self.wait()
@@ -143,13 +146,13 @@ class Store:
             if hit is not None:
                 # the database went away: a key this instance has already seen keeps its last known state
                 # (a revoked key stays refused) and is asked about again after KEY_TTL, not on every request
-                self._cache[h] = (hit[0], now)
+                self._cache[h] = (hit[0], now, False)
                 return hit[0]
             raise StoreUnavailable(f"the database is not available ({e.__class__.__name__}); "
                                    "virtual keys cannot be checked right now") from None
         self._observe(info)
-        if self._mark is not None and self.refreshes == seen:  # else a refresh may have passed a change by
-            self._put(h, info, now)
+        # kept current only if no refresh ran while it was read (that one may have passed its change by)
+        self._put(h, info, now, self._mark is not None and self.refreshes == seen)
         return info
 
     def _observe(self, info: KeyInfo | None) -> None:
@@ -163,8 +166,8 @@ class Store:
             self._periods.pop(info.id, None)
             self.ledger.observe(info.id, info.spend)
 
-    def _put(self, h: str, info: KeyInfo | None, now: float) -> None:
-        self._cache[h] = (info, now)
+    def _put(self, h: str, info: KeyInfo | None, now: float, current: bool) -> None:
+        self._cache[h] = (info, now, current)
         self._cache.move_to_end(h)
         if info is not None and info.max_budget is not None:
             self._budgeted[h] = info
@@ -177,18 +180,17 @@ class Store:
     async def _watch(self) -> None:
         """Refresh the cached keys every KEY_TTL seconds while the server runs; a failure (the database away)
         keeps every cached key as it was, and is tried again next time."""
-        failing = False
         while True:
             try:
                 await self.refresh()
-                if failing:
-                    log.info("store: key refresh works again")
-                failing = False
+                if self.refresh_failing_since is not None:
+                    log.info("store: virtual keys are refreshed again")
+                self.refresh_failing_since = None
             except Exception as e:
-                if not failing:
+                if self.refresh_failing_since is None:
                     log.warning("store: cannot refresh virtual keys (%s); cached keys keep their last state",
                                 e.__class__.__name__)
-                failing = True
+                    self.refresh_failing_since = asyncio.get_running_loop().time()
             await asyncio.sleep(KEY_TTL)
 
     async def refresh(self) -> None:
@@ -206,7 +208,7 @@ class Store:
                     self._mark = max(self._mark, info.version)
                     hit = self._cache.get(h)
                     if hit is not None and (hit[0] is None or hit[0].version < info.version):
-                        self._cache[h] = (info, now)
+                        self._cache[h] = (info, now, True)
                         if info.max_budget is not None:
                             self._budgeted[h] = info
                         else:
