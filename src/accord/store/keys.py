@@ -6,12 +6,13 @@ force, and the check runs on every request.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import math
 import re
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
@@ -286,19 +287,19 @@ class Keys:
         async with self.db.session() as s:
             return int(await s.scalar(select(KeyClock.version).where(KeyClock.id == 1)) or 0)
 
-    async def changed(self, since: int, limit: int = 1000) -> list[tuple[str, KeyInfo]]:
+    async def changed(self, since: int, limit: int = 1000) -> Sequence[tuple[str, KeyInfo]]:
         """Keys changed after change number `since` (up to `limit`, oldest change first), with their hashes."""
         async with self.db.session() as s:
             q = select(VirtualKey).where(VirtualKey.version > since).order_by(VirtualKey.version).limit(limit)
             return [(r.key_hash, await self._info(s, r)) for r in (await s.execute(q)).scalars().all()]
 
-    async def spends(self, keys: list[KeyInfo], at: datetime) -> dict[str, float]:
+    async def spends(self, keys: Sequence[KeyInfo], at: datetime) -> dict[str, float]:
         """What each key has spent as the database holds it, by ledger account (its period's at `at`, with a
         budget_duration): other instances' spend, for the budgets of keys this one has cached. A few queries for
         any number of keys (one per CHUNK keys, and per period start)."""
         out: dict[str, float] = {}
         whole = [k.id for k in keys if not k.budget_duration]
-        periods: dict[str, list[str]] = {}  # first day -> key ids
+        periods: dict[str, builtins.list[str]] = {}  # first day -> key ids (`list` is Keys.list in here)
         for k in keys:
             if k.budget_duration:
                 start, _ = budgets.period(k.budget_duration, k.created_at, at)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Any
 
 from .. import budgets, metrics
@@ -63,7 +63,10 @@ class Store:
         self._cache: OrderedDict[str, tuple[KeyInfo | None, float, bool]] = OrderedDict()
         self._budgeted: dict[str, KeyInfo] = {}  # the cached keys with a max_budget: their spend is refreshed
         self._mark: int | None = None  # the newest key change number the cache has caught up with
-        self.refreshes = 0  # refreshes done: a lookup read while one ran is not cached (it may have missed it)
+        self.refreshes = 0  # refreshes done
+        # what the latest refreshes saw change (key hash -> change number; None: the first, which saw nothing),
+        # to tell whether a lookup read while they ran missed a change they passed by (its key not cached yet)
+        self._recent: deque[dict[str, int] | None] = deque(maxlen=8)
         self._watcher: asyncio.Task | None = None
         self.refresh_failing_since: float | None = None  # loop time the key refresh began failing (None: working)
         self._periods: dict[str, tuple[str, Any]] = {}  # key id -> (budget_duration, anchor), for keys with one
@@ -151,9 +154,17 @@ class Store:
             raise StoreUnavailable(f"the database is not available ({e.__class__.__name__}); "
                                    "virtual keys cannot be checked right now") from None
         self._observe(info)
-        # kept current only if no refresh ran while it was read (that one may have passed its change by)
-        self._put(h, info, now, self._mark is not None and self.refreshes == seen)
+        self._put(h, info, now, self._vouched(h, info, seen))
         return info
+
+    def _vouched(self, h: str, info: KeyInfo | None, seen: int) -> bool:
+        """Whether the refresh will keep a lookup current: read once it had a mark, with no change to this key
+        newer than the read passed by a refresh that ran meanwhile (it was not cached to be updated then)."""
+        ran = self.refreshes - seen
+        if self._mark is None or ran > len(self._recent):
+            return False
+        version = info.version if info is not None else -1
+        return all(c is not None and c.get(h, -1) <= version for c in list(self._recent)[len(self._recent) - ran:])
 
     def _observe(self, info: KeyInfo | None) -> None:
         """A key as read: its budget period, and the spend the database holds for it, to the ledger."""
@@ -200,12 +211,17 @@ class Store:
         assert self.keys is not None
         if self._mark is None:
             self._mark = await self.keys.clock()  # nothing is cached yet: only later changes matter
-        else:
+            self._recent.append(None)
+            self.refreshes += 1
+            return
+        seen: dict[str, int] = {}
+        try:
             while True:
                 rows = await self.keys.changed(self._mark, limit=1000)
                 now = asyncio.get_running_loop().time()
                 for h, info in rows:
                     self._mark = max(self._mark, info.version)
+                    seen[h] = info.version
                     hit = self._cache.get(h)
                     if hit is not None and (hit[0] is None or hit[0].version < info.version):
                         self._cache[h] = (info, now, True)
@@ -216,10 +232,12 @@ class Store:
                         self._observe(info)
                 if len(rows) < 1000:
                     break
+        finally:  # counted even when it failed part-way: the mark may have moved
+            self._recent.append(seen)
+            self.refreshes += 1
         if self._budgeted:
             for account, spend in (await self.keys.spends(list(self._budgeted.values()), budgets.now())).items():
                 self.ledger.observe(account, spend)
-        self.refreshes += 1
 
     def forget(self) -> None:
         """Drop cached keys (after this instance changed one: it sees its own change at once)."""
