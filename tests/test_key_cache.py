@@ -135,3 +135,22 @@ def test_spend_through_one_instance_counts_on_the_other(ab, upstream):
     wait_for(lambda: refused(b, key), "B to see the spend made through A")
     assert written() == 3  # exactly the 3 that fit were served
     assert lookups.n == 1  # A read the key once; the rest came with its refreshes
+
+
+def test_the_cache_is_bounded_and_drops_the_least_recently_used(gateway_factory, upstream, database_url,
+                                                                monkeypatch):
+    from accord.store import live
+
+    monkeypatch.setattr(live, "MAX_KEYS", 2)
+    gw = make_gw(gateway_factory, upstream, database_url)
+    keys = [admin(gw, "/key/generate", {"key_alias": f"k{i}"})["key"] for i in range(3)]
+    lookups = Lookups(gw)
+    two_refreshes(gw)  # the refresh has its mark: what is read from now on is kept
+    for key in keys:
+        ask(gw, key)
+    assert lookups.n == 3
+    ask(gw, keys[2])  # the newest two are kept
+    ask(gw, keys[1])
+    assert lookups.n == 3
+    ask(gw, keys[0])  # the oldest was dropped: read again
+    assert lookups.n == 4
