@@ -6,12 +6,13 @@ force, and the check runs on every request.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import math
 import re
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
@@ -22,7 +23,7 @@ from .. import budgets
 from ..errors import BadRequest
 from ..router import check_model_name
 from .db import Database
-from .models import UsageDaily, VirtualKey
+from .models import KeyClock, UsageDaily, VirtualKey
 
 PREFIX = "sk-acc-"
 
@@ -146,6 +147,7 @@ class KeyInfo:
     max_price: float | None = None  # $ one request may cost at most (its worst case)
     period_spend: float | None = None  # spent in the current period, with a budget_duration (as read)
     period_start: datetime | None = None  # the start of the period period_spend is of
+    version: int = 0  # key_clock's number at the key's last change (Store's cache keeps the newest it has seen)
 
     @classmethod
     def of(cls, row: VirtualKey, period_spend: float | None = None, period_start: datetime | None = None) -> KeyInfo:
@@ -154,7 +156,7 @@ class KeyInfo:
             max_budget=row.max_budget, spend=row.spend or 0.0, rpm_limit=row.rpm_limit, tpm_limit=row.tpm_limit,
             expires_at=_aware(row.expires_at), revoked_at=_aware(row.revoked_at), created_at=_aware(row.created_at),
             metadata=row.meta or {}, budget_duration=row.budget_duration, max_price=row.max_price,
-            period_spend=period_spend, period_start=period_start,
+            period_spend=period_spend, period_start=period_start, version=row.version or 0,
         )
 
     def account(self, at: datetime) -> str:
@@ -264,14 +266,62 @@ class Keys:
             for k, v in values.items():
                 setattr(row, k, v)
             row.updated_at = datetime.now(timezone.utc)
+            row.version = await _tick(s)
             return await self._info(s, row)
 
     async def revoke(self, key_id: str) -> bool:
         async with self.db.session() as s, s.begin():
+            version = await _tick(s)  # taken first: the clock row's lock orders the whole change
             res = await s.execute(update(VirtualKey).where(VirtualKey.id == key_id, VirtualKey.revoked_at.is_(None))
-                                  .values(revoked_at=datetime.now(timezone.utc), updated_at=datetime.now(timezone.utc)))
+                                  .values(revoked_at=datetime.now(timezone.utc), updated_at=datetime.now(timezone.utc),
+                                          version=version))
             return bool(res.rowcount)  # type: ignore[attr-defined]  # an UPDATE's Result is a CursorResult
 
     async def delete(self, key_id: str) -> bool:
         """LiteLLM's /key/delete: Accord revokes (usage keeps pointing at the key)."""
         return await self.revoke(key_id)
+
+    # ------------------------------------------------------------------ what a running instance's cache asks
+    async def clock(self) -> int:
+        """The number of the newest change to any key: a cache filled after reading it misses none after it."""
+        async with self.db.session() as s:
+            return int(await s.scalar(select(KeyClock.version).where(KeyClock.id == 1)) or 0)
+
+    async def changed(self, since: int, limit: int = 1000) -> Sequence[tuple[str, KeyInfo]]:
+        """Keys changed after change number `since` (up to `limit`, oldest change first), with their hashes."""
+        async with self.db.session() as s:
+            q = select(VirtualKey).where(VirtualKey.version > since).order_by(VirtualKey.version).limit(limit)
+            return [(r.key_hash, await self._info(s, r)) for r in (await s.execute(q)).scalars().all()]
+
+    async def spends(self, keys: Sequence[KeyInfo], at: datetime) -> dict[str, float]:
+        """What each key has spent as the database holds it, by ledger account (its period's at `at`, with a
+        budget_duration): other instances' spend, for the budgets of keys this one has cached. A few queries for
+        any number of keys (one per CHUNK keys, and per period start)."""
+        out: dict[str, float] = {}
+        whole = [k.id for k in keys if not k.budget_duration]
+        periods: dict[str, builtins.list[str]] = {}  # first day -> key ids (`list` is Keys.list in here)
+        for k in keys:
+            if k.budget_duration:
+                start, _ = budgets.period(k.budget_duration, k.created_at, at)
+                periods.setdefault(start.date().isoformat(), []).append(k.id)
+        async with self.db.session() as s:
+            for i in range(0, len(whole), CHUNK):
+                q = select(VirtualKey.id, VirtualKey.spend).where(VirtualKey.id.in_(whole[i:i + CHUNK]))
+                out.update((key_id, float(spend or 0.0)) for key_id, spend in (await s.execute(q)).all())
+            for day, ids in periods.items():
+                for i in range(0, len(ids), CHUNK):
+                    t = UsageDaily
+                    q = (select(t.key_id, func.sum(t.cost)).where(t.key_id.in_(ids[i:i + CHUNK]), t.day >= day)
+                         .group_by(t.key_id))
+                    out.update((f"{key_id}/{day}", float(total or 0.0)) for key_id, total in (await s.execute(q)).all())
+        return out
+
+
+CHUNK = 500  # ids in one IN (...): well under SQLite's and asyncpg's parameter limits
+
+
+async def _tick(s: Any) -> int:
+    """The next change number, in the caller's transaction: the clock row stays locked until it commits, so
+    changes become visible in the order of their numbers (on SQLite every write transaction is alone anyway)."""
+    await s.execute(update(KeyClock).where(KeyClock.id == 1).values(version=KeyClock.version + 1))
+    return int(await s.scalar(select(KeyClock.version).where(KeyClock.id == 1)))

@@ -95,6 +95,20 @@ class VirtualKey(Base):
     max_price: Mapped[float | None] = mapped_column(Float, nullable=True)  # $ a request may cost at most
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # key_clock's, at its last change
+
+    __table_args__ = (Index("ix_virtual_keys_version", "version"),)
+
+
+class KeyClock(Base):
+    """One row: the number the last change to any virtual key took (store/keys.py). Every change takes the next
+    one under this row's lock, so a change with number n is committed only after every change before it: an
+    instance that has seen everything up to n needs only the rows above n."""
+
+    __tablename__ = "key_clock"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class UsageRecord(Base):
