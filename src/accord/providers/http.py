@@ -103,16 +103,18 @@ async def post(
     return resp
 
 
-LOCAL_LIMITS = frozenset({errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL})  # this host's, not the upstream's
-LOCAL_WAIT_MAX = 0.5  # seconds between tries while this process is out of sockets
+# this process's (and host's) own descriptors, not the upstream's fault; EADDRNOTAVAIL is left out: it also
+# means an address that cannot be reached from here, a config error that must fail at once
+LOCAL_LIMITS = frozenset({errno.EMFILE, errno.ENFILE})
+LOCAL_WAIT_MAX = 0.5  # seconds between tries while this process is out of descriptors
 
 
 async def _send(session: aiohttp.ClientSession, url: str, payload: bytes, headers: dict,
                 timeout: aiohttp.ClientTimeout, default_total: float) -> aiohttp.ClientResponse:
-    """POST; a connection this process cannot open for want of its own resources (out of file descriptors or
-    local ports: thousands of open streams, each holding two sockets) waits for one to free up, as an accept
-    queue would, rather than failing the request as an unreachable upstream and cooling a healthy deployment
-    down. Bounded by the attempt's total time; the upstream's own connect time-out is unchanged."""
+    """POST; a connection this process cannot open for want of its own file descriptors (thousands of open
+    streams, each holding two sockets) waits for one to free up, as an accept queue would, rather than failing
+    the request as an unreachable upstream and cooling a healthy deployment down. Bounded by the attempt's total
+    time; the upstream's own connect time-out is unchanged."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + (timeout.total or default_total)
     pause = 0.01
@@ -123,7 +125,7 @@ async def _send(session: aiohttp.ClientSession, url: str, payload: bytes, header
             if e.os_error.errno not in LOCAL_LIMITS or loop.time() + pause > deadline:
                 raise
             if pause == 0.01:
-                log.warning("out of local sockets (%s) while connecting to %s:%s: waiting for a connection to "
+                log.warning("out of file descriptors (%s) while connecting to %s:%s: waiting for a connection to "
                             "close; raise the open-file limit (ulimit -n) for more streams at once",
                             errno.errorcode.get(e.os_error.errno, e.os_error.errno), e.host, e.port)
         await asyncio.sleep(pause)  # a resource wait, not an upstream backoff: other streams end and free theirs
