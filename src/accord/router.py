@@ -54,7 +54,7 @@ class DeploymentState:
     """Live health of one deployment (shown by /health and the dashboard)."""
 
     in_flight: int = 0
-    fails: list[float] = field(default_factory=list)
+    fails: deque[float] = field(default_factory=deque)  # the latest failures (at most allowed_fails), oldest first
     cooldown_until: float = 0.0
     last_error: str | None = None
     latency: float | None = None  # moving average of seconds per successful call
@@ -394,7 +394,11 @@ class Router:
         st.last_error_at = time.time()
         if not e.retryable:
             return  # the request was bad, not the deployment
-        st.fails = [t for t in st.fails if now - t < FAIL_WINDOW] + [now]
+        # only the last `allowed_fails` failures can decide a cooldown: keeping no more makes a failover O(1),
+        # where a list of every failure in the window grew by one per request while cooldowns were off
+        st.fails.append(now)
+        while st.fails and (now - st.fails[0] >= FAIL_WINDOW or len(st.fails) > self.settings.allowed_fails):
+            st.fails.popleft()
         if len(st.fails) >= self.settings.allowed_fails and self.settings.cooldown_time > 0:
             st.cooldown_until = now + self.settings.cooldown_time
             st.fails.clear()

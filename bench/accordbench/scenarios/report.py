@@ -181,7 +181,18 @@ def s4(res: dict[str, Any]) -> str:
     notes = ("\n\nWhat went wrong: " + " — ".join(wrongs) + ".") if wrongs else ""
     return _t(rows) + notes + (f"\n\nEach stream: {z['open_chunks']} chunks {z['open_pace_ms']:g} ms apart; opened 256 at "
                        "a time, all held until they end; RSS (server and its workers) sampled once all are open, "
-                       f"less RSS before, divided by the streams open then. fd limit raised to {res['settings']['fd_limit']:,}.")
+                       f"less RSS before, divided by the streams open then. fd limit raised to {res['settings']['fd_limit']:,}."
+                       + _fd_ceiling(res["settings"]["fd_limit"], z["open_streams"]))
+
+
+def _fd_ceiling(fds: int, streams: int) -> str:
+    """A proxy holds two sockets per stream (client and upstream); under a hard limit too low for that, some
+    streams can only open as others end, whatever the proxy does (direct needs one each)."""
+    if fds >= 2 * streams + 100:
+        return ""
+    return (f" That is too few for a proxy to hold all {streams:,} at once (two sockets each, besides its own "
+            "descriptors; the hard limit could not be raised here): a proxy's last few streams open only as the first "
+            "end, so its \"open at once\" stays short of direct's and its \"time to open all\" includes that wait.")
 
 
 def s5(res: dict[str, Any]) -> str:

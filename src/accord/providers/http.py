@@ -6,6 +6,7 @@ aiohttp rather than httpx on this path: it is measured faster under concurrency 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable
@@ -103,7 +104,7 @@ async def post(
     headers = with_url_credentials(dep, headers)
     session, target = pools.target(url)
     try:
-        resp = await session.post(target, data=payload, headers=headers, timeout=timeout)
+        resp = await _send(session, target, payload, headers, timeout, pools.request_timeout)
     except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
         raise timeout_error(dep, "before answering") from None
     except aiohttp.ClientError as e:
@@ -122,6 +123,35 @@ async def post(
         raise upstream_error(dep, resp.status, raw, resp.headers)
     resp.accord_limit = pools.max_response  # type: ignore[attr-defined]  # read by read_json / sse_data
     return resp
+
+
+# this process's (and host's) own descriptors, not the upstream's fault; EADDRNOTAVAIL is left out: it also
+# means an address that cannot be reached from here, a config error that must fail at once
+LOCAL_LIMITS = frozenset({errno.EMFILE, errno.ENFILE})
+LOCAL_WAIT_MAX = 0.5  # seconds between tries while this process is out of descriptors
+
+
+async def _send(session: aiohttp.ClientSession, url: str | URL, payload: bytes, headers: dict,
+                timeout: aiohttp.ClientTimeout, default_total: float) -> aiohttp.ClientResponse:
+    """POST; a connection this process cannot open for want of its own file descriptors (thousands of open
+    streams, each holding two sockets) waits for one to free up, as an accept queue would, rather than failing
+    the request as an unreachable upstream and cooling a healthy deployment down. Bounded by the attempt's total
+    time; the upstream's own connect time-out is unchanged."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + (timeout.total or default_total)
+    pause = 0.01
+    while True:
+        try:
+            return await session.post(url, data=payload, headers=headers, timeout=timeout)
+        except aiohttp.ClientConnectorError as e:
+            if e.os_error.errno not in LOCAL_LIMITS or loop.time() + pause > deadline:
+                raise
+            if pause == 0.01:
+                log.warning("out of file descriptors (%s) while connecting to %s:%s: waiting for a connection to "
+                            "close; raise the open-file limit (ulimit -n) for more streams at once",
+                            errno.errorcode.get(e.os_error.errno, e.os_error.errno), e.host, e.port)
+        await asyncio.sleep(pause)  # a resource wait, not an upstream backoff: other streams end and free theirs
+        pause = min(pause * 2, LOCAL_WAIT_MAX)
 
 
 async def read_body(resp: aiohttp.ClientResponse, dep: Deployment, limit: int) -> bytes:
