@@ -1,5 +1,5 @@
 """Every `accord` command and sub-command, walked from the click group itself, so a new command is covered
-by `--help` checks without anyone listing it (used by tests/test_cli_help.py and .ci/smoke-install).
+by `--help` checks without anyone listing it (used by tests/cli/test_help.py and .ci/smoke-install).
 
 Only click and accord are imported: it runs in a bare `pip install .` venv too
 (`python tests/cli_commands.py` prints one command path per line).

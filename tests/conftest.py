@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+# Test folders mirror src/accord's packages; a test module may use another's helpers by name from any folder
+# (`from test_main import run`), whichever pytest collected first
+sys.path.extend(str(d) for d in sorted(Path(__file__).parent.iterdir())
+                if d.is_dir() and any(d.glob("test_*.py")) and not (d / "__init__.py").exists())
 
 from fakes import FakeUpstream, ServerThread
 

@@ -163,3 +163,13 @@ def test_no_import_cycles(tmp_path, monkeypatch):
     check_the_reader(tmp_path, monkeypatch)  # a cycle hidden in a function or under TYPE_CHECKING is found
     found = cycles(imports(modules()))
     assert found == [], f"{len(found)} import cycles: {found}"
+
+
+def test_test_folders_mirror_the_packages() -> None:
+    """tests/<package>/test_<module>.py for what one package holds; besides those, only the cross-cutting
+    folders (attacks, faults and load, end-to-end runs of real CLIs) and tests of top-level modules."""
+    tests = Path(__file__).parent
+    packages = {p.name for p in SRC.iterdir() if (p / "__init__.py").exists()}
+    folders = {d.name for d in tests.iterdir() if d.is_dir() and any(d.glob("test_*.py"))}
+    assert folders - packages <= {"security", "reliability", "e2e"}, folders - packages
+    assert folders & packages, "no test folder mirrors a package"

@@ -14,13 +14,13 @@ import httpx2
 import openai
 import orjson
 import pytest
-from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import MASTER_KEY, basic_config
 from fakes import Reply, free_port
 from faults import FaultServer
+from mcp import Client
 from panelkit import chair_json, kind
 from waiting import wait_for
 

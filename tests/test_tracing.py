@@ -12,12 +12,12 @@ from pathlib import Path
 import httpx2
 import openai
 import pytest
-from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from conftest import MASTER_KEY
 from fakes import Reply
 from faults import FaultServer
+from mcp import Client
 from panelkit import chair_json, kind
 from waiting import wait_for
 

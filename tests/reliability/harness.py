@@ -255,8 +255,9 @@ async def stream_load(url: str, key: str, clients: int, seconds: float, chunks: 
 async def mcp_consensus_calls(url: str, key: str, calls: int, question: str = "Ship on Friday?") -> dict:
     """`calls` concurrent `consensus` tool calls, each in its own MCP session over streamable HTTP."""
     import httpx2
-    from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
+
+    from mcp import Client
 
     ok = 0
     failures: list[str] = []

@@ -12,13 +12,13 @@ from pathlib import Path
 import httpx
 import jsonschema
 import pytest
-from mcp import Client
 
 from accord.config import parse
 from accord.gateway.openapi import ERROR
 from accord.mcp.server import build
 from accord.mcp.state import State
 from conftest import MASTER_KEY, basic_config
+from mcp import Client
 from panelkit import panel_config
 
 AUTH = {"Authorization": f"Bearer {MASTER_KEY}", "Content-Type": "application/json"}

@@ -7,10 +7,10 @@ from __future__ import annotations
 import socket
 
 import httpx
+from test_reload import MASTER, Server, write
 
 from conftest import MASTER_KEY
 from fakes import free_port
-from test_ops import MASTER, Server, write
 from waiting import DEADLINE, wait_for
 
 AUTH = {"Authorization": f"Bearer {MASTER_KEY}"}

@@ -19,7 +19,6 @@ from pathlib import Path
 import httpx
 import httpx2
 import pytest
-from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from accord.config import load
@@ -27,6 +26,7 @@ from accord.mcp.server import build
 from accord.mcp.state import State
 from conftest import MASTER_KEY
 from fakes import Reply
+from mcp import Client
 from panelkit import panel_config
 from waiting import async_wait_for
 

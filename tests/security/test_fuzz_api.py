@@ -27,7 +27,7 @@ from starlette.routing import Route
 from accord.gateway.openapi import ANTHROPIC_ERROR, ERROR
 from conftest import MASTER_KEY, basic_config
 
-NOT_IN_SPEC = {"/openapi.json", "/mcp"}  # the spec itself; MCP's JSON-RPC (tests/test_mcp_transports.py)
+NOT_IN_SPEC = {"/openapi.json", "/mcp"}  # the spec itself; MCP's JSON-RPC (tests/mcp/test_transports.py)
 EXAMPLES = int(os.environ.get("ACCORD_FUZZ_EXAMPLES", "12"))
 
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 import httpx2
 import pytest
-from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from fakes import Reply, free_port
+from mcp import Client
 from serving import ACCORD, serving
 from waiting import wait_for
 

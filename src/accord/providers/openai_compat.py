@@ -62,7 +62,7 @@ def prepare(dep: Deployment, body: dict) -> dict:
     """Apply the deployment's defaults, model id, extra body and vendor quirks to a client body (in place).
 
     Each quirk below is one a vendor's documentation demands; tests/strict/openai_family.py enforces the rule
-    it answers and tests/test_vendor_quirks.py fails without it."""
+    it answers and tests/providers/test_vendors.py fails without it."""
     if dep.params:
         for k, v in dep.params.items():
             body.setdefault(k, v)
