@@ -13,9 +13,9 @@ import sys
 import httpx
 import openai
 import pytest
+from test_cli_serve import Served
 
 from fakes import Reply, free_port
-from test_cli_serve import Served
 
 STREAMS = 60
 TEXT = "0123456789abcdef" * 3  # six chunks of eight characters
