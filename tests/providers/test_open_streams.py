@@ -13,7 +13,7 @@ import sys
 import httpx
 import openai
 import pytest
-from test_cli_serve import Served
+from test_serve import Served
 
 from fakes import Reply, free_port
 
