@@ -77,7 +77,7 @@ def test_user_scope_merges_claude_json(home, tmp_path):
 def test_install_replaces_pals_entry_keeping_a_backup(home, config, tmp_path):
     """After `accord import`, Claude Code runs one server: PAL's entry (the uvx `bash -c` launcher of PAL's README,
     here under another name, and one for this folder) goes, the file's previous state stays in a backup."""
-    setup = json.loads((Path(__file__).parents[2] / "data" / "replaced_setup" / "mcp.json").read_text())
+    setup = json.loads((Path(__file__).parents[1] / "data" / "replaced_setup" / "mcp.json").read_text())
     cwd = str(tmp_path.absolute())
     before = {"numStartups": 7, "mcpServers": {"multi-model": setup["mcpServers"]["pal"],
                                                "github": setup["mcpServers"]["github"]},

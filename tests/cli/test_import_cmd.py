@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 ACCORD = shutil.which("accord", path=str(Path(sys.executable).parent)) or "accord"
-DATA = Path(__file__).parents[2] / "data"
+DATA = Path(__file__).parents[1] / "data"
 LITELLM, PAL_MODELS, PAL_ENV = DATA / "litellm_reference.yaml", DATA / "pal_custom_models.json", DATA / "pal.env"
 
 

@@ -11,7 +11,7 @@ from accord import config
 from accord.errors import ConfigError
 from fakes import FakeUpstream, ServerThread
 
-DATA = Path(__file__).parents[2] / "data"
+DATA = Path(__file__).parents[1] / "data"
 
 
 def err(text: str) -> str:
