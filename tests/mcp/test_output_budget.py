@@ -17,7 +17,7 @@ from fakes import Reply
 from mcp import Client
 from panelkit import chair_json, panel_config, responder
 
-SIZE = 200_000
+SIZE = 80_000  # characters per answer: ten or more pages of CJK, several of English, each page within budget
 ENCODINGS = [bpe_openai.get_encoding("cl100k_base"), bpe_openai.get_encoding("o200k_base")]
 CLAUDE_CODE_WARNS = 10_000
 

@@ -54,7 +54,7 @@ class Sizes:
     def quick(cls) -> Sizes:
         return cls(contexts=(1_000, 10_000), latency_s=0.5, tool_chunks=5, tool_pace_ms=10.0, stream_runs=3,
                    hol_tokens=10_000, hol_streams=4, big_event_mb=2.0, open_streams=200, open_chunks=3,
-                   open_pace_ms=300.0, keys=100, frontier_workers=(1, 2), frontier_c=(1, 4, 16), frontier_s=0.5)
+                   open_pace_ms=300.0, keys=100, frontier_workers=(1, 2), frontier_c=(1, 16), frontier_s=0.3)
 
 
 def upstream_models(z: Sizes) -> dict[str, str]:
