@@ -240,17 +240,8 @@ README = targets.BENCH / "README.md"
 
 
 def update_readme(section: str, text: str) -> None:
-    """Replace the text between `<!-- section:start -->` and `<!-- section:end -->` in bench/README.md."""
-    start, end = f"<!-- {section}:start -->", f"<!-- {section}:end -->"
-    try:
-        doc = README.read_text()
-    except OSError:
-        return
-    if start not in doc or end not in doc:
-        return
-    head, rest = doc.split(start, 1)
-    _, tail = rest.split(end, 1)
-    README.write_text(f"{head}{start}\n{text.strip()}\n{end}{tail}")
+    """Replace a section of bench/README.md (update_section)."""
+    update_section(README, section, text)
 
 
 def _metrics_overhead(a: argparse.Namespace) -> int:
