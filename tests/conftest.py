@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,6 +49,25 @@ def upstream_server() -> Iterator[FakeUpstream]:
 def upstream(upstream_server: FakeUpstream) -> FakeUpstream:
     upstream_server.reset()
     return upstream_server
+
+
+@pytest.fixture
+async def engine(upstream: FakeUpstream, tmp_path: Path) -> AsyncIterator[Any]:
+    """The consensus engine on panelkit's panel config, through a real router to the fake upstream, threads in
+    SQLite (the engine tests that need sockets)."""
+    from accord.config import parse
+    from accord.consensus.callers import LocalModels
+    from accord.consensus.runner import Engine
+    from accord.router import Router
+    from accord.store.db import Database
+    from accord.store.threads import ThreadStore
+    from panelkit import panel_config
+
+    router = Router(parse(panel_config(upstream.url)))
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/t.db")
+    yield Engine(LocalModels(router), ThreadStore(db))
+    await router.close()
+    await db.close()
 
 
 def basic_config(upstream_url: str, master_key: str | None = MASTER_KEY, extra: str = "") -> str:

@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from accord.config import parse
 from accord.consensus import extract, rank
-from accord.consensus.callers import LocalModels
 from accord.consensus.runner import Engine
 from accord.consensus.types import Member, Request
 from accord.consensus.vote import plurality
 from accord.errors import UpstreamError
-from accord.router import Router
-from accord.store.db import Database
-from accord.store.threads import ThreadStore
 from fakemodel import FakeModels, Sent, kind, script
 from fakes import Reply
-from panelkit import UPSTREAM, chair_json, panel_config, responder
+from panelkit import UPSTREAM, chair_json, responder
 
 U = None  # unreadable
 
@@ -199,15 +194,6 @@ def test_a_tie_does_not_favour_the_first_seat():
 
 
 # ------------------------------------------------------------------------------------- through the engine
-@pytest.fixture
-async def engine(upstream, tmp_path):
-    router = Router(parse(panel_config(upstream.url)))
-    db = Database(f"sqlite+aiosqlite:///{tmp_path}/t.db")
-    yield Engine(LocalModels(router), ThreadStore(db))
-    await router.close()
-    await db.close()
-
-
 @pytest.fixture
 def models() -> FakeModels:
     return FakeModels(UPSTREAM)

@@ -5,28 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from accord.config import parse
-from accord.consensus.callers import LocalModels
 from accord.consensus.report import markdown
-from accord.consensus.runner import Engine
 from accord.consensus.types import Member, Request
-from accord.router import Router
-from accord.store.db import Database
-from accord.store.threads import ThreadStore
 from fakes import Reply
-from panelkit import chair_json, kind, panel_config, responder
+from panelkit import chair_json, kind, responder
 
 SEATS = [Member("deepseek"), Member("qwen"), Member("kimi")]
 LABELS = ["deepseek", "qwen", "kimi"]
-
-
-@pytest.fixture
-async def engine(upstream, tmp_path):
-    router = Router(parse(panel_config(upstream.url)))
-    db = Database(f"sqlite+aiosqlite:///{tmp_path}/t.db")
-    yield Engine(LocalModels(router), ThreadStore(db))
-    await router.close()
-    await db.close()
 
 
 def scripted(first: dict[str, str], later: dict[str, str]):

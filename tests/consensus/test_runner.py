@@ -22,15 +22,6 @@ from panelkit import UPSTREAM, chair_json, choice, panel_config, question, respo
 
 
 @pytest.fixture
-async def engine(upstream, tmp_path):
-    router = Router(parse(panel_config(upstream.url)))
-    db = Database(f"sqlite+aiosqlite:///{tmp_path}/t.db")
-    yield Engine(LocalModels(router), ThreadStore(db))
-    await router.close()
-    await db.close()
-
-
-@pytest.fixture
 def models() -> FakeModels:
     """The panel config's five models, in memory: no sockets, a call history to assert on."""
     return FakeModels(UPSTREAM, aliases={"q": "qwen", "fast": "gpt"})
