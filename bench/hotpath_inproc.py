@@ -24,13 +24,20 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 
 
-def child(cfg: str, n: int, stream: bool, words: int, profile: str = "") -> None:
+def child(cfg: str, n: int, stream: bool, words: int, profile: str = "", log_level: str = "") -> None:
     import orjson
 
     from accord.config import load
-    from accord.gateway import create_app
+    try:
+        from accord.app import create_app
+    except ImportError:  # a checkout from before the app moved out of the gateway
+        from accord.gateway import create_app  # type: ignore[attr-defined,no-redef]
     from accord.gateway.gcpolicy import tune_for_serving
 
+    if log_level:  # as `accord serve` sets it up: one access-log line per request on stderr at info
+        from accord import logs
+
+        logs.setup(log_level)
     app = create_app(load(cfg))
     tune_for_serving()
     content = " ".join(["word"] * words) if words else "hi"
@@ -105,10 +112,12 @@ def main() -> None:
     ap.add_argument("--src", action="append", default=[], help="another checkout's src to alternate with")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--profile", default="", help="write a cProfile of this checkout's measured run to this file")
+    ap.add_argument("--log-level", default="", help="set logging up as `accord serve --log-level` does (info: with "
+                    "the access log; stderr goes to a pipe this process reads, as a service manager's would)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        child(a.child, a.n, a.stream, a.words, a.profile)
+        child(a.child, a.n, a.stream, a.words, a.profile, a.log_level)
         return
     sys.path.insert(0, str(BENCH))
     from accordbench.targets import accord_config, clean_env, fake_upstream
@@ -127,6 +136,8 @@ def main() -> None:
                 argv = [sys.executable, __file__, "--child", str(cfg), "-n", str(a.n), "--words", str(a.words)]
                 if a.profile and not src:
                     argv += ["--profile", a.profile]
+                if a.log_level:
+                    argv += ["--log-level", a.log_level]
                 out = subprocess.run(argv + (["--stream"] if a.stream else []), env=env, capture_output=True,
                                      text=True)
                 line = (out.stdout.strip().splitlines() or [out.stderr.strip()[-300:]])[-1]

@@ -6,11 +6,13 @@ serving a request carries it without passing it around.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import re
 import sys
 import time
+from typing import IO, Any
 
 import orjson
 
@@ -74,6 +76,20 @@ class TextFormatter(logging.Formatter):
     """One line per record, whatever its fields hold; a traceback follows on lines of its own, indented, so no
     text inside it can pass for a record."""
 
+    _second: int = -1
+    _stamp: str = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """logging's own text (`2026-12-01 20:45:36,123`, local time), the date and time part built once per
+        second rather than per line: at a line per request it was a third of the line's cost."""
+        if datefmt:
+            return super().formatTime(record, datefmt)
+        second = int(record.created)
+        if second != self._second:
+            self._stamp = time.strftime(self.default_time_format, self.converter(record.created))
+            self._second = second
+        return f"{self._stamp},{int(record.msecs):03d}"
+
     def format(self, record: logging.LogRecord) -> str:
         if not hasattr(record, "request_id"):
             record.request_id = "-"
@@ -90,12 +106,22 @@ class TextFormatter(logging.Formatter):
 
 
 class JSONFormatter(logging.Formatter):
+    _second: int = -1
+    _stamp: str = ""
+
     def format(self, record: logging.LogRecord) -> str:
         return _scrub(self._format(record))
 
+    def _time(self, record: logging.LogRecord) -> str:
+        second = int(record.created)
+        if second != self._second:  # the date and time built once per second, not per line
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            self._second = second
+        return f"{self._stamp}.{int(record.msecs):03d}Z"
+
     def _format(self, record: logging.LogRecord) -> str:
         out = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "time": self._time(record),
             "level": record.levelname.lower(), "logger": record.name, "request_id": getattr(record, "request_id", "-"),
             "message": record.getMessage(),
         }
@@ -114,8 +140,75 @@ def formatter(fmt: str = "text") -> logging.Formatter:
     return JSONFormatter() if fmt == "json" else TextFormatter(TEXT)
 
 
+class TurnStream(logging.StreamHandler):
+    """A stream written once per event-loop turn: the lines a turn logs (at info, one per request, 64 requests
+    ending in one turn under load) leave in one write and flush, at the end of that turn, not one system call
+    each. Off the loop (start-up, another thread) a line is written at once, after any still pending, so the
+    order holds. Nothing waits: a pending line is written before the loop looks for new events."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        super().__init__(stream)
+        self._pending: list[str] = []
+        self._scheduled: asyncio.AbstractEventLoop | None = None  # the loop a write is scheduled on
+
+    def emit(self, record: logging.LogRecord) -> None:  # called holding self.lock (Handler.handle)
+        try:
+            line = self.format(record) + self.terminator
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+            return
+        self._pending.append(line)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._write()
+            return
+        if self._scheduled is not loop:
+            self._scheduled = loop
+            loop.call_soon(self._turn_end)
+
+    def _turn_end(self) -> None:
+        self.acquire()
+        try:
+            self._scheduled = None
+            self._write()
+        finally:
+            self.release()
+
+    def _write(self) -> None:
+        if not self._pending:
+            return
+        text = "".join(self._pending)
+        self._pending.clear()
+        try:
+            self.stream.write(text)
+            if hasattr(self.stream, "flush"):
+                self.stream.flush()
+        except Exception:
+            self.handleError(logging.makeLogRecord({"msg": "log write failed"}))
+
+    def flush(self) -> None:
+        """What is pending too (logging's shutdown at exit, a test reading the stream)."""
+        self.acquire()
+        try:
+            self._write()
+        finally:
+            self.release()
+        super().flush()
+
+
+def line(logger: logging.Logger, msg: str, args: tuple, fields: dict[str, Any] | None = None) -> None:
+    """An info line from a hot path (the access log): the record built and handed on directly, without
+    logging's search of the call stack for a file and line no format here shows. Filters and handlers as any."""
+    record = logger.makeRecord(logger.name, logging.INFO, "", 0, msg, args, None,
+                               extra=None if fields is None else {"fields": fields})
+    logger.handle(record)
+
+
 def setup(level: str = "info", fmt: str = "text") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = TurnStream(sys.stderr)
     handler.addFilter(_RequestId())
     handler.setFormatter(formatter(fmt))
     root = logging.getLogger()

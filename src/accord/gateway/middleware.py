@@ -29,7 +29,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.routing import Route
 
 from .. import metrics, tracing
-from ..logs import request_id
+from ..logs import line, request_id
 from .anthropic_shape import error_body, is_anthropic
 from .hosts import host_name
 
@@ -196,7 +196,6 @@ class RequestContext:
             metrics.request_ended(scope, status, started)
             if log.isEnabledFor(logging.INFO):
                 ms = (time.perf_counter() - started) * 1000
-                log.info("%s %s %s %.1f ms", scope["method"], scope["path"], status, ms,
-                         extra={"fields": {"method": scope["method"], "path": scope["path"], "status": status,
-                                           "ms": round(ms, 2)}})
+                line(log, "%s %s %s %.1f ms", (scope["method"], scope["path"], status, ms),
+                     {"method": scope["method"], "path": scope["path"], "status": status, "ms": round(ms, 2)})
             request_id.reset(token)
