@@ -30,7 +30,7 @@ from accordbench.procs import Server, free_port
 from accordbench.targets import BENCH, MASTER_KEY, accord_config, accord_executable, clean_env, fake_upstream
 
 
-def variant(name: str, work: Path, upstream: str) -> Server:
+def variant(name: str, work: Path, upstream: str, log_level: str = "") -> Server:
     if name == "lean":
         port = free_port()
         up_port = upstream.rsplit(":", 1)[1]
@@ -40,7 +40,7 @@ def variant(name: str, work: Path, upstream: str) -> Server:
     tag = name.replace(":", "_").replace("=", "_").replace("/", "_")
     cfg = work / f"{tag}.yaml"
     cfg.write_text(accord_config(upstream, port, 1) + "mcp:\n  http: false\n")
-    argv = [*accord_executable(), "serve", "-c", str(cfg)]
+    argv = [*accord_executable(), "serve", "-c", str(cfg), *(["--log-level", log_level] if log_level else [])]
     env: dict[str, str] = {}
     if name.startswith("env:"):
         k, _, v = name[4:].partition("=")
@@ -60,13 +60,15 @@ def main() -> None:
     ap.add_argument("--words", type=int, default=0,
                     help="instead: latency at c=1 of requests whose message has this many words (http.client)")
     ap.add_argument("--requests", type=int, default=300, help="with --words: requests per target and round")
+    ap.add_argument("--log-level", default="", help="accord serve --log-level (the config says warning; info: "
+                    "with an access-log line per request, to the server's log file)")
     a = ap.parse_args()
     clean_env()
     work = Path(tempfile.mkdtemp(prefix="accord-hotpath-"))
     up = fake_upstream(work, chunks=5, pace_ms=0)
     up.start()
     names = ["direct", *[v for v in a.variants.split(",") if v]]
-    servers = {n: variant(n, work, up.url) for n in names if n != "direct"}
+    servers = {n: variant(n, work, up.url, a.log_level) for n in names if n != "direct"}
     for s in servers.values():
         s.start()
     if a.words:

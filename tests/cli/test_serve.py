@@ -137,3 +137,26 @@ def test_a_stray_api_base_is_warned_at_start(tmp_path):
     out = served.wait_ready(port).stop()
     assert "DASHSCOPE_CN_API_BASE is set but no model uses provider `dashscope-cn`" in out
     assert "QWEN_API_BASE is set but Accord does not read it" in out and "DASHSCOPE_API_BASE" in out
+
+
+def test_access_log_is_one_timestamped_line_per_request_in_order(tmp_path):
+    """At the default log level each request is one line, in the order served, with logging's own timestamp
+    and the request's id; lines written once per loop turn (logs.TurnStream) are neither lost nor reordered,
+    and a burst of concurrent requests gives exactly one line each."""
+    import re
+    from concurrent.futures import ThreadPoolExecutor
+
+    port = free_port()
+    served = Served("--config", str(config(tmp_path, port, "mcp: {http: false}"))).wait_ready(port)
+    url = f"http://127.0.0.1:{port}/health/liveliness"
+    for i in range(5):
+        assert httpx.get(url, headers={"x-request-id": f"seq-{i}"}).status_code == 200
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: httpx.get(url, headers={"x-request-id": f"burst-{i}"}), range(40)))
+    out = served.stop()
+    line = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO accord\.access \[(\S+)\] GET /health/liveliness "
+                      r"200 \d+\.\d ms$")
+    ids = [m.group(1) for m in map(line.match, out.splitlines()) if m]
+    assert ids[:5] == [f"seq-{i}" for i in range(5)]
+    assert sorted(ids[5:]) == sorted(f"burst-{i}" for i in range(40))
+    assert out.index("burst-") < out.index("Shutting down")  # the loop's lines before the shutdown's
