@@ -10,6 +10,7 @@ import asyncio
 import contextvars
 import logging
 import re
+import select
 import sys
 import time
 from typing import IO, Any
@@ -140,6 +141,9 @@ def formatter(fmt: str = "text") -> logging.Formatter:
     return JSONFormatter() if fmt == "json" else TextFormatter(TEXT)
 
 
+ATOMIC_WRITE: int = getattr(select, "PIPE_BUF", 512)  # the most a pipe takes in one piece (Linux 4096, POSIX >= 512)
+
+
 class TurnStream(logging.StreamHandler):
     """A stream written once per event-loop turn: the lines a turn logs (at info, one per request, 64 requests
     ending in one turn under load) leave in one write and flush, at the end of that turn, not one system call
@@ -178,16 +182,31 @@ class TurnStream(logging.StreamHandler):
             self.release()
 
     def _write(self) -> None:
-        if not self._pending:
+        """The pending lines, in writes of at most PIPE_BUF bytes of whole lines: a pipe shared by several
+        workers (a service manager's, docker's) never interleaves a write that size with another's, so no line
+        is split by another process's, as with a write per line before."""
+        pending = self._pending
+        if not pending:
             return
-        text = "".join(self._pending)
-        self._pending.clear()
+        self._pending = []
+        group: list[str] = []
+        size = 0
         try:
-            self.stream.write(text)
-            if hasattr(self.stream, "flush"):
-                self.stream.flush()
+            for text in pending:
+                n = len(text) if text.isascii() else len(text.encode("utf-8", "replace"))
+                if group and size + n > ATOMIC_WRITE:
+                    self._put("".join(group))
+                    group, size = [], 0
+                group.append(text)
+                size += n
+            self._put("".join(group))
         except Exception:
             self.handleError(logging.makeLogRecord({"msg": "log write failed"}))
+
+    def _put(self, text: str) -> None:
+        self.stream.write(text)
+        if hasattr(self.stream, "flush"):
+            self.stream.flush()
 
     def flush(self) -> None:
         """What is pending too (logging's shutdown at exit, a test reading the stream)."""
