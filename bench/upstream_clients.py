@@ -5,8 +5,9 @@ upstream, one fresh process per variant and round (alternating), so the clients 
 
 Variants: `aiohttp` (as Accord's providers/http.py uses it: a headers dict, a ClientTimeout and a URL built
 once), `aiohttp-lean` (the same session with a DummyCookieJar, the headers merged once into a CIMultiDict),
-`aiohttp-direct` (`session._request` awaited directly, without `post`'s wrapper), `aiosonic` (its pooled
-HTTPClient, 1.3). Each reads the whole body (plain) or iterates it
+`aiohttp-direct` (`session._request` awaited directly, without `post`'s wrapper), `aiohttp-read` (a body of
+known length taken in one `readexactly`, as providers/http.py's `read_body` does since round 3, instead of by
+`iter_chunked`), `aiosonic` (its pooled HTTPClient, 1.3). Each reads the whole body (plain) or iterates it
 by chunk (stream), as the gateway does.
 """
 
@@ -39,6 +40,7 @@ def child(variant: str, url: str, n: int, stream: bool) -> None:
 
             lean = variant == "aiohttp-lean"
             direct = variant == "aiohttp-direct"
+            whole = variant == "aiohttp-read"
             session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30),
                 auto_decompress=True, skip_auto_headers=("User-Agent",),
@@ -57,6 +59,8 @@ def child(variant: str, url: str, n: int, stream: bool) -> None:
                 if stream:
                     async for _ in resp.content.iter_any():
                         pass
+                elif whole and resp.content_length is not None:  # a known length: one read of it
+                    await resp.content.readexactly(resp.content_length)
                 else:
                     async for _ in resp.content.iter_chunked(1 << 16):
                         pass

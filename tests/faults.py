@@ -7,6 +7,7 @@ plays every fault. Responses are written by hand, byte by byte, in OpenAI's wire
 from __future__ import annotations
 
 import asyncio
+import gzip
 import threading
 import time
 
@@ -15,7 +16,7 @@ import orjson
 FAULTS = ("500", "503", "429", "refused", "reset", "reset_mid_stream", "malformed", "truncated", "stall",
           "drip", "oversized")
 # answers that are not what was asked for, served by the same server (not in the matrix: each has its own test)
-ODD = ("whole_json", "whole_json_error", "not_http", "big_event", "big_event_cr")
+ODD = ("whole_json", "whole_json_error", "not_http", "big_event", "big_event_cr", "gzip", "gzip_bomb")
 TOOL_CALL = {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": '{"q": "x"}'}}
 
 
@@ -193,6 +194,12 @@ class FaultServer:
                 w(http_chunk(event[i:i + (1 << 14)]))
                 await writer.drain()
             w(http_chunk(chunk(None, "stop", sep) + b"data: [DONE]" + sep) + b"0\r\n\r\n")
+            await writer.drain()
+            return True
+        if fault in ("gzip", "gzip_bomb"):  # a compressed reply, its content-length the compressed size; _bomb:
+            text = "z" * ((self.oversize_mb << 20) if fault == "gzip_bomb" else 5000)  # inflates past the limit
+            body = gzip.compress(completion(text), 9)
+            w(head("200 OK", "application/json", len(body), "content-encoding: gzip\r\n") + body)
             await writer.drain()
             return True
         body = b'{"error": {"message": "unknown fault"}}'

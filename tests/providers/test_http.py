@@ -159,3 +159,20 @@ def test_anthropic_passthrough_frames_events_whose_lines_end_with_cr(upstream, g
     with c.messages.stream(model="m", max_tokens=10, messages=MESSAGES) as s:
         final = s.get_final_message()
     assert final.content[0].text == "Hello" and final.model == "m" and final.usage.output_tokens == 2
+
+
+# ------------------------------------------------------------------------------------------ compressed replies
+def test_a_gzip_reply_is_read_whole_once_inflated(faults, gateway_factory):
+    """Its content-length counts the compressed bytes: the answer is the inflated body, all of it."""
+    gw = gateway_factory(config(faults.url("gzip")))
+    reply = client(gw).chat.completions.create(model="m", messages=MESSAGES)
+    assert reply.choices[0].message.content == "z" * 5000
+
+
+def test_a_gzip_reply_that_inflates_past_the_limit_is_refused_by_name(faults, gateway_factory):
+    """A few KB on the wire, 3 MB inflated: the limit holds for what it inflates to."""
+    gw = gateway_factory(config(faults.url("gzip_bomb"), "  max_response_mb: 1"))
+    with pytest.raises(openai.APIStatusError) as e:
+        client(gw).chat.completions.create(model="m", messages=MESSAGES)
+    assert e.value.status_code == 502
+    assert "sent a response over 1 MB (settings.max_response_mb)" in e.value.message

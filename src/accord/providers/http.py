@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
+from aiohttp import hdrs
 from yarl import URL
 
 from ..errors import UpstreamError, UpstreamTimeout
@@ -155,21 +156,31 @@ async def _send(session: aiohttp.ClientSession, url: str | URL, payload: bytes, 
 
 
 async def read_body(resp: aiohttp.ClientResponse, dep: Deployment, limit: int) -> bytes:
-    if resp.content_length is not None and resp.content_length > limit:
+    """The whole body, at most `limit` bytes as delivered (decompressed), its failures named. A body of known
+    length sent as it is (no Content-Encoding) is taken in one read: its size is the length, already checked
+    (bench/README.md, "Hot path": 4 µs a request less than reading it chunk by chunk)."""
+    length = resp.content_length
+    if length is not None and length > limit:
         resp.close()
         raise too_large(dep, limit)
     parts: list[bytes] = []
     size = 0
     try:
-        async for chunk in resp.content.iter_chunked(1 << 16):
-            size += len(chunk)
-            if size > limit:
-                resp.close()
-                raise too_large(dep, limit)
-            parts.append(chunk)
+        if length is not None and hdrs.CONTENT_ENCODING not in resp.headers:
+            parts.append(await resp.content.readexactly(length))
+        else:
+            async for chunk in resp.content.iter_chunked(1 << 16):
+                size += len(chunk)
+                if size > limit:
+                    resp.close()
+                    raise too_large(dep, limit)
+                parts.append(chunk)
     except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
         resp.close()
         raise timeout_error(dep, "while answering") from None
+    except asyncio.IncompleteReadError:  # the body ended short of its length without an error of aiohttp's
+        resp.close()
+        raise conn_error(dep, aiohttp.ClientPayloadError(), mid_body=True) from None
     except aiohttp.ClientError as e:
         resp.close()
         raise conn_error(dep, e, mid_body=True) from None
