@@ -7,7 +7,8 @@ Variants: `aiohttp` (as Accord's providers/http.py uses it: a headers dict, a Cl
 once), `aiohttp-lean` (the same session with a DummyCookieJar, the headers merged once into a CIMultiDict),
 `aiohttp-direct` (`session._request` awaited directly, without `post`'s wrapper), `aiohttp-read` (a body of
 known length taken in one `readexactly`, as providers/http.py's `read_body` does since round 3, instead of by
-`iter_chunked`), `aiosonic` (its pooled HTTPClient, 1.3). Each reads the whole body (plain) or iterates it
+`iter_chunked`), `aiosonic` (its pooled HTTPClient, 1.3; not an Accord dependency: `pip install aiosonic`
+into the venv first). Each reads the whole body (plain) or iterates it
 by chunk (stream), as the gateway does.
 """
 
