@@ -27,8 +27,8 @@ BENCH = Path(__file__).resolve().parent
 def child(cfg: str, n: int, stream: bool, words: int, profile: str = "") -> None:
     import orjson
 
+    from accord.app import create_app
     from accord.config import load
-    from accord.gateway import create_app
     from accord.gateway.gcpolicy import tune_for_serving
 
     app = create_app(load(cfg))
