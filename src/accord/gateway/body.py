@@ -6,11 +6,13 @@ import orjson
 from starlette.requests import Request
 
 from ..errors import BadRequest, TooLarge
+from ..providers.openai_compat import CLIENT_MESSAGES
 from ..router import check_model_name
 
 # orjson reads up to 1,024 levels but writes at most 254, so a deeper body could be read but never sent on to a
 # provider (a 500 instead of a 400). No real request nests this deep.
 MAX_DEPTH = 254
+_NONE = object()
 
 
 async def read_json(request: Request) -> dict:
@@ -39,9 +41,15 @@ async def read_json(request: Request) -> dict:
     if not isinstance(body, dict):
         raise BadRequest("request body must be a JSON object", code="invalid_json")
     # Serializing is the check: orjson writes 500 KB in ~0.1 ms, where scanning the bytes for brackets took 0.8 ms
-    # at 100k tokens and walking the parsed containers 0.5 ms (bench/README.md, "Hot path").
+    # at 100k tokens and walking the parsed containers 0.5 ms (bench/README.md, "Hot path"). `messages` is written
+    # inside a list, one level down as in the body, and its JSON kept for the adapter to send (CLIENT_MESSAGES).
+    messages = body.get("messages", _NONE)
     try:
-        orjson.dumps(body)
+        if messages is _NONE:
+            orjson.dumps(body)
+        else:
+            orjson.dumps({k: v for k, v in body.items() if k != "messages"})
+            CLIENT_MESSAGES.set((messages, memoryview(orjson.dumps([messages]))[1:-1]))
     except orjson.JSONEncodeError:
         raise BadRequest(f"request body is nested more than {MAX_DEPTH} levels deep", code="invalid_json") from None
     return body
