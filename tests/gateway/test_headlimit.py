@@ -110,3 +110,37 @@ async def test_a_body_over_the_room_still_pauses_reading_and_arrives_whole() -> 
     body = b"x" * (BODY_ROOM * 3)
     answer = await _post(body, asyncio.Event(), read_whole=False)
     assert answer == hashlib.sha256(body).hexdigest().encode()
+
+
+async def test_a_body_under_the_room_reaches_the_app_in_one_message() -> None:
+    """The app, reading at once, is woken by the body's end only: one message (no join, no wake-up per read)."""
+    messages: list[int] = []
+
+    async def app(scope, receive, send) -> None:
+        got = bytearray()
+        more = True
+        while more:
+            m = await receive()
+            messages.append(len(m.get("body", b"")))
+            got += m.get("body", b"")
+            more = m.get("more_body", False)
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"64")]})
+        await send({"type": "http.response.body", "body": hashlib.sha256(got).hexdigest().encode()})
+
+    body = b'{"messages":"' + b"word " * 190_000 + b'"}'  # ~950 KB: several reads of the socket
+    assert len(body) < BODY_ROOM
+    _, server, (host, port) = await _serve(app)
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n" % len(body))
+        for i in range(0, len(body), 65_536):  # as a client's socket sends it: piece by piece
+            writer.write(body[i:i + 65_536])
+            await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), head
+        assert await reader.readexactly(64) == hashlib.sha256(body).hexdigest().encode()
+        assert messages == [len(body)]
+    finally:
+        writer.close()
+        server.close()
+        await server.wait_closed()

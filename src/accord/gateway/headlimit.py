@@ -10,11 +10,12 @@ What a response writes within one turn of the event loop leaves in one write at 
 and body (uvicorn writes them separately), or the SSE events one upstream read held. Nothing waits for more
 data; it saves a syscall and a TCP segment per write (bench/README.md, "Hot path").
 
-A request body of known length up to BODY_ROOM is read without pausing: uvicorn pauses reading once 64 KB wait
-for the app, and each pause and resume cost a 460 KB body (100k tokens) ~1 ms of latency while the client's
-sends stalled (bench/README.md, "Hot path"). The app holds the whole body anyway (it parses it as one JSON
-document); a longer or chunked body keeps uvicorn's flow control, so a connection still buffers at most
-BODY_ROOM plus a read before the app reads.
+A request body of known length up to BODY_ROOM is read without pausing and handed to the app whole, in one
+message: uvicorn pauses reading once 64 KB wait for the app and wakes the app for every read, so a 460 KB body
+(100k tokens) came in several messages, each a pause, a resume and a task switch, joined again by the app
+(bench/README.md, "Hot path"). The app holds the whole body anyway (it parses it as one JSON document); a longer
+or chunked body keeps uvicorn's flow control, so a connection still buffers at most BODY_ROOM plus a read
+before the app reads.
 
 After the 431 the connection is half-closed and what the client still sends is read and dropped for a few
 seconds: closing a socket with unread data resets it, and a reset can destroy the answer before the client
@@ -133,8 +134,7 @@ class BoundedHttpTools(HttpToolsProtocol):
                 or cycle.response_complete or self.parser.should_upgrade()):
             super().on_body(body)  # uvicorn's own: pauses reading past 64 KB
             return
-        cycle.body += body
-        cycle.message_event.set()
+        cycle.body += body  # the app is woken once, by the body's end (on_message_complete): one message, no join
 
     def _too_large(self) -> None:
         log.warning("refused a request whose headers passed %d bytes (431), from %s", MAX_HEAD,
