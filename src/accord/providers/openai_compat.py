@@ -27,8 +27,9 @@ QWEN_BUDGETS = {"minimal": 1_024, "low": 2_048, "medium": 8_192, "high": 16_384,
 
 
 # The client's `messages` and their JSON, as the gateway serialized them while checking the body's nesting
-# (gateway/body.py): sent as they are while the body still holds that very list, instead of serializing ~0.5 MB
-# again (0.38 ms for a 100k-token agent history; bench/README.md, "Hot path"). A vendor edit builds a new list
+# (gateway/body.py keeps them when writing them again would cost more): sent as they are while the body still
+# holds that very list, instead of serializing ~0.5 MB again (0.38 ms for a 100k-token agent history;
+# bench/README.md, "Hot path"). A vendor edit builds a new list
 # (`_strip_old_reasoning`, `_developer_as_system`, every translation), so the identity check sees it; nothing
 # edits a client's messages in place.
 CLIENT_MESSAGES: ContextVar[tuple[object, memoryview] | None] = ContextVar("accord_client_messages", default=None)
