@@ -4,6 +4,8 @@ upstream: the steadiest figure on a shared machine, for A/B tests of the request
     python bench/hotpath_inproc.py                      # small plain requests, this checkout
     python bench/hotpath_inproc.py --stream             # streamed (5 chunks, no pacing)
     python bench/hotpath_inproc.py --words 100000       # a ~500 KB body (100k tokens)
+    python bench/hotpath_inproc.py --agent              # a ~470 KB agent history (900 messages, tool calls, code)
+    python bench/hotpath_inproc.py --words 100000 -c 1  # one request at a time (scenario 1's shape)
     python bench/hotpath_inproc.py --src /tmp/base/src  # alternate with another checkout's src, 3 rounds each
 
 Each run is a fresh process (an alternate checkout is put first on PYTHONPATH); the fake upstream's CPU is not
@@ -24,7 +26,22 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 
 
-def child(cfg: str, n: int, stream: bool, words: int, profile: str = "", log_level: str = "") -> None:
+def agent_messages(size: int = 460_000) -> list[dict]:
+    """A coding agent's history of about `size` bytes: code with quotes, escapes and non-ASCII, tool calls, results."""
+    import orjson
+
+    code = 'def f(x):\n    return {"a": [x, "b\\n"], \'c\': 1}\n\t# comment \u00e9\n'
+    msgs: list[dict] = [{"role": "system", "content": "You are a coding agent. " * 50}]
+    while len(orjson.dumps(msgs)) < size:
+        msgs.append({"role": "user", "content": "please fix " + code * 5})
+        msgs.append({"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {
+            "name": "edit", "arguments": orjson.dumps({"path": "a.py", "content": code * 3}).decode()}}]})
+        msgs.append({"role": "tool", "tool_call_id": "c1", "content": code * 10})
+    return msgs
+
+
+def child(cfg: str, n: int, stream: bool, words: int, profile: str = "", agent: bool = False,
+          concurrency: int = 64, log_level: str = "") -> None:
     import orjson
 
     from accord.config import load
@@ -41,8 +58,8 @@ def child(cfg: str, n: int, stream: bool, words: int, profile: str = "", log_lev
     app = create_app(load(cfg))
     tune_for_serving()
     content = " ".join(["word"] * words) if words else "hi"
-    body = orjson.dumps({"model": "m", "messages": [{"role": "user", "content": content}],
-                         **({"stream": True} if stream else {})})
+    messages = agent_messages() if agent else [{"role": "user", "content": content}]
+    body = orjson.dumps({"model": "m", "messages": messages, **({"stream": True} if stream else {})})
     headers = [(b"host", b"127.0.0.1:4000"), (b"content-type", b"application/json"),
                (b"authorization", b"Bearer sk-bench"), (b"content-length", str(len(body)).encode())]
 
@@ -80,7 +97,8 @@ def child(cfg: str, n: int, stream: bool, words: int, profile: str = "", log_lev
                     s = await one()
                     assert s == 200, s
 
-            await asyncio.gather(*(worker(max(1, 2000 // 64)) for _ in range(64)))  # warm-up
+            c = concurrency
+            await asyncio.gather(*(worker(max(1, 2000 // 64)) for _ in range(c)))  # warm-up
             prof = None
             if profile:
                 import cProfile
@@ -88,12 +106,12 @@ def child(cfg: str, n: int, stream: bool, words: int, profile: str = "", log_lev
                 prof = cProfile.Profile()
                 prof.enable()
             t0, c0 = time.perf_counter(), time.process_time()
-            await asyncio.gather(*(worker(n // 64) for _ in range(64)))
+            await asyncio.gather(*(worker(n // c) for _ in range(c)))
             t1, c1 = time.perf_counter(), time.process_time()
             if prof is not None:
                 prof.disable()
                 prof.dump_stats(profile)
-            done = (n // 64) * 64
+            done = (n // c) * c
             print(f"{(c1 - c0) / done * 1e6:.1f} us CPU/request, {done / (t1 - t0):,.0f} req/s wall", flush=True)
 
     try:
@@ -108,6 +126,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--stream", action="store_true")
     ap.add_argument("--words", type=int, default=0, help="words in the message (0: 'hi')")
+    ap.add_argument("--agent", action="store_true", help="a ~470 KB coding agent's history instead of --words")
+    ap.add_argument("-c", type=int, default=64, help="requests at a time")
     ap.add_argument("-n", type=int, default=6400, help="requests per run")
     ap.add_argument("--src", action="append", default=[], help="another checkout's src to alternate with")
     ap.add_argument("--rounds", type=int, default=3)
@@ -117,7 +137,7 @@ def main() -> None:
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        child(a.child, a.n, a.stream, a.words, a.profile, a.log_level)
+        child(a.child, a.n, a.stream, a.words, a.profile, a.agent, a.c, a.log_level)
         return
     sys.path.insert(0, str(BENCH))
     from accordbench.targets import accord_config, clean_env, fake_upstream
@@ -133,7 +153,8 @@ def main() -> None:
         for _ in range(a.rounds):
             for src in ["", *a.src]:
                 env = {**os.environ, "PYTHONPATH": src} if src else dict(os.environ)
-                argv = [sys.executable, __file__, "--child", str(cfg), "-n", str(a.n), "--words", str(a.words)]
+                argv = [sys.executable, __file__, "--child", str(cfg), "-n", str(a.n), "--words", str(a.words),
+                        "-c", str(a.c), *(["--agent"] if a.agent else [])]
                 if a.profile and not src:
                     argv += ["--profile", a.profile]
                 if a.log_level:

@@ -5,12 +5,13 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import socket
 
 import uvicorn
 from uvicorn.server import ServerState
 
-from accord.gateway.headlimit import BoundedHttpTools
+from accord.gateway.headlimit import BODY_ROOM, BoundedHttpTools
 from waiting import async_wait_for
 
 
@@ -39,6 +40,106 @@ async def test_connections_on_a_workers_socket_get_tcp_nodelay() -> None:
         sock = made[0].transport.get_extra_info("socket")
         assert sock.proto == 0  # the case asyncio leaves alone
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def _serve(app) -> tuple[list[BoundedHttpTools], asyncio.AbstractServer, tuple[str, int]]:
+    config = uvicorn.Config(app, http=BoundedHttpTools, log_config=None, lifespan="off")
+    config.load()
+    state = ServerState()
+    made: list[BoundedHttpTools] = []
+
+    def factory() -> BoundedHttpTools:
+        p = BoundedHttpTools(config=config, server_state=state, app_state={})
+        made.append(p)
+        return p
+
+    server = await asyncio.get_running_loop().create_server(factory, "127.0.0.1", 0)
+    return made, server, server.sockets[0].getsockname()[:2]
+
+
+async def _post(body: bytes, app_may_read: asyncio.Event, read_whole: bool) -> bytes:
+    """POST `body` to an app that reads nothing until `app_may_read` is set; `read_whole`: the protocol is to read
+    the whole body before the app reads (else: it is to pause reading first). Returns the app's answer."""
+    async def app(scope, receive, send) -> None:
+        await app_may_read.wait()
+        got = bytearray()
+        more = True
+        while more:
+            m = await receive()
+            got += m.get("body", b"")
+            more = m.get("more_body", False)
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"64")]})
+        await send({"type": "http.response.body", "body": hashlib.sha256(got).hexdigest().encode()})
+
+    made, server, (host, port) = await _serve(app)
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                     b"content-length: %d\r\n\r\n" % len(body) + body)
+        await async_wait_for(lambda: made and made[0].cycle is not None, "the request's head to be read")
+        p = made[0]
+        if read_whole:  # uvicorn alone pauses past 64 KB: the body would never be whole before the app reads
+            await async_wait_for(lambda: len(p.cycle.body) == len(body), "the whole body to be read")
+            assert not p.flow.read_paused
+        else:
+            await async_wait_for(lambda: p.flow.read_paused, "reading to pause for the app")
+            assert len(p.cycle.body) < len(body)
+        app_may_read.set()
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), head
+        return await reader.readexactly(64)
+    finally:
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_body_of_known_length_under_the_room_is_read_without_pausing() -> None:
+    """A 460 KB body (100k tokens) is read whole while the app is busy: no pause, no stalled client sends."""
+    body = b'{"messages":"' + b"word " * 92_000 + b'"}'
+    answer = await _post(body, asyncio.Event(), read_whole=True)
+    assert answer == hashlib.sha256(body).hexdigest().encode()  # every byte reached the app, in order
+
+
+async def test_a_body_over_the_room_still_pauses_reading_and_arrives_whole() -> None:
+    """Past BODY_ROOM uvicorn's flow control holds: memory per connection stays bounded while the app is busy."""
+    body = b"x" * (BODY_ROOM * 3)
+    answer = await _post(body, asyncio.Event(), read_whole=False)
+    assert answer == hashlib.sha256(body).hexdigest().encode()
+
+
+async def test_a_body_under_the_room_reaches_the_app_in_one_message() -> None:
+    """The app, reading at once, is woken by the body's end only: one message (no join, no wake-up per read)."""
+    messages: list[int] = []
+
+    async def app(scope, receive, send) -> None:
+        got = bytearray()
+        more = True
+        while more:
+            m = await receive()
+            messages.append(len(m.get("body", b"")))
+            got += m.get("body", b"")
+            more = m.get("more_body", False)
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"64")]})
+        await send({"type": "http.response.body", "body": hashlib.sha256(got).hexdigest().encode()})
+
+    body = b'{"messages":"' + b"word " * 190_000 + b'"}'  # ~950 KB: several reads of the socket
+    assert len(body) < BODY_ROOM
+    _, server, (host, port) = await _serve(app)
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n" % len(body))
+        for i in range(0, len(body), 65_536):  # as a client's socket sends it: piece by piece
+            writer.write(body[i:i + 65_536])
+            await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), head
+        assert await reader.readexactly(64) == hashlib.sha256(body).hexdigest().encode()
+        assert messages == [len(body)]
     finally:
         writer.close()
         server.close()

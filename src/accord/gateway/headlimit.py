@@ -10,6 +10,13 @@ What a response writes within one turn of the event loop leaves in one write at 
 and body (uvicorn writes them separately), or the SSE events one upstream read held. Nothing waits for more
 data; it saves a syscall and a TCP segment per write (bench/README.md, "Hot path").
 
+A request body of known length up to BODY_ROOM is read without pausing and handed to the app whole, in one
+message: uvicorn pauses reading once 64 KB wait for the app and wakes the app for every read, so a 460 KB body
+(100k tokens) came in several messages, each a pause, a resume and a task switch, joined again by the app
+(bench/README.md, "Hot path"). The app holds the whole body anyway (it parses it as one JSON document); a longer
+or chunked body keeps uvicorn's flow control, so a connection still buffers at most BODY_ROOM plus a read
+before the app reads.
+
 After the 431 the connection is half-closed and what the client still sends is read and dropped for a few
 seconds: closing a socket with unread data resets it, and a reset can destroy the answer before the client
 reads it.
@@ -23,6 +30,7 @@ import logging
 import socket
 
 import orjson
+from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .middleware import MAX_HEADERS
@@ -31,6 +39,7 @@ log = logging.getLogger("accord.access")
 
 # request line, header names, values and their separators: a little above what RequestContext counts
 MAX_HEAD = MAX_HEADERS + 8 * 1024
+BODY_ROOM = 1 << 20  # bytes of a request body with a content-length that are read without pausing
 LINGER = 5.0  # seconds the rest of a refused request is read and dropped before the connection is closed
 
 
@@ -77,6 +86,7 @@ class BoundedHttpTools(HttpToolsProtocol):
     _began = False  # a request began during the current read
     _head = 0  # bytes of the current head counted so far
     _refused = False
+    _room = HIGH_WATER_LIMIT  # the current request's body bytes read before reading pauses for the app
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         # asyncio sets TCP_NODELAY only on sockets made with proto=IPPROTO_TCP; the listening socket uvicorn
@@ -107,10 +117,24 @@ class BoundedHttpTools(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._room = HIGH_WATER_LIMIT
+        for name, value in self.headers:
+            if name == b"content-length":
+                if value.isdigit():
+                    self._room = max(HIGH_WATER_LIMIT, min(int(value), BODY_ROOM))
+                break
         super().on_headers_complete()
         cycle = self.cycle
         if cycle is not None and cycle.transport is self.transport:
             cycle.transport = _TurnWrites(self.transport, self.loop)  # type: ignore[assignment]
+
+    def on_body(self, body: bytes) -> None:
+        cycle = self.cycle
+        if (cycle is None or self._room <= HIGH_WATER_LIMIT or len(cycle.body) + len(body) > self._room
+                or cycle.response_complete or self.parser.should_upgrade()):
+            super().on_body(body)  # uvicorn's own: pauses reading past 64 KB
+            return
+        cycle.body += body  # the app is woken once, by the body's end (on_message_complete): one message, no join
 
     def _too_large(self) -> None:
         log.warning("refused a request whose headers passed %d bytes (431), from %s", MAX_HEAD,
