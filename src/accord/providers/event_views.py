@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 import orjson
 
-_PIECE = 1 << 20  # a large event's UTF-8 is checked a piece at a time, never decoded into one big string
+_PIECE = 1 << 18  # a large event's UTF-8 is checked a piece at a time, never decoded into one big string
 
 
 class _Choice(msgspec.Struct):
