@@ -3,6 +3,8 @@ are cut into blocks, lossless, and each byte searched about once, so one huge ev
 
 from __future__ import annotations
 
+import re
+import tracemalloc
 from itertools import pairwise
 
 import pytest
@@ -96,6 +98,34 @@ def test_an_event_past_the_limit_is_refused_before_it_is_held() -> None:
 
 def test_data_lines_of_an_event() -> None:
     assert data_lines(b"event: x\r\ndata:  {\"a\": 1} \r\n: comment\r\ndata:\r\n\r\n") == [b'{"a": 1}']
+
+
+@pytest.mark.parametrize("head", [b"", b"event: delta\n", b"event: delta\r\n"], ids=["data", "two lines", "CRLF"])
+def test_a_large_payload_is_cut_out_of_its_event_with_one_copy(head: bytes) -> None:
+    """Memory held, never time: the payload is the one copy made (the line, its slice and its strip were three,
+    alive at once, before). An event with a CR takes the general path, which must still cost no more."""
+    event = head + b'data: {"pad": "' + b"x" * (16 << 20) + b'"}' + (b"\r\n\r\n" if b"\r" in head else b"\n\n")
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        payloads = data_lines(event)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert [len(p) for p in payloads] == [len(event) - len(head) - 6 - (4 if b"\r" in head else 2)]
+    assert payloads[0].startswith(b'{"pad": "x') and payloads[0].endswith(b'x"}')
+    if b"\r" not in head:
+        assert peak < 1.2 * len(event), peak
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=stream_bytes)
+def test_lines_are_read_as_the_expressions_read_them(data: bytes) -> None:
+    """data_lines and split_lines find lines with bytes.find where there is no CR: the same lines as the
+    spec's expressions (each line end: CRLF, LF or CR)."""
+    assert data_lines(data) == [d for line in re.split(rb"\r\n|\r|\n", data)
+                                if line.startswith(b"data:") and (d := line[5:].strip())]
+    assert split_lines(data) == re.split(rb"(\r\n|\r|\n)", data)
 
 
 def test_split_lines_keeps_each_line_end_as_it_came() -> None:

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -20,6 +20,7 @@ from aiohttp import hdrs
 from yarl import URL
 
 from ..errors import UpstreamError, UpstreamTimeout
+from .event_views import json_object
 from .sse_frames import EventTooLarge, Framer, data_lines
 from .upstream import bad_upstream_json, upstream_error, with_url_credentials
 
@@ -28,6 +29,11 @@ if TYPE_CHECKING:
     from .call import Call
 
 log = logging.getLogger("accord.providers")
+T = TypeVar("T")
+# An event this large is cut out, decoded and sent on in separate turns of the event loop: each step costs ~10 ms
+# per 20 MB (a copy that faults fresh pages in, or msgspec's pass over it), and other requests on the worker
+# then wait for the longest step rather than for all of them (bench/README.md, "Hot path").
+LARGE_EVENT = 1 << 20
 
 
 class Pools:
@@ -270,6 +276,8 @@ async def sse_data(resp: aiohttp.ClientResponse, dep: Deployment) -> AsyncGenera
     async with aclosing(sse_events(resp, dep)) as blocks:
         async for events in blocks:
             for event in events:
+                if len(event) > LARGE_EVENT:
+                    await asyncio.sleep(0)  # a turn of its own (see LARGE_EVENT)
                 for data in data_lines(event):
                     yield data
 
@@ -298,27 +306,46 @@ def _error_status(data: dict) -> int:
     return 502
 
 
-async def sse_json(resp: aiohttp.ClientResponse, dep: Deployment, call: Call, *, unwrap: bool = False,
-                   whole: Callable[[dict], list[dict] | None] | None = None
-                   ) -> AsyncGenerator[tuple[bytes, dict | None], None]:
-    """Each event as (its bytes, its JSON object); `[DONE]` comes as (b"[DONE]", None). Malformed output raises,
+def sse_json(resp: aiohttp.ClientResponse, dep: Deployment, call: Call, *, unwrap: bool = False,
+             whole: Callable[[dict], list[dict] | None] | None = None
+             ) -> AsyncGenerator[tuple[bytes, dict | None], None]:
+    """Each event as (its bytes, its JSON object), for a protocol that translates every event whole; see
+    sse_decoded. `unwrap`: an event sent as a one-item list (Gemini) is taken as that item."""
+    return sse_decoded(resp, dep, call, _object_unwrapped if unwrap else json_object, whole=whole)
+
+
+def _object_unwrapped(data: bytes) -> dict:
+    obj = orjson.loads(data)
+    if isinstance(obj, list) and len(obj) == 1:
+        obj = obj[0]
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    return obj
+
+
+async def sse_decoded(resp: aiohttp.ClientResponse, dep: Deployment, call: Call, decode: Callable[[bytes], T], *,
+                      whole: Callable[[dict], list[dict] | None] | None = None
+                      ) -> AsyncGenerator[tuple[bytes, T | None], None]:
+    """Each event as (its bytes, what `decode` reads of it: all of it, or for a relay only what it inspects,
+    event_views.py); `[DONE]` comes as (b"[DONE]", None). Malformed output (`decode` raises ValueError) raises,
     the call's first byte is stamped, and a consumer that stops early closes the upstream connection at once.
-    `unwrap`: an event sent as a one-item list (Gemini) is taken as that item. `whole`: how this protocol turns
-    a whole JSON reply into its stream events (None when it cannot), for an upstream that ignored `stream`."""
+    `whole`: how this protocol turns a whole JSON reply into its stream events (None when it cannot), for an
+    upstream that ignored `stream`."""
     try:
         async with aclosing(sse_data(resp, dep)) as events:
             async for data in events:
                 if data == b"[DONE]":
                     yield data, None
                     continue
+                large = len(data) > LARGE_EVENT
+                if large:
+                    await asyncio.sleep(0)  # a turn of its own (see LARGE_EVENT)
                 try:
-                    obj = orjson.loads(data)
-                except orjson.JSONDecodeError:
+                    obj = decode(data)
+                except ValueError:  # orjson's and msgspec's errors, and bad UTF-8, are ValueErrors
                     raise bad_upstream_json(dep, "stream event") from None
-                if unwrap and isinstance(obj, list) and len(obj) == 1:
-                    obj = obj[0]
-                if not isinstance(obj, dict):
-                    raise bad_upstream_json(dep, "stream event")
+                if large:
+                    await asyncio.sleep(0)
                 if call.first_byte is None:
                     call.first_byte = time.perf_counter()
                 yield data, obj
@@ -331,8 +358,9 @@ async def sse_json(resp: aiohttp.ClientResponse, dep: Deployment, call: Call, *,
             raise bad_upstream_json(dep, "non-stream reply to a streaming request") from None
         log.info("%s answered a streaming request with a non-stream (JSON) reply; relayed as a stream", _who(dep))
         call.first_byte = call.first_byte or time.perf_counter()
-        for obj in objs:
-            yield orjson.dumps(obj), obj
+        for one in objs:
+            raw = orjson.dumps(one)
+            yield raw, decode(raw)
         yield b"[DONE]", None
 
 

@@ -23,8 +23,9 @@ from ..errors import UpstreamError
 from . import get
 from .anthropic import VERSION
 from .base import Call, Chunks, Usage, bad_upstream_json, estimate_tokens, need_key, scrub, upstream_error
+from .event_views import message_event
 from .http import Pools, WholeReply, post, read_body, sse_events, whole_reply
-from .sse_frames import split_lines
+from .sse_frames import data_lines, split_lines
 from .thinking import thinking_params
 from .translate_anthropic import FINISH, usage_from
 from .translate_anthropic_stream import ERROR_STATUS
@@ -161,7 +162,24 @@ class _Watch:
         self.error: dict | None = None
 
     def see(self, data: bytes, call: Call) -> bytes:
-        """Note what the event says; return it as it came, but for message_start's `model` (see _named)."""
+        """Note what the event says; return it as it came, but for message_start's `model` (see _named). Read
+        through a view that skips the content (event_views.py); message_start and error events, small and
+        rewritten here, and whatever the view does not take, are read whole."""
+        view = message_event(data)
+        if view is None or view.type in ("message_start", "error"):
+            return self._see_whole(data, call)
+        call.chunks += 1
+        if isinstance(view.usage, dict):  # message_delta's counts are cumulative: the latest wins
+            self.usage.update({k: v for k, v in view.usage.items() if isinstance(v, int)})
+        if view.type == "message_delta":
+            reason = view.delta.stop_reason if view.delta is not None else None
+            if reason:
+                call.finish_reason = FINISH.get(reason, "stop")
+        elif view.type == "message_stop":
+            self.done = True
+        return data
+
+    def _see_whole(self, data: bytes, call: Call) -> bytes:
         try:
             ev = orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -174,11 +192,13 @@ class _Watch:
                 and ev["message"].get("model") != self.model:
             ev["message"]["model"] = self.model
             data = orjson.dumps(ev)
-        u = (ev.get("message") or {}).get("usage") if kind == "message_start" else ev.get("usage")
+        message, delta = ev.get("message"), ev.get("delta")
+        u = (message.get("usage") if isinstance(message, dict) else None) if kind == "message_start" \
+            else ev.get("usage")
         if isinstance(u, dict):  # message_delta's counts are cumulative: the latest wins
             self.usage.update({k: v for k, v in u.items() if isinstance(v, int)})
         if kind == "message_delta":
-            reason = (ev.get("delta") or {}).get("stop_reason")
+            reason = delta.get("stop_reason") if isinstance(delta, dict) else None
             if reason:
                 call.finish_reason = FINISH.get(reason, "stop")
         elif kind == "message_stop":
@@ -189,14 +209,19 @@ class _Watch:
         return data
 
     def events(self, raw: bytes, call: Call) -> bytes:
+        """One event's bytes as they go on: the same object unless an event was rewritten (then rebuilt line by
+        line, line ends as they came), so a large event is neither split nor joined again."""
+        seen = [(data, self.see(data, call)) for data in data_lines(raw)]
+        if all(out is data for data, out in seen):
+            return raw
         lines = split_lines(raw)
+        it = iter(seen)
         for i in range(0, len(lines), 2):
             line = lines[i]
-            if line.startswith(b"data:"):
-                data = line[5:].strip()
-                seen = self.see(data, call)
-                if seen is not data:
-                    lines[i] = b"data: " + seen
+            if line.startswith(b"data:") and line[5:].strip():
+                data, out = next(it)
+                if out is not data:
+                    lines[i] = b"data: " + out
         return b"".join(lines)
 
 

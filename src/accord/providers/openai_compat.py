@@ -1,7 +1,7 @@
 """The OpenAI chat-completions wire protocol, spoken by most vendors (see vendors.py for the rows).
 
 The hot path: the client's body is sent on with `model` replaced and the deployment's defaults merged; the
-upstream's response bytes (streamed chunks included) go back as they are, parsed only to read usage.
+upstream's response bytes (streamed chunks included) go back as they are, read only for usage and the like.
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 import orjson
+from msgspec import UNSET
 
 from ..errors import UpstreamError
 from .assemble import as_chunks, assemble
 from .base import Call, Chunks, Usage, bad_upstream_json, estimate_tokens, need_key, upstream_error
-from .http import Pools, post, read_json, sse_json
+from .event_views import chat_chunk, chunk_head
+from .http import Pools, post, read_json, sse_decoded
 
 if TYPE_CHECKING:
     from ..config import Deployment
@@ -209,32 +211,34 @@ class OpenAICompatible:
         return self._relay(resp, dep, call, client_wants_usage, prompt_estimate)
 
     async def _relay(self, resp, dep: Deployment, call: Call, want_usage: bool, prompt) -> Chunks:
-        """Pass each chunk on as the upstream's own bytes; each is parsed once (orjson, microseconds) to catch
-        malformed output, in-band errors, the finish reason and usage."""
+        """Pass each chunk on as the upstream's own bytes; each is read (event_views.chat_chunk: its finish
+        reason, usage and any in-band error, the rest validated but never built, so a chunk of megabytes costs
+        no string of megabytes) to catch malformed output, in-band errors, the finish reason and usage."""
         done = False
-        last: dict = {}
-        async with aclosing(sse_json(resp, dep, call, whole=as_chunks)) as events:
+        last = b""
+        async with aclosing(sse_decoded(resp, dep, call, chat_chunk, whole=as_chunks)) as events:
             async for data, chunk in events:
                 if chunk is None:  # [DONE]
                     done = True
                     break
                 call.chunks += 1
-                last = chunk
-                choices = chunk.get("choices")
-                if "error" in chunk and not choices:
+                last = data
+                choices = chunk.choices
+                if chunk.error is not UNSET and not choices:
                     raise upstream_error(dep, 502, data)
                 if choices:
                     for c in choices:
-                        if isinstance(c, dict) and c.get("finish_reason"):
-                            call.finish_reason = c["finish_reason"]
-                usage = chunk.get("usage")
+                        if c.finish_reason:
+                            call.finish_reason = c.finish_reason
+                usage = chunk.usage
                 if usage:
                     call.usage = Usage.from_openai(usage)
                     if not want_usage:
                         if not choices:
                             continue  # the usage-only chunk the client did not ask for
-                        del chunk["usage"]
-                        yield orjson.dumps(chunk)
+                        whole = orjson.loads(data)  # rare: usage riding on a chunk with choices
+                        del whole["usage"]
+                        yield orjson.dumps(whole)
                         continue
                 yield data
         if not done and call.finish_reason is None:
@@ -244,9 +248,9 @@ class OpenAICompatible:
             call.usage = Usage(estimate_tokens(prompt), call.chunks, estimated=True)
             if want_usage:  # the upstream ignored include_usage (llama-cpp-python, older vLLM): estimate, as
                 # complete() does, rather than leave the client without the usage chunk it asked for
-                yield orjson.dumps({"id": last.get("id"), "object": "chat.completion.chunk",
-                                    "created": last.get("created"), "model": last.get("model"), "choices": [],
-                                    "usage": call.usage.as_openai()})
+                head = chunk_head(last)
+                yield orjson.dumps({"id": head.id, "object": "chat.completion.chunk", "created": head.created,
+                                    "model": head.model, "choices": [], "usage": call.usage.as_openai()})
 
     async def embed(self, dep: Deployment, body: dict, call: Call, pools: Pools) -> dict:
         need_key(dep)
