@@ -15,11 +15,11 @@ from datetime import datetime, timedelta, timezone
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from .. import budgets, metrics
 from .db import Database
-from .keys import period_spend
+from .keys import CHUNK
 from .ledger import Ledger
 from .models import UsageDaily, UsageRecord, VirtualKey
 
@@ -38,7 +38,9 @@ _DEFAULTS: dict[str, Any] = {"request_id": "", "route": "chat", "model": "", "pr
 _REST = tuple((c, _DEFAULTS.get(c)) for c in COLUMNS[1:])
 _PLACEHOLDERS = {"qmark": lambda n: "?", "format": lambda n: "%s", "numeric": lambda n: f":{n}",
                  "numeric_dollar": lambda n: f"${n}"}
-_inserts: dict[str, tuple[str, Any]] = {}
+DAILY = ("requests", "errors", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cost", "latency_ms",
+         "cached_tokens", "cache_write_tokens")  # the rollup's sums, in the order the writer accumulates them
+_statements: dict[str, tuple[str, str, str, Any]] = {}
 
 
 def _sqlite_datetime(d: datetime) -> str:
@@ -60,18 +62,29 @@ def _values(r: dict[str, Any], created: Any) -> tuple:
         return (created(r["created_at"]), *[get(c, d) for c, d in _REST])
 
 
-def _insert_for(dialect: Any) -> tuple[str, Any]:
-    """The usage INSERT in the driver's own parameter style, and how created_at is passed to it."""
+def _statements_for(dialect: Any) -> tuple[str, str, str, Any]:
+    """The writer's three statements in the driver's own parameter style -- the usage INSERT, the daily rollup's
+    upsert (INSERT ... ON CONFLICT DO UPDATE: the same text on SQLite and PostgreSQL) and the key spend UPDATE --
+    and how created_at is passed. Each goes through one executemany per flush, however many keys and days it
+    holds: a statement per key built and compiled by SQLAlchemy on the event loop cost ~0.3 ms each, so a flush
+    of the hundreds of distinct keys of a key flood held the loop for most of its interval."""
     key = f"{dialect.name}:{dialect.paramstyle}"
-    got = _inserts.get(key)
+    got = _statements.get(key)
     if got is None:
         mark = _PLACEHOLDERS.get(dialect.paramstyle)
         if mark is None:
             raise RuntimeError(f"usage: unsupported driver parameter style {dialect.paramstyle!r}")
-        cols = ", ".join(COLUMNS)
         marks = ", ".join(mark(i + 1) for i in range(len(COLUMNS)))
+        insert = f"INSERT INTO {UsageRecord.__tablename__} ({', '.join(COLUMNS)}) VALUES ({marks})"
+        t = UsageDaily.__tablename__
+        cols = ("day", "key_id", "model", *DAILY)
+        upsert = (f"INSERT INTO {t} ({', '.join(cols)}) VALUES ({', '.join(mark(i + 1) for i in range(len(cols)))}) "
+                  f"ON CONFLICT (day, key_id, model) DO UPDATE SET "
+                  + ", ".join(f"{c} = {t}.{c} + excluded.{c}" for c in DAILY))
+        spend = (f"UPDATE {VirtualKey.__tablename__} SET spend = COALESCE(spend, 0) + {mark(1)} "
+                 f"WHERE id = {mark(2)}")
         created = _sqlite_datetime if dialect.name == "sqlite" else (lambda d: d)
-        got = _inserts[key] = (f"INSERT INTO {UsageRecord.__tablename__} ({cols}) VALUES ({marks})", created)
+        got = _statements[key] = (insert, upsert, spend, created)
     return got
 
 
@@ -145,13 +158,16 @@ class UsageWriter:
     async def _write(self, rows: list[dict[str, Any]]) -> None:
         """One transaction. The rows go in as tuples through the driver's own executemany (one prepared INSERT,
         one call to the database thread per slice): SQLAlchemy's bulk insert did per-row bind processing on the
-        event loop's thread, ~15% of a request's CPU at c = 64. A yield between slices bounds each stall."""
+        event loop's thread, ~15% of a request's CPU at c = 64. A yield between slices bounds each stall. The
+        daily rollup and the keys' spend follow the same way: one executemany each, in key order (so instances
+        sharing a PostgreSQL database lock rows in the same order), and the new totals read back a chunk of keys
+        per query, however many distinct keys the batch holds."""
         daily: dict[tuple[Any, str, str], list[float]] = {}
         spend: dict[str, float] = defaultdict(float)
         await self.db.start()  # one check once started; a CLI or `accord mcp` opens the database only when needed
         async with self.db.session() as s, s.begin():
             conn = await s.connection()
-            insert_sql, created = _insert_for(conn.dialect)
+            insert_sql, upsert_sql, spend_sql, created = _statements_for(conn.dialect)
             for i in range(0, len(rows), SLICE):
                 part = rows[i:i + SLICE]
                 values = []
@@ -178,44 +194,19 @@ class UsageWriter:
                     values.append(_values(r, created))
                 await conn.exec_driver_sql(insert_sql, values)
                 await asyncio.sleep(0)
-            for (day, key_id, model), acc in daily.items():
-                await self._upsert_daily(s, day.isoformat(), key_id, model, acc)
+            await conn.exec_driver_sql(upsert_sql, [
+                (day.isoformat(), key_id, model, int(a[0]), int(a[1]), int(a[2]), int(a[3]), int(a[4]), float(a[5]),
+                 float(a[6]), int(a[7]), int(a[8])) for (day, key_id, model), a in sorted(daily.items())])
             per_key: dict[str, float] = defaultdict(float)
             for acct, amount in spend.items():
                 per_key[budgets.period_of(acct)[0]] += amount
-            for key_id, amount in per_key.items():
-                await s.execute(update(VirtualKey).where(VirtualKey.id == key_id)
-                                .values(spend=VirtualKey.spend + amount))
+            if per_key:
+                await conn.exec_driver_sql(spend_sql, [(float(per_key[k]), k) for k in sorted(per_key)])
             totals: dict[str, float] = {}
             if spend and self.ledger is not None:  # the rows are locked by the updates: these are the new totals
-                q = select(VirtualKey.id, VirtualKey.spend).where(VirtualKey.id.in_(list(per_key)))
-                lifetime = {k: v for k, v in (await s.execute(q)).all()}
-                for acct in spend:
-                    key_id, first_day = budgets.period_of(acct)
-                    if key_id in lifetime:  # a period's total is its days in the rollup, this batch's included
-                        totals[acct] = lifetime[key_id] if first_day is None else \
-                            await period_spend(s, key_id, first_day)
+                totals = await _totals(s, per_key, spend)
         if self.ledger is not None:
             self.ledger.flushed(spend, totals)  # until now it was pending (perhaps counted twice), never in neither
-
-    async def _upsert_daily(self, s, day: str, key_id: str, model: str, acc: list) -> None:
-        values = dict(day=day, key_id=key_id, model=model, requests=acc[0], errors=acc[1], prompt_tokens=acc[2],
-                      completion_tokens=acc[3], reasoning_tokens=acc[4], cost=acc[5], latency_ms=acc[6],
-                      cached_tokens=acc[7], cache_write_tokens=acc[8])
-        dialect = s.bind.dialect.name
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        # both dialects' INSERT have the same on_conflict_do_update / excluded API
-        dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = dialect_insert(UsageDaily).values(**values)
-        t = UsageDaily
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["day", "key_id", "model"],
-            set_={c: getattr(t, c) + getattr(stmt.excluded, c) for c in
-                  ("requests", "errors", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cost",
-                   "latency_ms", "cached_tokens", "cache_write_tokens")},
-        )
-        await s.execute(stmt)
 
     async def stop(self) -> None:
         """Flush everything (SIGTERM loses nothing); give up only after a few tries against a dead database."""
@@ -235,6 +226,37 @@ class UsageWriter:
             log.error("usage: %d rows could not be written before shutdown", len(self.buffer))
 
     close = stop
+
+
+async def _totals(s: Any, per_key: dict[str, float], spend: dict[str, float]) -> dict[str, float]:
+    """What each account of the batch now totals, for the ledger: a key's lifetime spend (`virtual_keys.spend`),
+    or its period's (the sum of its days in the rollup, this batch's included). A query per CHUNK keys (and per
+    period start), not one per key. Accounts of keys that no longer exist get none."""
+    ids = sorted(per_key)
+    lifetime: dict[str, float] = {}
+    for i in range(0, len(ids), CHUNK):
+        q = select(VirtualKey.id, VirtualKey.spend).where(VirtualKey.id.in_(ids[i:i + CHUNK]))
+        lifetime.update((k, float(v or 0.0)) for k, v in (await s.execute(q)).all())
+    totals: dict[str, float] = {}
+    periods: dict[str, list[str]] = defaultdict(list)  # first day -> the accounts' key ids
+    for acct in spend:
+        key_id, first_day = budgets.period_of(acct)
+        if key_id not in lifetime:
+            continue
+        if first_day is None:
+            totals[acct] = lifetime[key_id]
+        else:
+            periods[first_day].append(key_id)
+    t = UsageDaily
+    for first_day, keys in periods.items():
+        for i in range(0, len(keys), CHUNK):
+            part = keys[i:i + CHUNK]
+            q = (select(t.key_id, func.sum(t.cost)).where(t.key_id.in_(part), t.day >= first_day)
+                 .group_by(t.key_id))
+            got = {k: float(v or 0.0) for k, v in (await s.execute(q)).all()}
+            for key_id in part:
+                totals[f"{key_id}/{first_day}"] = got.get(key_id, 0.0)
+    return totals
 
 
 # ----------------------------------------------------------------------------------------------- queries
