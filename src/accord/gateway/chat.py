@@ -50,7 +50,7 @@ async def chat_completions(request: Request) -> Response:
                 if stream:
                     chunks, call = await router.stream(model, body, allow, plan)
                     response = sse.ClosingStream(
-                        counted(request, chunks, call, key), partial(auth.budget_release, request, res),
+                        sse.events(chunks), partial(_stream_over, request, key, call, chunks, res),
                         media_type="text/event-stream",
                         headers={"cache-control": "no-cache", "x-accel-buffering": "no", **served_by(call)})
                     res = None  # released by the response, once the stream is over
@@ -72,6 +72,17 @@ async def chat_completions(request: Request) -> Response:
             return Response(orjson.dumps(data), media_type=_JSON, headers=served_by(call))
         finally:
             await auth.budget_release(request, res)
+
+
+async def _stream_over(request: Request, key, call: Call, chunks: AsyncIterator[bytes], res) -> None:
+    """A stream is over, however it ended (even cancelled before its body began): the router's stream closed
+    (its usage row is recorded now), the key's tokens counted, its budget reservation released. Run by the
+    response rather than from a generator wrapped around the stream, one layer less held per open stream."""
+    try:
+        await chunks.aclose()  # type: ignore[attr-defined]
+        count_tokens(request, key, call)
+    finally:
+        await auth.budget_release(request, res)
 
 
 async def counted(request: Request, chunks: AsyncIterator[bytes], call: Call, key,

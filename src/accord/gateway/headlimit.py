@@ -10,6 +10,10 @@ What a response writes within one turn of the event loop leaves in one write at 
 and body (uvicorn writes them separately), or the SSE events one upstream read held. Nothing waits for more
 data; it saves a syscall and a TCP segment per write (bench/README.md, "Hot path").
 
+A response that streams (gateway/sse.py) learns of a hang-up from this protocol's `connection_lost`, at once:
+the request's scope carries the connection (`HANGUP`) and the response sets `on_hangup` while it streams, so no
+task of its own waits on `receive` for the life of the stream.
+
 After the 431 the connection is half-closed and what the client still sends is read and dropped for a few
 seconds: closing a socket with unread data resets it, and a reset can destroy the answer before the client
 reads it.
@@ -21,6 +25,8 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections.abc import Callable
+from typing import Any, cast
 
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -72,11 +78,21 @@ class _TurnWrites:
         return getattr(self.transport, name)
 
 
+HANGUP = "accord.hangup"  # scope key: the connection, whose `on_hangup` a streaming response sets (gateway/sse.py)
+
+
 class BoundedHttpTools(HttpToolsProtocol):
-    _in_head = False  # between a request's first byte and the end of its headers
-    _began = False  # a request began during the current read
-    _head = 0  # bytes of the current head counted so far
-    _refused = False
+    # Slots, not instance attributes: uvicorn's ~28 already fill the instance's shared-key dict, and four more
+    # turned it into a dict of its own, 1.3 KB more per connection (10,000 open streams: 13 MB)
+    __slots__ = ("_began", "_head", "_in_head", "_refused", "on_hangup")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._in_head = False  # between a request's first byte and the end of its headers
+        self._began = False  # a request began during the current read
+        self._head = 0  # bytes of the current head counted so far
+        self._refused = False
+        self.on_hangup: Callable[[], None] | None = None  # called once if the client goes while a response streams
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         # asyncio sets TCP_NODELAY only on sockets made with proto=IPPROTO_TCP; the listening socket uvicorn
@@ -111,6 +127,17 @@ class BoundedHttpTools(HttpToolsProtocol):
         cycle = self.cycle
         if cycle is not None and cycle.transport is self.transport:
             cycle.transport = _TurnWrites(self.transport, self.loop)  # type: ignore[assignment]
+            cast(dict, self.scope)[HANGUP] = self
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """A response that streams learns of the hang-up here, at once, instead of from a task of its own
+        waiting on `receive` for the whole stream."""
+        super().connection_lost(exc)
+        if self.scope is not None:  # the last request's scope no longer holds the connection alive
+            cast(dict, self.scope).pop(HANGUP, None)
+        hangup, self.on_hangup = self.on_hangup, None
+        if hangup is not None:
+            hangup()
 
     def _too_large(self) -> None:
         log.warning("refused a request whose headers passed %d bytes (431), from %s", MAX_HEAD,
