@@ -59,10 +59,12 @@ def free_port() -> int:
 class ServerThread:
     """Run an ASGI app with uvicorn on a loopback port in a background thread."""
 
-    def __init__(self, app: Any, port: int | None = None) -> None:
+    def __init__(self, app: Any, port: int | None = None, http: Any = "auto") -> None:
+        """`http`: uvicorn's HTTP protocol (accord.app.HTTP_PROTOCOL: the one `accord serve` runs)."""
         self.port = port or free_port()
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="on", loop="asyncio", timeout_graceful_shutdown=2))
+                                                    lifespan="on", loop="asyncio", timeout_graceful_shutdown=2,
+                                                    http=http))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property

@@ -144,3 +144,28 @@ async def test_a_body_under_the_room_reaches_the_app_in_one_message() -> None:
         writer.close()
         server.close()
         await server.wait_closed()
+
+
+def test_pipelined_requests_are_answered_in_order(tmp_path) -> None:
+    """Two requests sent back to back before either is answered: the second waits in the protocol's queue of
+    pipelined requests (a list here, not uvicorn's deque) and is answered after the first, on the same
+    connection."""
+    from accord.app import HTTP_PROTOCOL, create_app
+    from accord.config import parse
+    from fakes import ServerThread
+
+    app = create_app(parse(f"settings:\n  master_key: sk-pipe\n  data_dir: {tmp_path}\nmodels: []\n", "test.yaml"))
+    server = ServerThread(app, http=HTTP_PROTOCOL).start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
+            s.sendall(b"GET /health/liveliness HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                      b"GET /v1/models HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer sk-pipe\r\n"
+                      b"Connection: close\r\n\r\n")
+            raw = b""
+            while chunk := s.recv(65536):
+                raw += chunk
+    finally:
+        server.stop()
+    first, second = raw.split(b"HTTP/1.1 ")[1:]
+    assert first.startswith(b"200 ") and second.startswith(b"200 ")
+    assert b'"object":"list"' in second.replace(b" ", b"")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from functools import partial
+from typing import TYPE_CHECKING
 
 import orjson
 from starlette.requests import Request
@@ -20,6 +21,10 @@ from ..providers.base import Call
 from . import auth, intake, panels, sse
 from .disconnect import ClientGone, unless_disconnected
 from .usage import count_tokens, origin, refused
+
+if TYPE_CHECKING:
+    from ..store.keys import KeyInfo
+    from ..store.ledger import Reservation
 
 _JSON = "application/json"
 
@@ -50,7 +55,7 @@ async def chat_completions(request: Request) -> Response:
                 if stream:
                     chunks, call = await router.stream(model, body, allow, plan)
                     response = sse.ClosingStream(
-                        counted(request, chunks, call, key), partial(auth.budget_release, request, res),
+                        chunks, partial(_stream_over, request, key, call, res), payloads=True,
                         media_type="text/event-stream",
                         headers={"cache-control": "no-cache", "x-accel-buffering": "no", **served_by(call)})
                     res = None  # released by the response, once the stream is over
@@ -72,6 +77,16 @@ async def chat_completions(request: Request) -> Response:
             return Response(orjson.dumps(data), media_type=_JSON, headers=served_by(call))
         finally:
             await auth.budget_release(request, res)
+
+
+async def _stream_over(request: Request, key: KeyInfo | None, call: Call, res: Reservation | None) -> None:
+    """A stream is over, however it ended, and the router's stream closed by the response (its usage row is
+    recorded): the key's tokens are counted and its budget reservation released. Run by the response rather
+    than from a generator wrapped around the stream: one layer less held by each open stream."""
+    try:
+        count_tokens(request, key, call)
+    finally:
+        await auth.budget_release(request, res)
 
 
 async def counted(request: Request, chunks: AsyncIterator[bytes], call: Call, key,

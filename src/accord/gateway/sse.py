@@ -5,51 +5,88 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from ..errors import AccordError
+from .headlimit import HANGUP
 
 log = logging.getLogger("accord.gateway")
 DONE = b"data: [DONE]\n\n"
 
 
-async def events(chunks: AsyncIterator[bytes], outcome: dict | None = None) -> AsyncIterator[bytes]:
-    """`outcome` (status, error_type) is updated as the stream ends, for its usage row."""
-    outcome = {} if outcome is None else outcome
+def failed(e: Exception) -> bytes:
+    """The `error` event that ends a stream which failed after its first byte: the status line is gone already,
+    and an `error` event makes the openai SDK raise instead of returning a silently short answer (no [DONE]
+    follows). Never a traceback: an unexpected error is logged by class and told as an internal error."""
+    if not isinstance(e, AccordError):
+        log.error("stream failed: %s", e.__class__.__name__, exc_info=log.isEnabledFor(logging.DEBUG))
+        e = AccordError("internal error while streaming; the server log has the details")
+    return b"data: " + orjson.dumps(e.to_dict()) + b"\n\n"
+
+
+async def events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Each payload as an SSE event, then `[DONE]`; a failure as an `error` event (how the stream ended is the
+    router's to record, on its usage row)."""
     try:
         async for payload in chunks:
             yield b"data: " + payload + b"\n\n"
-    except AccordError as e:
-        # the status line is gone already; an `error` event makes the openai SDK raise instead of returning a
-        # silently short answer, and no [DONE] follows
-        outcome.update(status=e.status, error_type=e.type)
-        yield b"data: " + orjson.dumps(e.to_dict()) + b"\n\n"
-        return
     except Exception as e:  # never a traceback to the client, never a hang
-        log.error("stream failed: %s", e.__class__.__name__, exc_info=log.isEnabledFor(logging.DEBUG))
-        err = AccordError("internal error while streaming; the server log has the details")
-        outcome.update(status=500, error_type="internal_error")
-        yield b"data: " + orjson.dumps(err.to_dict()) + b"\n\n"
+        yield failed(e)
         return
-    outcome.update(status=200, error_type=None)
     yield DONE
 
 
 class ClosingStream(StreamingResponse):
     """A streaming response that runs `then` once it is over, however it ended: finished, failed, the client
-    gone, or cancelled before its body began (when a body iterator's own `finally` never runs)."""
+    gone. Its body iterator is closed first (a client gone leaves it open), so what the stream records on
+    closing is recorded before `then` runs.
 
-    def __init__(self, content: AsyncIterator[bytes], then: Callable[[], Awaitable[None]], **kw: Any) -> None:
+    `payloads`: the content yields SSE `data` payloads, framed here as `events` would frame them, without a
+    generator of its own around the stream (one layer less held by each of 10,000 open streams)."""
+
+    def __init__(self, content: AsyncIterator[bytes], then: Callable[[], Awaitable[None]], *,
+                 payloads: bool = False, **kw: Any) -> None:
         super().__init__(content, **kw)
         self.then = then
+        self.payloads = payloads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Starlette's response, minus its anyio task group on servers that report a disconnect only through
+        `receive` (ASGI spec < 2.4: uvicorn). On Accord's own protocol (gateway/headlimit.py) the body is sent by
+        this task and the protocol cancels it the moment the client hangs up, wherever it waits (on the upstream,
+        or on a slow reader's socket): no second task, future or `receive` waiter is held for the life of the
+        stream. On other such servers one task sends the body while this one waits for a hang-up."""
         try:
-            await self._respond(scope, receive, send)
+            spec = scope.get("asgi", {}).get("spec_version", "2.0")
+            conn = scope.get(HANGUP)
+            if scope["type"] != "http" or self.background is not None or tuple(map(int, spec.split("."))) >= (2, 4):
+                await super().__call__(scope, receive, send)
+            elif conn is None:
+                await self._watched(receive, send)
+            else:
+                task = asyncio.current_task()
+                assert task is not None
+                gone = False
+
+                def hung_up() -> None:
+                    nonlocal gone
+                    gone = True
+                    task.cancel()
+
+                conn.on_hangup = hung_up
+                try:
+                    await self._stream(send)
+                except asyncio.CancelledError:
+                    # ours: swallowed, as Starlette's task group does once the client is gone; anyone else's: raised
+                    uncancel = getattr(task, "uncancel", None)  # Python 3.11+
+                    if not gone or (uncancel is not None and uncancel() > 0):
+                        raise
+                finally:
+                    conn.on_hangup = None
         finally:
             try:
                 close = getattr(self.body_iterator, "aclose", None)
@@ -58,15 +95,8 @@ class ClosingStream(StreamingResponse):
             finally:
                 await self.then()
 
-    async def _respond(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Starlette's response, minus its anyio task group on servers that report a disconnect only through
-        `receive` (ASGI spec < 2.4: uvicorn): the body is sent by one task while this one waits for a hang-up,
-        with plain asyncio tasks (bench/README.md, "Hot path")."""
-        spec = scope.get("asgi", {}).get("spec_version", "2.0")
-        if scope["type"] != "http" or self.background is not None or tuple(map(int, spec.split("."))) >= (2, 4):
-            await super().__call__(scope, receive, send)
-            return
-        body = asyncio.ensure_future(self.stream_response(send))
+    async def _watched(self, receive: Receive, send: Send) -> None:
+        body = asyncio.ensure_future(self._stream(send))
         gone = asyncio.ensure_future(self.listen_for_disconnect(receive))
         try:
             await asyncio.wait((body, gone), return_when=asyncio.FIRST_COMPLETED)
@@ -77,3 +107,29 @@ class ClosingStream(StreamingResponse):
                 await asyncio.wait((body,))
         if not body.cancelled():
             body.result()  # an error while streaming is raised here, as from Starlette's task group
+
+    async def _stream(self, send: Send) -> None:
+        """Starlette's `stream_response`, without keeping the encoded headers for the life of the stream, and
+        framing payloads as events when asked to."""
+        headers, self.raw_headers = self.raw_headers, []
+        await send({"type": "http.response.start", "status": self.status_code, "headers": headers})
+        del headers
+        if not self.payloads:
+            async for chunk in self.body_iterator:
+                if not isinstance(chunk, (bytes, memoryview)):
+                    chunk = chunk.encode(self.charset)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        chunks = cast(AsyncIterator[bytes], self.body_iterator).__aiter__()
+        while True:
+            try:
+                payload = await chunks.__anext__()
+            except StopAsyncIteration:
+                last = DONE
+                break
+            except Exception as e:  # from the stream only, as in `events`: never a traceback, never a hang
+                last = failed(e)
+                break
+            await send({"type": "http.response.body", "body": b"data: " + payload + b"\n\n", "more_body": True})
+        await send({"type": "http.response.body", "body": last, "more_body": False})
