@@ -55,10 +55,13 @@ def stored_thread(cfg: Path, tid: str) -> dict:
     return json.loads(r.stdout)
 
 
-def check_rows(cfg: Path, tid: str, route: str, models: list[str], failed: tuple[str, ...] = ()) -> list[dict]:
-    """The thread's calls: one row per model, tagged, priced; the thread's cost is their sum."""
-    calls = wait_for(lambda: (u := thread_usage(cfg, tid)["calls"]) and len(u) >= len(models) and u,
-                     f"{len(models)} usage rows of thread {tid}")
+def check_rows(cfg: Path, tid: str, route: str, models: list[str], failed: tuple[str, ...] = (),
+               calls: list[dict] | None = None) -> tuple[list[dict], dict]:
+    """The thread's calls: one row per model, tagged, priced; the thread's cost is their sum. Returns the calls
+    and the stored thread. `calls`: rows already read (no waiting, no second `accord usage`)."""
+    if calls is None:
+        calls = wait_for(lambda: (u := thread_usage(cfg, tid)["calls"]) and len(u) >= len(models) and u,
+                         f"{len(models)} usage rows of thread {tid}")
     assert sorted(c["model"] for c in calls) == sorted(models)
     assert {(c["route"], c["thread_id"]) for c in calls} == {(route, tid)}
     for c in calls:
@@ -67,8 +70,9 @@ def check_rows(cfg: Path, tid: str, route: str, models: list[str], failed: tuple
         else:
             assert c["status"] == 200 and c["prompt_tokens"] > 0 and c["completion_tokens"] > 0 and c["spend"] > 0
             assert c["latency_ms"] > 0
-    assert stored_thread(cfg, tid)["cost"] == pytest.approx(sum(c["spend"] for c in calls), abs=1e-6)
-    return calls
+    thread = stored_thread(cfg, tid)
+    assert thread["cost"] == pytest.approx(sum(c["spend"] for c in calls), abs=1e-6)
+    return calls, thread
 
 
 def test_cli_consensus_and_ask_are_in_usage(upstream, gateway_factory, tmp_path, database_url):
@@ -82,16 +86,16 @@ def test_cli_consensus_and_ask_are_in_usage(upstream, gateway_factory, tmp_path,
     # on disk when the command returned: read at once, no waiting
     calls = thread_usage(cfg, tid)["calls"]
     assert len(calls) == 3
-    check_rows(cfg, tid, "cli", ["deepseek", "qwen", "kimi"])
+    _, thread = check_rows(cfg, tid, "cli", ["deepseek", "qwen", "kimi"], calls=calls)
     line = next(x for x in accord("threads", "-c", str(cfg)).stdout.splitlines() if x.startswith(tid))
-    assert f"${stored_thread(cfg, tid)['cost']:.4f}" in line  # the list shows what each thread cost
+    assert f"${thread['cost']:.4f}" in line  # the list shows what each thread cost
 
     # `accord serve` on the same config reads the same rows
     gw = gateway_factory(cfg.read_text())
     by_route = wait_for(lambda: httpx.get(f"{gw.url}/usage/summary", params={"thread_id": tid, "group_by": "route"},
                                           headers=ADMIN).json()["data"], "the gateway's summary of the thread")
     assert [(g["route"], g["requests"], g["errors"]) for g in by_route] == [("cli", 3, 0)]
-    assert by_route[0]["cost"] == pytest.approx(stored_thread(cfg, tid)["cost"], abs=1e-6)
+    assert by_route[0]["cost"] == pytest.approx(thread["cost"], abs=1e-6)
     daily = httpx.get(f"{gw.url}/usage/summary", headers=ADMIN).json()["data"]
     assert sum(d["requests"] for d in daily) == 3
 
@@ -134,7 +138,7 @@ async def test_mcp_over_http_counts_every_call_and_a_failed_panelist(upstream, g
             assert not r.is_error, r.content[0].text
             one = r.content[0].text.rsplit("thread ", 1)[1].split()[0]
             check_rows(cfg, one, "mcp", [args["model"]])
-    calls = check_rows(cfg, tid, "mcp", ["deepseek", "qwen", "kimi"], failed=("qwen",))
+    calls, _ = check_rows(cfg, tid, "mcp", ["deepseek", "qwen", "kimi"], failed=("qwen",))
     logs = httpx.get(f"{gw.url}/spend/logs", params={"thread_id": tid}, headers=ADMIN).json()
     assert sorted(x["id"] for x in logs) == sorted(c["id"] for c in calls)
 
@@ -174,9 +178,10 @@ def start_slow_run(upstream, cfg: Path) -> tuple[subprocess.Popen, str]:
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONFAULTHANDLER": "1"})
 
     def running() -> str | None:
+        if not any(r["json"].get("model") == "qwen3-max" for r in upstream.requests):
+            return None  # not yet asked: no `accord threads` (a second CLI start) while the run is still starting
         listed = json.loads(accord("threads", "-c", str(cfg), "--json").stdout)
-        asked = any(r["json"].get("model") == "qwen3-max" for r in upstream.requests)
-        return next((t["id"] for t in listed if t["status"] == "running"), None) if asked else None
+        return next((t["id"] for t in listed if t["status"] == "running"), None)
 
     try:
         return proc, wait_for(running, "the run to be in flight, waiting for qwen")

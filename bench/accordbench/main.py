@@ -68,7 +68,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     a.stream_runs = a.stream_runs or (3 if a.smoke else 30)
     a.settle = 0.3 if a.smoke else 2.0
     a.warmup = 0.2 if a.smoke else 2.0
-    a.cli_runs = 3 if a.smoke else 15
+    a.cli_runs = 1 if a.smoke else 15
     wanted = a.targets.split(",")
     if a.smoke or a.no_litellm:
         wanted = [t for t in wanted if t != "litellm"]

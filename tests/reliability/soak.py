@@ -4,7 +4,7 @@ file descriptors, sockets and asyncio tasks are sampled. After warm-up, RSS may 
 others not at all (measured at quiet moments, so requests in flight do not count).
 
     python tests/reliability/soak.py --seconds 600            # the long run (docs/reliability.md)
-    python tests/reliability/soak.py --seconds 12 --warmup 5  # what CI runs (test_soak_short.py)
+    python tests/reliability/soak.py --seconds 4 --warmup 3   # about what CI runs (test_soak_short.py)
 """
 
 from __future__ import annotations

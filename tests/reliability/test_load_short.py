@@ -9,7 +9,7 @@ import load
 
 
 def test_streaming_clients_and_mcp_consensus_under_load(tmp_path):
-    figures = load.run(clients=100, seconds=6, mcp_calls=20, workdir=tmp_path)
+    figures = load.run(clients=100, seconds=3, mcp_calls=20, workdir=tmp_path)  # 100 clients, each many streams
     stream = figures["stream"]
     assert figures["failed"] == [], figures
     assert stream["errors"] == 0 and stream["truncated"] == 0 and stream["streams_ok"] >= 100

@@ -43,13 +43,32 @@ models:
 
 
 class Instance:
-    def __init__(self, cfg: Path, port: int | None = None) -> None:
+    def __init__(self, cfg: Path, port: int | None = None, wait: bool = True) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen([ACCORD, "serve", "--config", str(cfg), "--port", str(self.port)],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if wait:
+            self.ready()
+
+    def ready(self) -> None:
         wait_http(f"{self.url}/health/readiness", f"accord serve on :{self.port} to be ready", self.proc,
                   want='"db":"connected"')
+
+    @classmethod
+    def several(cls, cfg: Path, n: int) -> list[Instance]:
+        """`n` instances started at once, as a deployment starts them (migrations take a lock: db.py), then
+        waited for: the starts overlap instead of queueing."""
+        made = [cls(cfg, wait=False) for _ in range(n)]
+        try:
+            for inst in made:
+                inst.ready()
+        except BaseException:
+            for inst in made:
+                inst.proc.kill()
+                inst.proc.communicate(timeout=30)
+            raise
+        return made
 
     def accepts_connections(self) -> bool:
         try:
@@ -83,8 +102,7 @@ def test_two_instances_behind_nginx_share_keys_limits_and_revocation(tmp_path, u
 
     postgres_server.reset()
     cfg = config(tmp_path, upstream.url, postgres_server.url, redis_server.url)
-    a = Instance(cfg)
-    b = Instance(cfg)
+    a, b = Instance.several(cfg, 2)
     lb = Nginx([f"127.0.0.1:{a.port}", f"127.0.0.1:{b.port}"]).start()
     try:
         assert httpx.get(f"{a.url}/health/readiness").json()["limits"] == "redis"

@@ -136,7 +136,7 @@ def two(tmp_path, upstream, postgres_server, redis_server):
     postgres_server.reset()
     cfg = tmp_path / "accord.yaml"
     cfg.write_text(config(upstream.url, postgres_server.url, redis_server.url))
-    a, b = Instance(cfg), Instance(cfg)
+    a, b = Instance.several(cfg, 2)
     try:
         yield [a.url, b.url]
     finally:

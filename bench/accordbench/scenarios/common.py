@@ -40,6 +40,7 @@ class Sizes:
     tool_pace_ms: float = 10.0
     stream_runs: int = 30
     hol_tokens: int = 100_000  # the four background requests' context (scenario 3)
+    hol_s: float = 10.0  # seconds of small requests per phase of scenario 3 (alone, beside each background)
     hol_streams: int = 4
     big_event_mb: float = 20.0
     open_streams: int = 10_000  # scenario 4
@@ -49,12 +50,15 @@ class Sizes:
     frontier_workers: tuple[int, ...] = (1, 2, 4)  # scenario 7
     frontier_c: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128)
     frontier_s: float = 4.0
+    frontier_warm_s: float = 4.0  # warm-up at c = 8 before each ladder: every worker up, its pools filled
 
     @classmethod
     def quick(cls) -> Sizes:
+        # scenario 7 quick: two workers only (one worker is what every other scenario runs on)
         return cls(contexts=(1_000, 10_000), latency_s=0.5, tool_chunks=5, tool_pace_ms=10.0, stream_runs=3,
-                   hol_tokens=10_000, hol_streams=4, big_event_mb=2.0, open_streams=200, open_chunks=3,
-                   open_pace_ms=300.0, keys=100, frontier_workers=(1, 2), frontier_c=(1, 16), frontier_s=0.3)
+                   hol_tokens=10_000, hol_s=0.5, hol_streams=4, big_event_mb=2.0, open_streams=200, open_chunks=3,
+                   open_pace_ms=300.0, keys=100, frontier_workers=(2,), frontier_c=(1, 16), frontier_s=0.3,
+                   frontier_warm_s=0.3)
 
 
 def upstream_models(z: Sizes) -> dict[str, str]:

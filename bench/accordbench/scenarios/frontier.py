@@ -11,11 +11,12 @@ from .common import CHAT, HOST, Gateway, chat_body
 CEILINGS_MS = (10.0, 50.0)
 
 
-def ladder(gw: Gateway, concurrencies: tuple[int, ...], seconds: float, use_wrk: bool) -> dict[str, Any]:
+def ladder(gw: Gateway, concurrencies: tuple[int, ...], seconds: float, use_wrk: bool,
+           warm_s: float = 4.0) -> dict[str, Any]:
     """Concurrency doubled until p99 passes the highest ceiling; the best requests/s under each ceiling."""
     body = chat_body(gw.model("m"))
     # warm-up: every worker up and its pools filled (the health check answers from the first worker ready)
-    asyncio.run(loadgen.load(HOST, gw.port, CHAT, body, gw.key, 8, max(1.0, seconds), headers=gw.hdrs("m")))
+    asyncio.run(loadgen.load(HOST, gw.port, CHAT, body, gw.key, 8, warm_s, headers=gw.hdrs("m")))
     runs: list[dict[str, Any]] = []
     for c in concurrencies:
         if use_wrk:

@@ -106,7 +106,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
                     elif n == 2:
                         r = streams.tool_calls(gws, z.tool_chunks, z.tool_pace_ms, z.stream_runs, fake.port)
                     elif n == 3:
-                        r = streams.head_of_line(gws, z.hol_tokens, z.hol_streams, z.big_event_mb, z.latency_s * 2)
+                        r = streams.head_of_line(gws, z.hol_tokens, z.hol_streams, z.big_event_mb, z.hol_s)
                     else:
                         r = latency.failover(gws, z.latency_s)
                     sc[str(n)] = {**sc.get(str(n), {}), "results": r, "load": load.done()}
@@ -146,7 +146,8 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
                 for w in workers:
                     try:
                         with gateway(name, work, url, fake, models, workers=w, tag=f"{name}-s7-w{w}") as gw:
-                            out[str(w)] = frontier.ladder(gw, z.frontier_c, z.frontier_s, use_wrk)
+                            out[str(w)] = frontier.ladder(gw, z.frontier_c, z.frontier_s, use_wrk,
+                                                             z.frontier_warm_s)
                     except Exception as e:  # reported, the ladder goes on
                         out[str(w)] = {"error": f"{type(e).__name__}: {e}"[:400]}
                     f = out[str(w)].get("frontier", {})
