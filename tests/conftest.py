@@ -93,15 +93,16 @@ models:
 
 
 class Gateway:
-    """Accord's app served for real on a loopback port."""
+    """Accord's app served for real on a loopback port, by uvicorn with the HTTP protocol `accord serve` runs
+    (gateway/headlimit.py); tests of other servers' path name uvicorn's own."""
 
     def __init__(self, cfg_text: str) -> None:
-        from accord.app import create_app
+        from accord.app import HTTP_PROTOCOL, create_app
         from accord.config import parse
 
         self.cfg = parse(cfg_text, "test.yaml")
         self.app = create_app(self.cfg)
-        self.server = ServerThread(self.app).start()
+        self.server = ServerThread(self.app, http=HTTP_PROTOCOL).start()  # the protocol `accord serve` runs
         self.url = self.server.url
 
     @property

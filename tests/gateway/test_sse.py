@@ -218,3 +218,28 @@ def test_an_open_stream_holds_one_task_not_three(served, monkeypatch) -> None:
         before, during, texts = asyncio.run(streams(served(_config(f"{upstream.url}/v1"))))
     assert texts == ["two"] * STREAMS
     assert during - before < 2 * STREAMS, f"{during - before} tasks for {STREAMS} open streams"
+
+
+@pytest.mark.parametrize("route", ["/v1/chat/completions", "/v1/messages", "/v1/responses"])
+def test_a_hang_up_before_the_first_token_cancels_the_upstream(served, route) -> None:
+    """A long prompt or a thinking model can keep the first token minutes away (first_token_timeout defaults
+    to 300 s): a client that gives up before it (Claude Code's Esc) must not leave the upstream generating,
+    billed and holding the key's budget reservation, until then."""
+    faults = FaultServer().start()  # `stall`: reads the request, then says nothing until the client goes
+    try:
+        url = served(_config(faults.url("stall"), "  first_token_timeout: 3600\n  request_timeout: 3600\n"))
+        body = orjson.dumps({"model": "m", "stream": True, "max_tokens": 10,
+                             **({"input": "x"} if route == "/v1/responses"
+                                else {"messages": [{"role": "user", "content": "x"}]})})
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+            s.sendall(f"POST {route} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {MASTER_KEY}\r\n"
+                      f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n".encode() + body)
+            wait_for(lambda: faults.hits.get("stall"), "the request to reach the upstream")
+        # the client is gone before any token: the upstream connection closes now, not in an hour
+        wait_for(lambda: [f for f, _ in faults.peer_closed if f == "stall"], "the upstream call to be cancelled")
+        wait_for(lambda: httpx.get(f"{url}/health/readiness").json()["db"] == "connected", "the store")
+        row = wait_for(lambda: next(iter(_rows(url, status="error")), None), "the cancelled attempt's usage row")
+        assert (row["status"], row["stream"], row["model"]) == (499, True, "m"), row
+    finally:
+        faults.stop()

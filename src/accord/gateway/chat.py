@@ -53,18 +53,19 @@ async def chat_completions(request: Request) -> Response:
                     return await panels.chat(request, panel, body, key, allow, started=started)
                 res = await intake.admit(request, a, panel_fallback=True)
                 if stream:
-                    chunks, call = await router.stream(model, body, allow, plan)
+                    # the first token may be minutes away (a long prompt, a thinking model): a hang-up before it
+                    # cancels the upstream as one after it does
+                    chunks, call = await unless_disconnected(request, router.stream(model, body, allow, plan))
                     response = sse.ClosingStream(
                         chunks, partial(_stream_over, request, key, call, res), payloads=True,
                         media_type="text/event-stream",
                         headers={"cache-control": "no-cache", "x-accel-buffering": "no", **served_by(call)})
                     res = None  # released by the response, once the stream is over
                     return response
-                try:
-                    data, call = await unless_disconnected(request, router.complete(model, body, allow, plan))
-                except ClientGone:
-                    refused(request, o, model=model, started=started, status=499, error_type="client_gone")
-                    return Response(status_code=499)  # nobody is listening; the upstream call is cancelled
+                data, call = await unless_disconnected(request, router.complete(model, body, allow, plan))
+            except ClientGone:
+                refused(request, o, model=model, started=started, status=499, error_type="client_gone", stream=stream)
+                return Response(status_code=499)  # nobody is listening; the upstream call is cancelled
             except AccordError as e:
                 panel = panels.fallback(request, model, e, key, allow)
                 if panel is not None:  # the model and its model fallbacks failed: a panel is next in line

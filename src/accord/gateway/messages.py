@@ -80,18 +80,18 @@ async def messages(request: Request) -> Response:
                 res = await intake.admit(request, a, panel_fallback=True)
                 _served(request, model, allow)
                 if stream:
-                    chunks, call = await router.messages_stream(model, body, allow, plan, headers)
+                    chunks, call = await unless_disconnected(
+                        request, router.messages_stream(model, body, allow, plan, headers))
                     response = sse.ClosingStream(
                         counted(request, chunks, call, key, _events), partial(auth.budget_release, request, res),
                         media_type="text/event-stream",
                         headers={"cache-control": "no-cache", "x-accel-buffering": "no", **served_by(call)})
                     res = None  # released by the response, once the stream is over
                     return response
-                try:
-                    raw, call = await unless_disconnected(request, router.messages(model, body, allow, plan, headers))
-                except ClientGone:
-                    refused(request, o, model=model, started=started, status=499, error_type="client_gone")
-                    return Response(status_code=499)  # nobody is listening; the upstream call is cancelled
+                raw, call = await unless_disconnected(request, router.messages(model, body, allow, plan, headers))
+            except ClientGone:  # before the answer, or a stream's first token (Claude Code's Esc)
+                refused(request, o, model=model, started=started, status=499, error_type="client_gone", stream=stream)
+                return Response(status_code=499)  # nobody is listening; the upstream call is cancelled
             except AccordError as e:
                 panel = panels.fallback(request, model, e, key, allow)
                 if panel is not None:  # the model and its model fallbacks failed: a panel is next in line

@@ -48,7 +48,7 @@ async def create_response(request: Request) -> Response:
                 res = await intake.admit(request, a, chat)
                 rid = new_id("resp")
                 if stream:
-                    chunks, call = await router.stream(model, chat, allow, plan)
+                    chunks, call = await unless_disconnected(request, router.stream(model, chat, allow, plan))
                     events = _streamed(request, chunks, call, StreamBridge(body, rid, bridge), key, conversation)
                     response = sse.ClosingStream(events, partial(auth.budget_release, request, res),
                                                  media_type="text/event-stream",
@@ -56,11 +56,10 @@ async def create_response(request: Request) -> Response:
                                                           **served_by(call)})
                     res = None  # released by the response, once the stream is over
                     return response
-                try:
-                    data, call = await unless_disconnected(request, router.complete(model, chat, allow, plan))
-                except ClientGone:
-                    refused(request, o, model=model, started=started, status=499, error_type="client_gone")
-                    return Response(status_code=499)
+                data, call = await unless_disconnected(request, router.complete(model, chat, allow, plan))
+            except ClientGone:  # before the answer, or a stream's first token: the upstream call is cancelled
+                refused(request, o, model=model, started=started, status=499, error_type="client_gone", stream=stream)
+                return Response(status_code=499)
             except AccordError as e:
                 refused(request, o, model=model, started=started, status=e.status, error_type=e.type, stream=stream)
                 raise
