@@ -14,6 +14,7 @@ from ..router import check_model_name
 # orjson reads up to 1,024 levels but writes at most 254, so a deeper body could be read but never sent on to a
 # provider (a 500 instead of a 400). No real request nests this deep.
 MAX_DEPTH = 254
+KEEP_MIN = 64 * 1024  # bytes of messages from which their JSON may be kept for the adapter (CLIENT_MESSAGES)
 _NONE = object()
 
 
@@ -56,7 +57,9 @@ async def read_json(request: Request) -> dict:
             # Kept for the adapter to send (CLIENT_MESSAGES) when writing them again would cost more than keeping
             # them: an agent's history of many small objects writes at ~0.8 ns a byte (0.38 ms for 470 KB), one
             # long text at ~0.03, and keeping the copy costs ~0.3 ns a byte (a buffer held, a join).
-            if (time.perf_counter_ns() - began) * 3 > len(out):
+            # Small bodies never: writing them again costs microseconds, and the kept buffer (orjson's 4 KB at the
+            # least) would be held by every open stream for its whole life (bench/stream_memory.py: +3.3 KB each).
+            if len(out) >= KEEP_MIN and (time.perf_counter_ns() - began) * 3 > len(out):
                 CLIENT_MESSAGES.set((messages, memoryview(out)[1:-1]))
     except orjson.JSONEncodeError:
         raise BadRequest(f"request body is nested more than {MAX_DEPTH} levels deep", code="invalid_json") from None
