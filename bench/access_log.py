@@ -16,6 +16,8 @@ import subprocess
 import sys
 import time
 
+from accordbench import inproc  # bench/ is first on sys.path when a script here runs
+
 LINES = 64 * 300
 
 
@@ -58,12 +60,7 @@ def child(fmt: str, fd: int) -> None:
             out.append((await run(lambda: one("POST", "/v1/chat/completions")) - base) / LINES * 1e6)
         os.write(fd, f"{min(out):.1f} us CPU/line (of {', '.join(f'{x:.1f}' for x in out)})\n".encode())
 
-    try:
-        import uvloop
-
-        uvloop.run(main())
-    except ImportError:
-        asyncio.run(main())
+    inproc.run(main)
 
 
 def main() -> None:
@@ -76,18 +73,18 @@ def main() -> None:
     if a.child is not None:
         child(a.format, a.child)
         return
-    for _ in range(a.rounds):
-        for src in ["", *a.src]:
-            env = {**os.environ, "PYTHONPATH": src} if src else dict(os.environ)
-            r, w = os.pipe()
-            proc = subprocess.Popen([sys.executable, __file__, "--child", str(w), "--format", a.format], env=env,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, pass_fds=(w,))
-            os.close(w)
-            err = proc.stderr.read()  # type: ignore[union-attr]  # the log lines, read as a service manager would
-            proc.wait()
-            result = os.read(r, 4096).decode().strip() or f"exit {proc.returncode}: {err[-300:]!r}"
-            os.close(r)
-            print(f"{src or 'this checkout'}: {result}", flush=True)
+    def measure(env: dict[str, str], src: str) -> str:
+        r, w = os.pipe()
+        proc = subprocess.Popen([sys.executable, __file__, "--child", str(w), "--format", a.format], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, pass_fds=(w,))
+        os.close(w)
+        err = proc.stderr.read()  # type: ignore[union-attr]  # the log lines, read as a service manager would
+        proc.wait()
+        result = os.read(r, 4096).decode().strip() or f"exit {proc.returncode}: {err[-300:]!r}"
+        os.close(r)
+        return result
+
+    inproc.alternate(a.rounds, a.src, measure)
 
 
 if __name__ == "__main__":

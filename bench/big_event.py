@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
+from accordbench import inproc  # bench/ is first on sys.path when a script here runs
 
 
 def child(cfg: str, n: int, model: str, profile: str = "") -> None:
@@ -34,32 +31,16 @@ def child(cfg: str, n: int, model: str, profile: str = "") -> None:
 
     app = create_app(load(cfg))
     body = orjson.dumps({"model": model, "messages": [{"role": "user", "content": "hi"}], "stream": True})
-    headers = [(b"host", b"127.0.0.1:4000"), (b"content-type", b"application/json"),
-               (b"authorization", b"Bearer sk-bench"), (b"content-length", str(len(body)).encode())]
+    headers = inproc.chat_headers(body)
 
     async def one() -> int:
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-                 "scheme": "http", "path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions",
-                 "query_string": b"", "root_path": "", "headers": headers, "client": ("127.0.0.1", 5000),
-                 "server": ("127.0.0.1", 4000), "state": {}}
-        sent = False
-        over = asyncio.Event()
         size = 0
-
-        async def receive() -> dict:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await over.wait()
-            return {"type": "http.disconnect"}
 
         async def send(m: dict) -> None:
             nonlocal size
             size += len(m.get("body", b""))
 
-        await app(scope, receive, send)
-        over.set()
+        await inproc.post_chat(app, headers, body, send)
         return size
 
     async def main() -> None:
@@ -97,12 +78,7 @@ def child(cfg: str, n: int, model: str, profile: str = "") -> None:
             print(f"{(c1 - c0) / n * 1e3:.2f} ms CPU/request, longest loop stall {worst * 1e3:.2f} ms, "
                   f"{sizes[-1] / 1e6:.1f} MB relayed", flush=True)
 
-    try:
-        import uvloop
-
-        uvloop.run(main())
-    except ImportError:
-        asyncio.run(main())
+    inproc.run(main)
 
 
 def main() -> None:
@@ -119,29 +95,24 @@ def main() -> None:
     if a.child:
         child(a.child, a.n, a.model, a.profile)
         return
-    sys.path.insert(0, str(BENCH))
-    from accordbench.targets import accord_config, clean_env, fake_upstream
+    from accordbench.targets import clean_env, fake_upstream
 
     clean_env()
     work = Path(tempfile.mkdtemp(prefix="accord-big-"))
     up = fake_upstream(work, chunks=5, pace_ms=0)
     up.start()
     model = "m" if a.small else "big"
-    cfg = work / "accord.yaml"
     big = f"  - name: big\n    model: openai/bigevent-{a.mb:g}\n    api_base: {up.url}/v1\n    api_key: x\n"
-    cfg.write_text(accord_config(up.url, 4000, 1, big) + "mcp:\n  http: false\n")
-    cfg.write_text(cfg.read_text().replace("settings:\n", f"settings:\n  data_dir: {work / 'data'}\n"))
+    cfg = inproc.write_config(work, up.url, big)
     n = a.n * 50 if a.small else a.n
+
+    def measure(env: dict[str, str], src: str) -> str:
+        argv = [__file__, "--child", str(cfg), "-n", str(n), "--model", model,
+                *(["--profile", a.profile] if a.profile and not src else [])]
+        return inproc.child_run(argv, env)
+
     try:
-        for _ in range(a.rounds):
-            for src in ["", *a.src]:
-                env = {**os.environ, "PYTHONPATH": src} if src else dict(os.environ)
-                argv = [sys.executable, __file__, "--child", str(cfg), "-n", str(n), "--model", model]
-                if a.profile and not src:
-                    argv += ["--profile", a.profile]
-                out = subprocess.run(argv, env=env, capture_output=True, text=True)
-                line = (out.stdout.strip().splitlines() or [out.stderr.strip()[-300:]])[-1]
-                print(f"{src or 'this checkout'}: {line}", flush=True)
+        inproc.alternate(a.rounds, a.src, measure)
     finally:
         up.stop()
 

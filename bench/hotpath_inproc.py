@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
+from accordbench import inproc  # bench/ is first on sys.path when a script here runs
 
 
 def agent_messages(size: int = 460_000) -> list[dict]:
@@ -60,33 +57,16 @@ def child(cfg: str, n: int, stream: bool, words: int, profile: str = "", agent: 
     content = " ".join(["word"] * words) if words else "hi"
     messages = agent_messages() if agent else [{"role": "user", "content": content}]
     body = orjson.dumps({"model": "m", "messages": messages, **({"stream": True} if stream else {})})
-    headers = [(b"host", b"127.0.0.1:4000"), (b"content-type", b"application/json"),
-               (b"authorization", b"Bearer sk-bench"), (b"content-length", str(len(body)).encode())]
+    headers = inproc.chat_headers(body)
 
     async def one() -> int:
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-                 "scheme": "http", "path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions",
-                 "query_string": b"", "root_path": "", "headers": headers, "client": ("127.0.0.1", 5000),
-                 "server": ("127.0.0.1", 4000), "state": {}}
-        sent = False
-        over = asyncio.Event()
-
-        async def receive() -> dict:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await over.wait()
-            return {"type": "http.disconnect"}
-
         status: list[int] = []
 
         async def send(m: dict) -> None:
             if m["type"] == "http.response.start":
                 status.append(m["status"])
 
-        await app(scope, receive, send)
-        over.set()
+        await inproc.post_chat(app, headers, body, send)
         return status[0]
 
     async def main() -> None:
@@ -114,12 +94,7 @@ def child(cfg: str, n: int, stream: bool, words: int, profile: str = "", agent: 
             done = (n // c) * c
             print(f"{(c1 - c0) / done * 1e6:.1f} us CPU/request, {done / (t1 - t0):,.0f} req/s wall", flush=True)
 
-    try:
-        import uvloop
-
-        uvloop.run(main())
-    except ImportError:
-        asyncio.run(main())
+    inproc.run(main)
 
 
 def main() -> None:
@@ -139,30 +114,23 @@ def main() -> None:
     if a.child:
         child(a.child, a.n, a.stream, a.words, a.profile, a.agent, a.c, a.log_level)
         return
-    sys.path.insert(0, str(BENCH))
-    from accordbench.targets import accord_config, clean_env, fake_upstream
+    from accordbench.targets import clean_env, fake_upstream
 
     clean_env()
     work = Path(tempfile.mkdtemp(prefix="accord-inproc-"))
     up = fake_upstream(work, chunks=5, pace_ms=0)
     up.start()
-    cfg = work / "accord.yaml"
-    cfg.write_text(accord_config(up.url, 4000, 1) + "mcp:\n  http: false\n")
-    cfg.write_text(cfg.read_text().replace("settings:\n", f"settings:\n  data_dir: {work / 'data'}\n"))
+    cfg = inproc.write_config(work, up.url)
+
+    def measure(env: dict[str, str], src: str) -> str:
+        argv = [__file__, "--child", str(cfg), "-n", str(a.n), "--words", str(a.words), "-c", str(a.c),
+                *(["--agent"] if a.agent else []), *(["--stream"] if a.stream else []),
+                *(["--profile", a.profile] if a.profile and not src else []),
+                *(["--log-level", a.log_level] if a.log_level else [])]
+        return inproc.child_run(argv, env)
+
     try:
-        for _ in range(a.rounds):
-            for src in ["", *a.src]:
-                env = {**os.environ, "PYTHONPATH": src} if src else dict(os.environ)
-                argv = [sys.executable, __file__, "--child", str(cfg), "-n", str(a.n), "--words", str(a.words),
-                        "-c", str(a.c), *(["--agent"] if a.agent else [])]
-                if a.profile and not src:
-                    argv += ["--profile", a.profile]
-                if a.log_level:
-                    argv += ["--log-level", a.log_level]
-                out = subprocess.run(argv + (["--stream"] if a.stream else []), env=env, capture_output=True,
-                                     text=True)
-                line = (out.stdout.strip().splitlines() or [out.stderr.strip()[-300:]])[-1]
-                print(f"{src or 'this checkout'}: {line}", flush=True)
+        inproc.alternate(a.rounds, a.src, measure)
     finally:
         up.stop()
 

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
+from accordbench import inproc  # bench/ is first on sys.path when a script here runs
 
 
 def child(variant: str, url: str, n: int, stream: bool) -> None:
@@ -116,12 +116,7 @@ def child(variant: str, url: str, n: int, stream: bool) -> None:
               f"system {(o1.system - o0.system) / done * 1e6:.0f}), {done / (t1 - t0):,.0f} req/s wall", flush=True)
         await close()
 
-    try:
-        import uvloop
-
-        uvloop.run(main())
-    except ImportError:
-        asyncio.run(main())
+    inproc.run(main)
 
 
 def main() -> None:
@@ -135,7 +130,6 @@ def main() -> None:
     if a.child:
         child(a.child[0], a.child[1], a.n, a.stream)
         return
-    sys.path.insert(0, str(BENCH))
     from accordbench.targets import clean_env, fake_upstream
 
     clean_env()
@@ -147,8 +141,7 @@ def main() -> None:
             for v in a.variants.split(","):
                 argv = [sys.executable, __file__, "--child", v, url, "-n", str(a.n)]
                 out = subprocess.run(argv + (["--stream"] if a.stream else []), capture_output=True, text=True)
-                line = (out.stdout.strip().splitlines() or [out.stderr.strip()[-400:]])[-1]
-                print(f"{v}: {line}", flush=True)
+                print(f"{v}: {inproc.last_line(out, 400)}", flush=True)
     finally:
         up.stop()
 
