@@ -168,16 +168,19 @@ class _Watch:
         view = message_event(data)
         if view is None or view.type in ("message_start", "error"):
             return self._see_whole(data, call)
-        call.chunks += 1
-        if isinstance(view.usage, dict):  # message_delta's counts are cumulative: the latest wins
-            self.usage.update({k: v for k, v in view.usage.items() if isinstance(v, int)})
-        if view.type == "message_delta":
-            reason = view.delta.stop_reason if view.delta is not None else None
-            if reason:
-                call.finish_reason = FINISH.get(reason, "stop")
-        elif view.type == "message_stop":
-            self.done = True
+        self._note(call, view.type, view.usage, view.delta.stop_reason if view.delta is not None else None)
         return data
+
+    def _note(self, call: Call, kind: object, usage: object, stop_reason: object) -> None:
+        """What every event tells, read whole or through the view: its usage, a stop reason, the end."""
+        call.chunks += 1
+        if isinstance(usage, dict):  # message_delta's counts are cumulative: the latest wins
+            self.usage.update({k: v for k, v in usage.items() if isinstance(v, int)})
+        if kind == "message_delta":
+            if stop_reason:
+                call.finish_reason = FINISH.get(str(stop_reason), "stop")
+        elif kind == "message_stop":
+            self.done = True
 
     def _see_whole(self, data: bytes, call: Call) -> bytes:
         try:
@@ -186,7 +189,6 @@ class _Watch:
             return data
         if not isinstance(ev, dict):
             return data
-        call.chunks += 1
         kind = ev.get("type")
         if kind == "message_start" and isinstance(ev.get("message"), dict) and self.model is not None \
                 and ev["message"].get("model") != self.model:
@@ -195,15 +197,8 @@ class _Watch:
         message, delta = ev.get("message"), ev.get("delta")
         u = (message.get("usage") if isinstance(message, dict) else None) if kind == "message_start" \
             else ev.get("usage")
-        if isinstance(u, dict):  # message_delta's counts are cumulative: the latest wins
-            self.usage.update({k: v for k, v in u.items() if isinstance(v, int)})
-        if kind == "message_delta":
-            reason = delta.get("stop_reason") if isinstance(delta, dict) else None
-            if reason:
-                call.finish_reason = FINISH.get(reason, "stop")
-        elif kind == "message_stop":
-            self.done = True
-        elif kind == "error":
+        self._note(call, kind, u, delta.get("stop_reason") if isinstance(delta, dict) else None)
+        if kind == "error":
             self.error = ev.get("error") if isinstance(ev.get("error"), dict) else {}
             data = scrub(data.decode("utf-8", "replace"), self.dep).encode()  # never a key a provider echoed
         return data
