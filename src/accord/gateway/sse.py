@@ -68,25 +68,7 @@ class ClosingStream(StreamingResponse):
             elif conn is None:
                 await self._watched(receive, send)
             else:
-                task = asyncio.current_task()
-                assert task is not None
-                gone = False
-
-                def hung_up() -> None:
-                    nonlocal gone
-                    gone = True
-                    task.cancel()
-
-                conn.on_hangup = hung_up
-                try:
-                    await self._stream(send)
-                except asyncio.CancelledError:
-                    # ours: swallowed, as Starlette's task group does once the client is gone; anyone else's: raised
-                    uncancel = getattr(task, "uncancel", None)  # Python 3.11+
-                    if not gone or (uncancel is not None and uncancel() > 0):
-                        raise
-                finally:
-                    conn.on_hangup = None
+                await self._until_hangup(conn, send)
         finally:
             try:
                 close = getattr(self.body_iterator, "aclose", None)
@@ -94,6 +76,28 @@ class ClosingStream(StreamingResponse):
                     await close()
             finally:
                 await self.then()
+
+    async def _until_hangup(self, conn: Any, send: Send) -> None:
+        """The body sent by this task, which the protocol's `on_hangup` cancels when the client goes."""
+        task = asyncio.current_task()
+        assert task is not None
+        gone = False
+
+        def hung_up() -> None:
+            nonlocal gone
+            gone = True
+            task.cancel()
+
+        conn.on_hangup = hung_up
+        try:
+            await self._stream(send)
+        except asyncio.CancelledError:
+            # ours: swallowed, as Starlette's task group does once the client is gone; anyone else's: raised
+            uncancel = getattr(task, "uncancel", None)  # Python 3.11+
+            if not gone or (uncancel is not None and uncancel() > 0):
+                raise
+        finally:
+            conn.on_hangup = None
 
     async def _watched(self, receive: Receive, send: Send) -> None:
         body = asyncio.ensure_future(self._stream(send))
