@@ -205,7 +205,7 @@ class OpenAICompatible:
         opts = body.get("stream_options")
         client_wants_usage = isinstance(opts, dict) and bool(opts.get("include_usage"))
         body["stream_options"] = {**(opts if isinstance(opts, dict) else {}), "include_usage": True}
-        resp = await post(pools, dep, self.url(dep, "chat/completions"), orjson.dumps(body), self.headers(dep),
+        resp = await post(pools, dep, self.url(dep, "chat/completions"), encode(body), self.headers(dep),
                           pools.timeout(dep.timeout, stream=True, stream_timeout=dep.stream_timeout))
         prompt_estimate = body.get("messages")
         return self._relay(resp, dep, call, client_wants_usage, prompt_estimate)
