@@ -48,8 +48,8 @@ def served() -> Iterator[Callable[[str], str]]:
     """Accord on the protocol `accord serve` runs (not uvicorn's default); returns its URL."""
     made: list[ServerThread] = []
 
-    def serve(cfg_text: str) -> str:
-        made.append(ServerThread(create_app(parse(cfg_text, "test.yaml")), http=HTTP_PROTOCOL).start())
+    def serve(cfg_text: str, http: str = HTTP_PROTOCOL) -> str:
+        made.append(ServerThread(create_app(parse(cfg_text, "test.yaml")), http=http).start())
         return made[-1].url
 
     yield serve
@@ -221,14 +221,17 @@ def test_an_open_stream_holds_one_task_not_three(served, monkeypatch) -> None:
 
 
 @pytest.mark.parametrize("route", ["/v1/chat/completions", "/v1/messages", "/v1/responses"])
-def test_a_hang_up_before_the_first_token_cancels_the_upstream(served, route) -> None:
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "plain"])
+@pytest.mark.parametrize("http", [HTTP_PROTOCOL, "httptools"], ids=["accord-protocol", "uvicorn-httptools"])
+def test_a_hang_up_before_the_first_token_cancels_the_upstream(served, route, stream, http) -> None:
     """A long prompt or a thinking model can keep the first token minutes away (first_token_timeout defaults
     to 300 s): a client that gives up before it (Claude Code's Esc) must not leave the upstream generating,
-    billed and holding the key's budget reservation, until then."""
+    billed and holding the key's budget reservation, until then. Streamed or not; on Accord's protocol the
+    connection cancels the request (gateway/disconnect.py), on uvicorn's own a watcher does."""
     faults = FaultServer().start()  # `stall`: reads the request, then says nothing until the client goes
     try:
-        url = served(_config(faults.url("stall"), "  first_token_timeout: 3600\n  request_timeout: 3600\n"))
-        body = orjson.dumps({"model": "m", "stream": True, "max_tokens": 10,
+        url = served(_config(faults.url("stall"), "  first_token_timeout: 3600\n  request_timeout: 3600\n"), http)
+        body = orjson.dumps({"model": "m", "stream": stream, "max_tokens": 10,
                              **({"input": "x"} if route == "/v1/responses"
                                 else {"messages": [{"role": "user", "content": "x"}]})})
         port = int(url.rsplit(":", 1)[1])
@@ -240,6 +243,6 @@ def test_a_hang_up_before_the_first_token_cancels_the_upstream(served, route) ->
         wait_for(lambda: [f for f, _ in faults.peer_closed if f == "stall"], "the upstream call to be cancelled")
         wait_for(lambda: httpx.get(f"{url}/health/readiness").json()["db"] == "connected", "the store")
         row = wait_for(lambda: next(iter(_rows(url, status="error")), None), "the cancelled attempt's usage row")
-        assert (row["status"], row["stream"], row["model"]) == (499, True, "m"), row
+        assert (row["status"], row["stream"], row["model"]) == (499, stream, "m"), row
     finally:
         faults.stop()
