@@ -39,11 +39,23 @@ def chat_headers(body: bytes) -> list[tuple[bytes, bytes]]:
             (b"authorization", b"Bearer sk-bench"), (b"content-length", str(len(body)).encode())]
 
 
+class _Connection:
+    """What Accord's HTTP protocol (gateway/headlimit.py) puts in each request's scope under "accord.hangup": the
+    connection, whose `on_hangup` a request sets while it waits on the upstream or streams. Given here so the app
+    takes the path it takes under `accord serve`; this client never hangs up."""
+
+    __slots__ = ("on_hangup",)
+
+    def __init__(self) -> None:
+        self.on_hangup: Callable[[], None] | None = None
+
+
 async def post_chat(app: Any, headers: list[tuple[bytes, bytes]], body: bytes,
                     send: Callable[[dict], Awaitable[None]]) -> None:
     """One POST /v1/chat/completions through the ASGI app, `send` seeing what it answers; the client stays
     connected until the answer is over."""
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+    scope = {"accord.hangup": _Connection(),
+             "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
              "scheme": "http", "path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions",
              "query_string": b"", "root_path": "", "headers": headers, "client": ("127.0.0.1", 5000),
              "server": ("127.0.0.1", 4000), "state": {}}
