@@ -22,6 +22,8 @@ from .providers import messages as anthropic_messages
 from .providers.base import Call, Chunks, Usage, estimate_tokens
 from .providers.http import Pools
 
+_timeout = getattr(asyncio, "timeout", None)  # Python 3.11+
+
 T = TypeVar("T")
 Allow = Callable[[str], bool]  # which (canonical) model names a caller may use; None: every one
 FAIL_WINDOW = 60.0  # seconds in which `allowed_fails` failures put a deployment in cooldown
@@ -199,7 +201,10 @@ class Router:
                 return _prepend(first, it, call, self._finished, body)
 
             try:
-                return await asyncio.wait_for(first_chunk(), ttft)
+                if _timeout is None:  # Python 3.10
+                    return await asyncio.wait_for(first_chunk(), ttft)
+                async with _timeout(ttft):  # in this task: wait_for made a task per stream before 3.12
+                    return await first_chunk()
             except asyncio.TimeoutError:
                 raise UpstreamTimeout(f"{dep.vendor.label or dep.vendor.name} ({dep.id}) sent no first token "
                                       f"within {ttft:g} s") from None
