@@ -102,6 +102,17 @@ def test_fault_matrix(fault, stream, second, faults, upstream, gateway_factory):
     assert_no_leak(gw, {faults.port, int(upstream.url.rsplit(":", 1)[1])})
 
 
+def test_a_stream_with_no_first_token_times_out_on_first_token_timeout(faults, gateway_factory):
+    """The first token has its own deadline (first_token_timeout), shorter here than the request's: only it can
+    end a stream whose upstream says nothing at all."""
+    gw = gateway_factory(matrix_config(faults.url("stall"), None).replace(
+        "request_timeout: 1.5", "request_timeout: 3600").replace("first_token_timeout: 1.5", "first_token_timeout: 0.3"))
+    r = httpx.post(f"{gw.url}/v1/chat/completions", timeout=60,
+                   json={"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]})
+    assert r.status_code == 504, r.text
+    assert "sent no first token within 0.3 s" in r.json()["error"]["message"]
+
+
 # ------------------------------------------------------------------------------------------- retries & co
 def test_retry_same_deployment_honours_retry_after(faults, gateway_factory):
     gw = gateway_factory(matrix_config(faults.url("429"), None))
