@@ -15,9 +15,12 @@ request is never under-reserved:
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import orjson
+
+from .providers.openai_compat import client_json, without_messages
 
 if TYPE_CHECKING:
     from .catalog import ModelInfo
@@ -26,9 +29,26 @@ if TYPE_CHECKING:
 IMAGE_TOKENS = 2_000  # more than any provider bills for one image (OpenAI high detail ~1,100; Claude ~1,600)
 
 
+# the JSON strings that name an image part: "image_url" (OpenAI) and "image" (Anthropic). One pass of a regular
+# expression: two `bytes.count`s read ~0.5 MB at ~1 ns a byte each (0.47 ms at 100k tokens, the regex 0.15-0.27)
+_IMAGE = re.compile(rb'"image(?:_url)?"')
+
+
 def prompt_tokens_bound(body: dict) -> int:
-    raw = orjson.dumps(body)
-    return len(raw) + IMAGE_TOKENS * (raw.count(b'"image_url"') + raw.count(b'"image"'))
+    """Bytes of the body's JSON plus IMAGE_TOKENS per image. An agent history whose JSON the gateway kept
+    (openai_compat.client_json) is not written again for it (~0.4 ms at 100k tokens, per request of a key with a
+    budget or a max_price): its length and images are read from the kept bytes, the other fields written apart,
+    and the count is the whole body's to the byte."""
+    known = client_json(body)
+    if known is None:
+        raw = orjson.dumps(body)
+        return len(raw) + IMAGE_TOKENS * len(_IMAGE.findall(raw))
+    rest = without_messages(body)
+    # `{rest,"messages":[...]}` as encode() writes it; the kept view's object is `[messages]`, whose brackets
+    # match no image, read in place (bytes() of the view would copy ~0.5 MB)
+    size = len(rest) + (len(b',"messages":') if len(rest) > 2 else len(b'"messages":')) + len(known)
+    images = len(_IMAGE.findall(rest)) + len(_IMAGE.findall(known.obj))
+    return size + IMAGE_TOKENS * images
 
 
 def output_tokens_bound(body: dict, info: ModelInfo) -> int:

@@ -15,7 +15,9 @@ message: uvicorn pauses reading once 64 KB wait for the app and wakes the app fo
 (100k tokens) came in several messages, each a pause, a resume and a task switch, joined again by the app
 (bench/README.md, "Hot path"). The app holds the whole body anyway (it parses it as one JSON document); a longer
 or chunked body keeps uvicorn's flow control, so a connection still buffers at most BODY_ROOM plus a read
-before the app reads.
+before the app reads. Its reads are kept as the parser made them and joined once when the app takes them (a body
+of one read is not copied at all), where uvicorn's bytearray copied each read into itself and the whole again
+into `bytes`.
 
 A response that streams (gateway/sse.py) learns of a hang-up from this protocol's `connection_lost`, at once:
 the request's scope carries the connection (`HANGUP`) and the response sets `on_hangup` while it streams, so no
@@ -137,6 +139,28 @@ class _Pipeline(list):
         self.insert(0, item)
 
 
+class _Parts:
+    """A request body read in several pieces, joined once when the app takes it (uvicorn's `bytes(cycle.body)`):
+    uvicorn's bytearray copied every read into itself, growing, and then copied the whole into `bytes` again."""
+
+    __slots__ = ("parts", "size")
+
+    def __init__(self, *parts: bytes) -> None:
+        self.parts = list(parts)
+        self.size = sum(len(p) for p in parts)
+
+    def __iadd__(self, part: bytes) -> _Parts:
+        self.parts.append(part)
+        self.size += len(part)
+        return self
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __bytes__(self) -> bytes:
+        return b"".join(self.parts)
+
+
 HANGUP = "accord.hangup"  # scope key: the connection, whose `on_hangup` a streaming response sets (gateway/sse.py)
 
 
@@ -214,7 +238,14 @@ class BoundedHttpTools(HttpToolsProtocol):
                 or cycle.response_complete or self.parser.should_upgrade()):
             super().on_body(body)  # uvicorn's own: pauses reading past 64 KB
             return
-        cycle.body += body  # the app is woken once, by the body's end (on_message_complete): one message, no join
+        held: Any = cycle.body  # uvicorn's bytearray, or what an earlier read left: bytes, _Parts
+        if not held:  # the body's first read: kept as it is (a one-read body reaches the app uncopied)
+            cycle.body = body  # type: ignore[assignment]
+        elif type(held) is _Parts:
+            held += body
+        else:
+            cycle.body = _Parts(held, body)  # type: ignore[assignment]
+        # the app is woken once, by the body's end (on_message_complete): one message
 
     def _too_large(self) -> None:
         log.warning("refused a request whose headers passed %d bytes (431), from %s", MAX_HEAD,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import sys
 import time
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
@@ -16,7 +17,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
-from aiohttp import hdrs
+from aiohttp import hdrs, http_writer
 from yarl import URL
 
 from ..errors import UpstreamError, UpstreamTimeout
@@ -29,6 +30,14 @@ if TYPE_CHECKING:
     from .call import Call
 
 log = logging.getLogger("accord.providers")
+
+# aiohttp joins a request's head and body into one buffer before writing it on Python < 3.12.9 (SKIP_WRITELINES:
+# asyncio's selector transport gained a `writelines` in 3.12 that skipped flow control until 3.12.9, CVE-2024-12254).
+# Before 3.12 that `writelines` does not exist: asyncio's transports join in the base class's, as aiohttp does, and
+# uvloop's writes the pieces with one writev. There the flag only costs a copy of every body: ~40 µs for a
+# 100k-token (460 KB) request (bench/README.md, "Hot path").
+if sys.version_info < (3, 12):
+    http_writer.SKIP_WRITELINES = False
 T = TypeVar("T")
 # An event this large is cut out, decoded and sent on in separate turns of the event loop: each step costs ~10 ms
 # per 20 MB (a copy that faults fresh pages in, or msgspec's pass over it), and other requests on the worker

@@ -37,13 +37,27 @@ QWEN_BUDGETS = {"minimal": 1_024, "low": 2_048, "medium": 8_192, "high": 16_384,
 CLIENT_MESSAGES: ContextVar[tuple[object, memoryview] | None] = ContextVar("accord_client_messages", default=None)
 
 
+def client_json(body: dict) -> memoryview | None:
+    """The JSON of `body["messages"]` when it is still the list the client sent and that list's JSON was kept
+    (CLIENT_MESSAGES); else None."""
+    known = CLIENT_MESSAGES.get()
+    if known is None or body.get("messages") is not known[0]:
+        return None
+    return known[1]
+
+
+def without_messages(body: dict) -> bytes:
+    """The body's other fields as a JSON object, to which kept messages JSON is joined."""
+    return orjson.dumps({k: v for k, v in body.items() if k != "messages"})
+
+
 def encode(body: dict) -> bytes:
     """The body as JSON, the client's messages reused when they are unchanged (CLIENT_MESSAGES)."""
-    known = CLIENT_MESSAGES.get()
-    if known is None or "messages" not in body or body["messages"] is not known[0]:
+    known = client_json(body)
+    if known is None:
         return orjson.dumps(body)
-    rest = orjson.dumps({k: v for k, v in body.items() if k != "messages"})
-    return b"".join((rest[:-1], b',"messages":' if len(rest) > 2 else b'"messages":', known[1], b"}"))
+    rest = without_messages(body)
+    return b"".join((rest[:-1], b',"messages":' if len(rest) > 2 else b'"messages":', known, b"}"))
 
 
 def openai_effort(model: str, effort: str) -> tuple[str, str | None]:
