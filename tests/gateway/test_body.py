@@ -153,6 +153,28 @@ def test_a_large_bodys_tokens_are_estimated_and_its_usage_row_written(url: str, 
     assert (logged["status"], logged["route"], logged["model"]) == (200, "chat", "gpt-test")
 
 
+def test_a_large_bodys_worst_case_counts_every_byte_and_image_for_a_keys_max_price(url: str, up: FakeUpstream
+                                                                                  ) -> None:
+    """A key's max_price is held against a bound of one token per byte of the body's JSON plus 2,000 per image
+    (costs.py), for an agent history as for a small body: the kept JSON of the client's messages (body.py)
+    stands in for writing them again, and must count the same."""
+    made = httpx.post(f"{url}/key/generate", json={"key_alias": "capped", "max_price": 0.000001},
+                      headers={"Authorization": f"Bearer {MASTER_KEY}"}, timeout=30)
+    assert made.status_code == 200, made.text
+    picture = {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x.test/cat.png"}},
+                                           {"type": "text", "text": 'what is this "image"?'}]}
+    capped = openai.OpenAI(base_url=f"{url}/v1", api_key=made.json()["key"], max_retries=0, timeout=60)
+    for messages in ([*MESSAGES, picture], [picture], [{"role": "user", "content": "word " * 100_000}]):
+        body = {"model": "gpt-test", "messages": messages, "max_tokens": 10}
+        raw = orjson.dumps(body)
+        bound = len(raw) + 2_000 * (raw.count(b'"image_url"') + raw.count(b'"image"'))
+        with pytest.raises(openai.BadRequestError) as e:
+            capped.chat.completions.create(**body)  # type: ignore[call-overload]
+        assert e.value.body["code"] == "max_price_exceeded"  # type: ignore[index]
+        assert f"a prompt of {bound} tokens at most" in e.value.message, e.value.message
+    assert up.requests == []  # refused before any upstream call
+
+
 def _body(messages_json: bytes, tail: bytes = b"") -> bytes:
     return b'{"model": "gpt-test", "messages": ' + messages_json + tail + b"}"
 

@@ -113,8 +113,10 @@ async def test_a_body_over_the_room_still_pauses_reading_and_arrives_whole() -> 
 
 
 async def test_a_body_under_the_room_reaches_the_app_in_one_message() -> None:
-    """The app, reading at once, is woken by the body's end only: one message (no join, no wake-up per read)."""
+    """The app, reading at once, is woken by the body's end only: one message (no wake-up per read), whose body
+    is `bytes` as ASGI has it (the protocol holds the reads apart and joins them once)."""
     messages: list[int] = []
+    kinds: list[type] = []
 
     async def app(scope, receive, send) -> None:
         got = bytearray()
@@ -122,6 +124,7 @@ async def test_a_body_under_the_room_reaches_the_app_in_one_message() -> None:
         while more:
             m = await receive()
             messages.append(len(m.get("body", b"")))
+            kinds.append(type(m.get("body")))
             got += m.get("body", b"")
             more = m.get("more_body", False)
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"64")]})
@@ -140,6 +143,7 @@ async def test_a_body_under_the_room_reaches_the_app_in_one_message() -> None:
         assert head.startswith(b"HTTP/1.1 200"), head
         assert await reader.readexactly(64) == hashlib.sha256(body).hexdigest().encode()
         assert messages == [len(body)]
+        assert kinds == [bytes]
     finally:
         writer.close()
         server.close()
