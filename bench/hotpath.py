@@ -136,12 +136,18 @@ def latency(a: argparse.Namespace, names: list[str], up: Server, servers: dict[s
     headers = {"content-type": "application/json", "authorization": f"Bearer {MASTER_KEY}"}
     p50s: dict[str, list[float]] = {n: [] for n in names}
     p99s: dict[str, list[float]] = {n: [] for n in names}
+    cpus: dict[str, list[float]] = {n: [] for n in names}
     for r in range(a.rounds):
         for name in names if r % 2 == 0 else names[::-1]:
-            port = (up if name == "direct" else servers[name]).port
+            server = up if name == "direct" else servers[name]
+            proc = psutil.Process(server.proc.pid)  # type: ignore[union-attr]
+            port = server.port
             conn = http.client.HTTPConnection("127.0.0.1", port)
             times = []
             for i in range(a.requests + 20):
+                if i == 20:
+                    t = proc.cpu_times()
+                    cpu0 = t.user + t.system
                 t0 = time.perf_counter()
                 conn.request("POST", "/v1/chat/completions", body, headers)
                 resp = conn.getresponse()
@@ -149,18 +155,22 @@ def latency(a: argparse.Namespace, names: list[str], up: Server, servers: dict[s
                 assert resp.status == 200, resp.status
                 if i >= 20:  # warm-up
                     times.append((time.perf_counter() - t0) * 1000)
+            t = proc.cpu_times()
+            cpus[name].append((t.user + t.system - cpu0) / a.requests * 1e6)
             conn.close()
             times.sort()
             p50s[name].append(times[len(times) // 2])
             p99s[name].append(times[int(len(times) * 0.99)])
+            print(f"round {r + 1} {name}: p50 {p50s[name][-1]:.2f} ms, server CPU {cpus[name][-1]:.0f} µs/request",
+                  flush=True)
     print(f"\nbody {len(body):,} bytes ({a.words:,} words), c=1, {a.requests} requests x {a.rounds} rounds; "
           f"load average {os.getloadavg()[0]:.1f}")
-    print("| option | p50 | p99 | p50 added (median of rounds) |")
-    print("|---|---|---|---|")
+    print("| option | p50 | p99 | p50 added (median of rounds) | server CPU / request (median) |")
+    print("|---|---|---|---|---|")
     for name in names:
         added = statistics.median(x - d for x, d in zip(p50s[name], p50s["direct"], strict=True))
         print(f"| {name} | {statistics.median(p50s[name]):.2f} ms | {statistics.median(p99s[name]):.2f} ms | "
-              f"{added:.2f} ms |")
+              f"{added:.2f} ms | {statistics.median(cpus[name]):.0f} µs |")
 
 
 if __name__ == "__main__":
