@@ -7,6 +7,8 @@ upstream: the steadiest figure on a shared machine, for A/B tests of the request
     python bench/hotpath_inproc.py --agent              # a ~470 KB agent history (900 messages, tool calls, code)
     python bench/hotpath_inproc.py --words 100000 -c 1  # one request at a time (scenario 1's shape)
     python bench/hotpath_inproc.py --src /tmp/base/src  # alternate with another checkout's src, 3 rounds each
+    python bench/hotpath_inproc.py --vkeys 10000 -c 1   # 10,000 virtual keys in rotation, after each one's first
+                                                        # use (scenario 5's shape); --vkeys 1: one virtual key
 
 Each run is a fresh process (an alternate checkout is put first on PYTHONPATH); the fake upstream's CPU is not
 counted.
@@ -18,6 +20,7 @@ import argparse
 import asyncio
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 from accordbench import inproc  # bench/ is first on sys.path when a script here runs
@@ -37,8 +40,22 @@ def agent_messages(size: int = 460_000) -> list[dict]:
     return msgs
 
 
+async def make_keys(app, n: int) -> list[str]:
+    """`n` virtual keys (no limits, as scenario 5 makes them), written to the store in one transaction: the
+    API's one-by-one creation would take most of the run at 10,000."""
+    from accord.store.keys import PREFIX, hash_key, new_key
+    from accord.store.models import VirtualKey
+
+    keys = [new_key() for _ in range(n)]
+    rows = [VirtualKey(id=uuid.uuid4().hex, name=f"flood-{i}", key_hash=hash_key(k), key_prefix=k[:len(PREFIX) + 4])
+            for i, k in enumerate(keys)]
+    async with app.state.store.db.session() as s, s.begin():
+        s.add_all(rows)
+    return keys
+
+
 def child(cfg: str, n: int, stream: bool, words: int, profile: str = "", agent: bool = False,
-          concurrency: int = 64, log_level: str = "") -> None:
+          concurrency: int = 64, log_level: str = "", vkeys: int = 0) -> None:
     import orjson
 
     from accord.config import load
@@ -57,21 +74,30 @@ def child(cfg: str, n: int, stream: bool, words: int, profile: str = "", agent: 
     content = " ".join(["word"] * words) if words else "hi"
     messages = agent_messages() if agent else [{"role": "user", "content": content}]
     body = orjson.dumps({"model": "m", "messages": messages, **({"stream": True} if stream else {})})
-    headers = inproc.chat_headers(body)
+    headers = [inproc.chat_headers(body)]  # one set per key in rotation (the master key's without --vkeys)
+    turn = 0
 
     async def one() -> int:
+        nonlocal turn
         status: list[int] = []
 
         async def send(m: dict) -> None:
             if m["type"] == "http.response.start":
                 status.append(m["status"])
 
-        await inproc.post_chat(app, headers, body, send)
+        turn += 1
+        await inproc.post_chat(app, headers[turn % len(headers)], body, send)
         return status[0]
 
     async def main() -> None:
         async with app.router.lifespan_context(app):
             await app.state.store.wait(60)  # the store opens in the background: not part of what is measured
+            if vkeys:
+                headers[:] = [[(k, f"Bearer {key}".encode() if k == b"authorization" else v) for k, v in headers[0]]
+                              for key in await make_keys(app, vkeys)]
+                for _ in range(vkeys):  # each key's first use, in rotation: what is measured is every use after
+                    assert await one() == 200
+
             async def worker(k: int) -> None:
                 for _ in range(k):
                     s = await one()
@@ -109,10 +135,12 @@ def main() -> None:
     ap.add_argument("--profile", default="", help="write a cProfile of this checkout's measured run to this file")
     ap.add_argument("--log-level", default="", help="set logging up as `accord serve --log-level` does (info: with "
                     "the access log; stderr goes to a pipe this process reads, as a service manager's would)")
+    ap.add_argument("--vkeys", type=int, default=0, help="use this many virtual keys in rotation, each after its "
+                    "first use (0: the master key)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        child(a.child, a.n, a.stream, a.words, a.profile, a.agent, a.c, a.log_level)
+        child(a.child, a.n, a.stream, a.words, a.profile, a.agent, a.c, a.log_level, a.vkeys)
         return
     from accordbench.targets import clean_env, fake_upstream
 
@@ -126,7 +154,8 @@ def main() -> None:
         argv = [__file__, "--child", str(cfg), "-n", str(a.n), "--words", str(a.words), "-c", str(a.c),
                 *(["--agent"] if a.agent else []), *(["--stream"] if a.stream else []),
                 *(["--profile", a.profile] if a.profile and not src else []),
-                *(["--log-level", a.log_level] if a.log_level else [])]
+                *(["--log-level", a.log_level] if a.log_level else []),
+                *(["--vkeys", str(a.vkeys)] if a.vkeys else [])]
         return inproc.child_run(argv, env)
 
     try:

@@ -81,10 +81,9 @@ async def caller(request: Request) -> KeyInfo | None:
     info = await request.app.state.store.key(key)
     if info is None:
         raise AuthError("invalid API key")
-    now = datetime.now(timezone.utc)
     if info.revoked_at is not None:
         raise AuthError(f"key `{info.name or info.prefix}` was revoked", code="key_revoked")
-    if info.expires_at is not None and info.expires_at <= now:
+    if info.expires_at is not None and info.expires_at <= datetime.now(timezone.utc):
         raise AuthError(f"key `{info.name or info.prefix}` expired at {info.expires_at.isoformat(timespec='seconds')}",
                         code="key_expired")
     return info

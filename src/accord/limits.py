@@ -8,6 +8,7 @@ the process, say so in the log and on /health, and go back to Redis when it answ
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -79,46 +80,64 @@ class Limits:
     def __init__(self, redis_url: str | None = None) -> None:
         self.redis = RedisLink(redis_url)
         self._local: dict[tuple[str, str, int], int] = {}
+        self._background: set[asyncio.Task] = set()  # token counts on their way to Redis, referenced until done
 
     @property
     def backend(self) -> str:
         return self.redis.backend
 
-    async def _incr(self, kind: str, key_id: str, by: int) -> int:
-        now = time.time()
-        w = _window(now)
+    async def _add(self, key_id: str, counts: tuple[tuple[str, int], ...]) -> list[int]:
+        """Add each (kind, amount) to the key's counter of this window; returns the new values. In Redis, one
+        pipeline (one round trip) for all of them: a request waits for it before it is sent upstream."""
+        w = _window(time.time())
         if self.redis.usable():
-            name = f"accord:{kind}:{key_id}:{w}"
             try:
                 pipe = self.redis.client().pipeline()
-                pipe.incrby(name, by)
-                pipe.expire(name, WINDOW * 2)
-                value, _ = await pipe.execute()
+                for kind, by in counts:
+                    name = f"accord:{kind}:{key_id}:{w}"
+                    pipe.incrby(name, by)
+                    pipe.expire(name, WINDOW * 2)
+                values = await pipe.execute()
                 self.redis.ok()
-                return int(value)
+                return [int(v) for v in values[::2]]
             except Exception as e:  # any redis failure: fall back, never fail the request
                 self.redis.failed(e)
+        return [self._add_local(kind, key_id, w, by) for kind, by in counts]
+
+    def _add_local(self, kind: str, key_id: str, w: int, by: int) -> int:
         k = (kind, key_id, w)
-        self._local[k] = self._local.get(k, 0) + by
+        self._local[k] = n = self._local.get(k, 0) + by
         if len(self._local) > 10_000:
             self._local = {kk: v for kk, v in self._local.items() if kk[2] >= w}
-        return self._local[k]
+        return n
 
     async def hit(self, key_id: str, rpm: int | None, tpm: int | None) -> tuple[str, float] | None:
         """Count one request; returns (which limit, seconds until it resets) when over a limit."""
-        if rpm is not None:
-            n = await self._incr("rpm", key_id, 1)
-            if n > rpm:
-                return "rpm", reset_in(time.time())
-        if tpm is not None:
-            used = await self._incr("tpm", key_id, 0)
-            if used >= tpm:
-                return "tpm", reset_in(time.time())
+        counts = (*((("rpm", 1),) if rpm is not None else ()), *((("tpm", 0),) if tpm is not None else ()))
+        if not counts:
+            return None
+        values = dict(zip((kind for kind, _ in counts), await self._add(key_id, counts), strict=True))
+        if rpm is not None and values["rpm"] > rpm:
+            return "rpm", reset_in(time.time())
+        if tpm is not None and values["tpm"] >= tpm:
+            return "tpm", reset_in(time.time())
         return None
 
     async def add_tokens(self, key_id: str, tokens: int) -> None:
         if tokens > 0:
-            await self._incr("tpm", key_id, tokens)
+            await self._add(key_id, (("tpm", tokens),))
+
+    def count_tokens(self, key_id: str, tokens: int) -> None:
+        """`tokens` spent by the key, counted without making the request wait: in the process at once (no task,
+        no turn of the event loop), or sent to Redis in the background."""
+        if tokens <= 0:
+            return
+        if not self.redis.usable():
+            self._add_local("tpm", key_id, _window(time.time()), tokens)
+            return
+        task = asyncio.ensure_future(self.add_tokens(key_id, tokens))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def close(self) -> None:
         await self.redis.close()

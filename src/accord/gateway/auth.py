@@ -111,4 +111,5 @@ def price_cap(request: Request, key: KeyInfo | None, model: str, body: dict, all
 
 async def budget_release(request: Request, res: Reservation | None) -> None:
     """The request is over (its cost recorded, or it failed): its reservation no longer holds the budget."""
-    await request.app.state.store.ledger.release(res)
+    if res is not None:  # most requests hold none (the master key, a key without a budget)
+        await request.app.state.store.ledger.release(res)

@@ -25,6 +25,7 @@ from ..consensus import panels
 from ..consensus.callers import LocalModels
 from ..consensus.runner import Engine
 from ..consensus.types import Event, InputError, Result
+from ..costs import worst_case
 from ..errors import AccordError, BadRequest, PermissionDenied, UpstreamError
 from ..providers.base import Usage
 from ..store.live import StoreUnavailable
@@ -66,8 +67,6 @@ def fallback(request: Request, model: str, error: AccordError, key: KeyInfo | No
 
 def fallback_cost(request: Request, model: str, body: dict, allow: Allow | None) -> float | None:
     """What a key's budget must reserve for `model` when one of its fallbacks is a panel (None: no panel)."""
-    from ..costs import worst_case
-
     cfg = request.app.state.cfg
     if not cfg.panels:
         return None

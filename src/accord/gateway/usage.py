@@ -4,7 +4,6 @@ limits, unknown model), and counts a key's tokens for its tpm limit. No I/O on t
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import Iterator
@@ -52,7 +51,7 @@ class PanelRun(Protocol):
 
 def count_tokens(request: Request, key: KeyInfo | None, call: Call | PanelRun) -> None:
     """The request was served by `call` (a stream: it is over): counted under its model and deployment; a key
-    with a tpm limit: its tokens go to the shared limiter (in the background)."""
+    with a tpm limit: its tokens go to the limiter (without waiting for Redis)."""
     labels = request.scope.get("accord.metrics")
     if labels is not None:
         if isinstance(call, Call):
@@ -66,11 +65,5 @@ def count_tokens(request: Request, key: KeyInfo | None, call: Call | PanelRun) -
 
 def count(request: Request, key: KeyInfo | None, tokens: int) -> None:
     """`tokens` spent by `key`, for its tpm limit (a panel's total, or one call's)."""
-    if key is None or key.tpm_limit is None:
-        return
-    task = asyncio.ensure_future(request.app.state.limits.add_tokens(key.id, tokens))
-    _background.add(task)
-    task.add_done_callback(_background.discard)
-
-
-_background: set[asyncio.Task] = set()  # fire-and-forget tasks, referenced until done
+    if key is not None and key.tpm_limit is not None:
+        request.app.state.limits.count_tokens(key.id, tokens)

@@ -18,6 +18,7 @@ import asyncio
 import importlib
 import logging
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import budgets, metrics
@@ -70,6 +71,9 @@ class Store:
         self._watcher: asyncio.Task | None = None
         self.refresh_failing_since: float | None = None  # loop time the key refresh began failing (None: working)
         self._periods: dict[str, tuple[str, Any]] = {}  # key id -> (budget_duration, anchor), for keys with one
+        # store/keys.py's hash_key, once that module is imported (with SQLAlchemy, off the loop, by _open): an
+        # import statement in `key` cost ~1 µs on every request
+        self._hash_key: Callable[[str], str] | None = None
 
     def open_in_background(self) -> None:
         self._task = asyncio.create_task(self._open(), name="accord-store-open")
@@ -95,6 +99,7 @@ class Store:
                 await asyncio.sleep(RETRY_OPEN)
         self.db = db
         self.keys = keys_mod.Keys(db)
+        self._hash_key = keys_mod.hash_key
         self.signed_out = signed_out_mod.SignedOutSessions(db)
         self.responses = responses_mod.Responses(db)
         self.usage = usage_mod.UsageWriter(db, ledger=self.ledger)
@@ -132,9 +137,10 @@ class Store:
     async def key(self, presented: str) -> KeyInfo | None:
         """Look a presented virtual key up: a known key from memory (kept current by the refresh), an unknown
         one from the database (a "no such key" is trusted for KEY_TTL seconds)."""
-        from ..store.keys import hash_key
-
-        h = hash_key(presented)
+        if self._hash_key is None:  # not open yet, so nothing is cached
+            await self.wait()
+            assert self._hash_key is not None
+        h = self._hash_key(presented)
         now = asyncio.get_running_loop().time()
         hit = self._cache.get(h)
         if hit is not None and ((hit[0] is not None and hit[2]) or now - hit[1] < KEY_TTL):
@@ -170,6 +176,7 @@ class Store:
         """A key as read: its budget period, and the spend the database holds for it, to the ledger."""
         if info is None:
             return
+        self.ledger.budget(info.id, info.max_budget is not None)
         if info.budget_duration:
             self._periods[info.id] = (info.budget_duration, info.created_at)
             self.ledger.observe(info.account(info.period_start or budgets.now()), info.period_spend or 0.0)

@@ -204,7 +204,10 @@ class UsageWriter:
                 await conn.exec_driver_sql(spend_sql, [(float(per_key[k]), k) for k in sorted(per_key)])
             totals: dict[str, float] = {}
             if spend and self.ledger is not None:  # the rows are locked by the updates: these are the new totals
-                totals = await _totals(s, per_key, spend)
+                budgeted = self.ledger.budgeted  # only the keys with a budget need theirs
+                mine = {a: v for a, v in spend.items() if budgets.period_of(a)[0] in budgeted}
+                if mine:
+                    totals = await _totals(s, {k: v for k, v in per_key.items() if k in budgeted}, mine)
         if self.ledger is not None:
             self.ledger.flushed(spend, totals)  # until now it was pending (perhaps counted twice), never in neither
 
