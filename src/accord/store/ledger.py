@@ -132,10 +132,11 @@ class Ledger:
         (a key given a budget later is read afresh, its spend from the database). One given a budget while this
         batch was written (so too late for its total) is charged the amount on its base instead: counted twice
         if that read saw this commit, which only refuses it early, never in neither."""
+        budgeted = self.budgeted
         for key_id, amount in spend.items():
             if key_id in totals:
                 self.observe(key_id, totals[key_id])
-            elif budgets.period_of(key_id)[0] not in self.budgeted:
+            elif not budgeted or budgets.period_of(key_id)[0] not in budgeted:
                 self._pending.pop(key_id, None)
                 self._base.pop(key_id, None)
                 self._unsent.pop(key_id, None)

@@ -205,7 +205,7 @@ class UsageWriter:
             totals: dict[str, float] = {}
             if spend and self.ledger is not None:  # the rows are locked by the updates: these are the new totals
                 budgeted = self.ledger.budgeted  # only the keys with a budget need theirs
-                mine = {a: v for a, v in spend.items() if budgets.period_of(a)[0] in budgeted}
+                mine = {a: v for a, v in spend.items() if budgets.period_of(a)[0] in budgeted} if budgeted else {}
                 if mine:
                     totals = await _totals(s, {k: v for k, v in per_key.items() if k in budgeted}, mine)
         if self.ledger is not None:
