@@ -10,10 +10,9 @@ because a stream ends later, in another task.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -39,20 +38,29 @@ class Origin:
 current: ContextVar[Origin | None] = ContextVar("accord_origin", default=None)
 
 
-@contextlib.contextmanager
-def tagged(route: str | None = None, **fields: Any) -> Iterator[Origin]:
-    """Model calls made inside are recorded under this origin: the current one with `route` and `fields`
-    changed (e.g. the thread a tool has just opened), or a new one."""
-    base = current.get()
-    if base is None:
-        origin = Origin(route or "internal", **fields)
-    else:
-        origin = dataclasses.replace(base, calls=0, **({"route": route} if route else {}), **fields)
-    token = current.set(origin)
-    try:
-        yield origin
-    finally:
-        current.reset(token)
+class Tagged:
+    """Model calls made inside (`with`) are recorded under this origin: the current one with `route` and
+    `fields` changed (e.g. the thread a tool has just opened), or a new one. A class rather than a
+    generator-based context manager: every gateway request enters one (~1 µs less)."""
+
+    __slots__ = ("_token", "origin")
+
+    def __init__(self, route: str | None = None, **fields: Any) -> None:
+        base = current.get()
+        if base is None:
+            self.origin = Origin(route or "internal", **fields)
+        else:
+            self.origin = dataclasses.replace(base, calls=0, **({"route": route} if route else {}), **fields)
+
+    def __enter__(self) -> Origin:
+        self._token = current.set(self.origin)
+        return self.origin
+
+    def __exit__(self, *exc: object) -> None:
+        current.reset(self._token)
+
+
+tagged = Tagged
 
 
 def row(origin: Origin | None, *, call: Call | None = None, model: str = "", status: int = 200,

@@ -19,7 +19,7 @@ import pytest
 from test_main import ACCORD
 
 from fakes import free_port
-from waiting import wait_for, wait_http
+from waiting import fails_with, wait_for, wait_http
 
 MASTER = "sk-scale-master"
 MSG = [{"role": "user", "content": "hi"}]
@@ -94,6 +94,26 @@ def works(url: str, key: str) -> bool:
     r = httpx.post(f"{url}/v1/chat/completions", json={"model": "m", "messages": MSG},
                    headers={"Authorization": f"Bearer {key}"})
     return r.status_code == 200
+
+
+def test_tokens_spent_through_one_instance_count_against_the_tpm_limit_on_another(tmp_path, upstream,
+                                                                                 postgres_server, redis_server):
+    """A key with both limits: its tokens, counted in Redis by A once its answer is out, are read by B's check
+    (rpm and tpm asked of Redis together, one round trip)."""
+    postgres_server.reset()
+    cfg = config(tmp_path, upstream.url, postgres_server.url, redis_server.url)
+    a, b = Instance.several(cfg, 2)
+    try:
+        key = admin(a.url, "/key/generate", {"key_alias": "tokens", "tpm_limit": 10, "rpm_limit": 100})["key"]
+        done = openai.OpenAI(base_url=f"{a.url}/v1", api_key=key, max_retries=0).chat.completions.create(
+            model="m", messages=MSG)
+        assert done.usage is not None and done.usage.total_tokens > 10  # over the limit in one request
+        create = openai.OpenAI(base_url=f"{b.url}/v1", api_key=key, max_retries=0).chat.completions.create
+        wait_for(lambda: fails_with(openai.RateLimitError, "tpm limit of 10 tokens", create, model="m",
+                                    messages=MSG), "the tokens spent through A to be refused through B")
+    finally:
+        a.stop()
+        b.stop()
 
 
 def test_two_instances_behind_nginx_share_keys_limits_and_revocation(tmp_path, upstream, postgres_server,

@@ -51,7 +51,7 @@ def gw(upstream, gateway_factory, database_url):
     return g
 
 
-def new_key(url: str, budget: float = B) -> str:
+def new_key(url: str, budget: float | None = B) -> str:
     r = httpx.post(f"{url}/key/generate", json={"max_budget": budget, "key_alias": "budgeted"}, headers=ADMIN)
     assert r.status_code == 200, r.text
     return r.json()["key"]
@@ -70,11 +70,12 @@ def spent_in_db(url: str) -> float:
     return httpx.get(f"{url}/key/info", params={"key": "budgeted"}, headers=ADMIN).json()["info"]["spend"]
 
 
-def sequential(urls: list[str], key: str, flushes: int = 3) -> list[int]:
+def sequential(urls: list[str], key: str, flushes: int = 3, earlier: int = 0) -> list[int]:
     """One request after another, until the usage writer has flushed `flushes` times in between: right after
-    a flush is when the old code forgot the spend (its key cache still held the old figure)."""
+    a flush is when the old code forgot the spend (its key cache still held the old figure). `earlier`: usage
+    rows written before."""
     statuses: list[int] = []
-    written = seen = 0
+    written, seen = earlier, 0
     while seen < flushes:
         r = chat(urls[len(statuses) % len(urls)], key)
         statuses.append(r.status_code)
@@ -83,7 +84,7 @@ def sequential(urls: list[str], key: str, flushes: int = 3) -> list[int]:
         if (n := len(rows(urls[0]))) > written:
             written, seen = n, seen + 1
         assert len(statuses) < 5_000, "the usage writer never flushed"
-    wait_for(lambda: len(rows(urls[0])) == len(statuses), "every usage row to be written")
+    wait_for(lambda: len(rows(urls[0])) == earlier + len(statuses), "every usage row to be written")
     return statuses
 
 
@@ -126,6 +127,20 @@ def test_every_ending_releases_the_reservation_and_charges_what_was_sent(gw, ups
     assert cut["status"] == 499 and cut["spend"] > 0  # what was streamed before the cut is charged
     upstream.reply(content="ok")
     assert wait_for(lambda: chat(gw.url, key).status_code == 200, "the reservations to be released")
+
+
+def test_a_budget_given_later_counts_what_the_key_spent_before(gw, upstream):
+    """A key without a budget is not followed by the ledger once its spend is written (the writer reads back only
+    budgeted keys' totals); given a budget, its earlier spend counts, and what it spends after is followed."""
+    upstream.default = Reply(content=REPLY)
+    key = new_key(gw.url, budget=None)
+    assert [chat(gw.url, key).status_code for _ in range(2)] == [200, 200]
+    wait_for(lambda: len(rows(gw.url)) == 2, "the unbudgeted key's usage rows to be written")
+    r = httpx.post(f"{gw.url}/key/update", json={"key": "budgeted", "max_budget": 2 * C + B}, headers=ADMIN)
+    assert r.status_code == 200, r.text
+    statuses = sequential([gw.url], key, earlier=2)  # 2 c spent: 3 more fit (2c, 3c, 4c < 4.5 c)
+    assert statuses == [200] * FIT + [429] * (len(statuses) - FIT)
+    assert spent_in_db(gw.url) == pytest.approx((2 + FIT) * C)
 
 
 # ------------------------------------------------------------------------ two instances, one budget

@@ -4,9 +4,7 @@ limits, unknown model), and counts a key's tokens for its tpm limit. No I/O on t
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol
 
 from starlette.requests import Request
@@ -19,15 +17,13 @@ if TYPE_CHECKING:
     from ..store.keys import KeyInfo
 
 
-@contextlib.contextmanager
-def origin(request: Request, route: str, key: KeyInfo | None) -> Iterator[metering.Origin]:
+def origin(request: Request, route: str, key: KeyInfo | None) -> metering.Tagged:
     """The model calls this request makes are recorded under its route, key and request id (and the request
-    is counted under them in the metrics, with the model that served it)."""
+    is counted under them in the metrics, with the model that served it): `with origin(...) as o`."""
     request.scope["accord.metrics"] = metrics.request_labels(route, key.id if key else None,
                                                              (key.name or key.prefix) if key else None)
-    with metering.tagged(route, key_id=key.id if key else None,
-                         request_id=request.scope.get("accord.request_id", "")) as o:
-        yield o
+    return metering.Tagged(route, key_id=key.id if key else None,
+                           request_id=request.scope.get("accord.request_id", ""))
 
 
 def refused(request: Request, o: metering.Origin, *, model: str, started: float, status: int,
