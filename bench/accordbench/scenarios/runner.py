@@ -117,12 +117,19 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
             load = Load()
             print("bench: scenario 4", flush=True)
 
+            # an upstream of its own: the shared one still holds what scenario 3's 20 MB events made it allocate,
+            # and gave it back while direct's streams were open (its RSS per stream came out negative)
+            fake4 = targets.fake_upstream(work / "s4", 20, 10.0)
+
             def s4(name: str) -> dict[str, Any]:
-                with gateway(name, work, url, fake, models, tag=f"{name}-s4") as gw:
+                with gateway(name, work, fake4.url, fake4, models, tag=f"{name}-s4") as gw:
                     return streams.open_streams(gw, z.open_streams, z.open_chunks, z.open_pace_ms,
                                                 open_deadline=30.0 if a.quick else 120.0)
 
-            sc["4"] = {"results": _each(names, s4), "load": load.done()}
+            (work / "s4").mkdir(exist_ok=True)
+            with fake4:
+                fake4.start()
+                sc["4"] = {"results": _each(names, s4), "load": load.done()}
         if 5 in which:
             load = Load()
             print("bench: scenario 5", flush=True)
