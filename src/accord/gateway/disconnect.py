@@ -33,11 +33,13 @@ async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
     of the event loop for each plain request). On other servers a watcher task waits on `receive`."""
     conn = request.scope.get(HANGUP)
     if conn is not None and conn.on_hangup is None:
-        return await _until_hangup(conn, work)
+        return await until_hangup(conn, work)
     return await _watched(request, work)
 
 
-async def _until_hangup(conn: Any, work: Awaitable[T]) -> T:
+async def until_hangup(conn: Any, work: Awaitable[T]) -> T:
+    """`work` awaited in this task, which the connection (`HANGUP` in the scope) cancels from `connection_lost`;
+    ClientGone if that is what ended it. A plain request's upstream call and a stream's body both run this way."""
     task = asyncio.current_task()
     assert task is not None
     gone = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
@@ -12,6 +13,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from ..errors import AccordError
+from .disconnect import ClientGone, until_hangup
 from .headlimit import HANGUP
 
 log = logging.getLogger("accord.gateway")
@@ -78,26 +80,10 @@ class ClosingStream(StreamingResponse):
                 await self.then()
 
     async def _until_hangup(self, conn: Any, send: Send) -> None:
-        """The body sent by this task, which the protocol's `on_hangup` cancels when the client goes."""
-        task = asyncio.current_task()
-        assert task is not None
-        gone = False
-
-        def hung_up() -> None:
-            nonlocal gone
-            gone = True
-            task.cancel()
-
-        conn.on_hangup = hung_up
-        try:
-            await self._stream(send)
-        except asyncio.CancelledError:
-            # ours: swallowed, as Starlette's task group does once the client is gone; anyone else's: raised
-            uncancel = getattr(task, "uncancel", None)  # Python 3.11+
-            if not gone or (uncancel is not None and uncancel() > 0):
-                raise
-        finally:
-            conn.on_hangup = None
+        """The body sent by this task, which the protocol cancels when the client goes (`until_hangup`); a
+        hang-up ends it quietly, as Starlette's task group does once the client is gone."""
+        with contextlib.suppress(ClientGone):
+            await until_hangup(conn, self._stream(send))
 
     async def _watched(self, receive: Receive, send: Send) -> None:
         body = asyncio.ensure_future(self._stream(send))
