@@ -92,6 +92,20 @@ models:
 {extra}"""
 
 
+def gateway_with_store(gateway_factory: Any, upstream: Any, database_url: str, extra: str = "",
+                       redis: str | None = None) -> Any:
+    """A gateway on `database_url` (basic_config), its store open: one at a time, as instances migrate a new
+    database in turn."""
+    import httpx
+
+    from waiting import wait_for
+
+    settings = f"  num_retries: 0\n  database_url: \"{database_url}\"" + (f"\n  redis_url: {redis}" if redis else "")
+    g = gateway_factory(basic_config(upstream.url, extra=extra).replace("  num_retries: 0", settings))
+    wait_for(lambda: httpx.get(f"{g.url}/health/readiness").json()["db"] == "connected", "the store to open")
+    return g
+
+
 class Gateway:
     """Accord's app served for real on a loopback port, by uvicorn with the HTTP protocol `accord serve` runs
     (gateway/headlimit.py); tests of other servers' path name uvicorn's own."""

@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from accord import budgets
-from conftest import MASTER_KEY, basic_config
+from conftest import MASTER_KEY, gateway_with_store
 from waiting import wait_for
 
 ADMIN = {"Authorization": f"Bearer {MASTER_KEY}"}
@@ -32,21 +32,13 @@ def clock(monkeypatch) -> Clock:
     return c
 
 
-def make_gw(gateway_factory, upstream, database_url, extra: str = "", redis: str | None = None):
-    """A gateway, its store open (one at a time: instances migrate a new database in turn)."""
-    settings = f"  num_retries: 0\n  database_url: \"{database_url}\"" + (f"\n  redis_url: {redis}" if redis else "")
-    cfg = basic_config(upstream.url, extra=extra).replace("  num_retries: 0", settings)
-    g = gateway_factory(cfg)
-    wait_for(lambda: httpx.get(f"{g.url}/health/readiness").json()["db"] == "connected", "the store to open")
-    return g
-
 
 def info(gw, ref: str) -> dict:
     return httpx.get(f"{gw.url}/key/info", params={"key": ref}, headers=ADMIN).json()["info"]
 
 
 def test_budget_resets_at_the_period_start(gateway_factory, upstream, database_url, clock):
-    gw = make_gw(gateway_factory, upstream, database_url)
+    gw = gateway_with_store(gateway_factory, upstream, database_url)
     r = httpx.post(f"{gw.url}/key/generate", headers=ADMIN,
                    json={"key_alias": "daily", "max_budget": 0.000001, "budget_duration": "1d"})
     assert r.status_code == 200, r.text
@@ -71,7 +63,7 @@ def test_budget_resets_at_the_period_start(gateway_factory, upstream, database_u
 
 
 def test_calendar_month_and_bad_durations(gateway_factory, upstream, database_url, clock):
-    gw = make_gw(gateway_factory, upstream, database_url)
+    gw = gateway_with_store(gateway_factory, upstream, database_url)
     clock.at = datetime(2026, 1, 31, 12, tzinfo=timezone.utc)
     made = httpx.post(f"{gw.url}/key/generate", headers=ADMIN, json={"budget_duration": "1mo"}).json()
     assert made["resets_at"] == "2026-02-01T00:00:00+00:00"
@@ -87,7 +79,7 @@ def test_calendar_month_and_bad_durations(gateway_factory, upstream, database_ur
 def test_max_price_refuses_a_request_before_the_upstream_call(gateway_factory, upstream, database_url):
     extra = (f"  - name: capped\n    model: openai/gpt-4o\n    api_base: {upstream.url}/v1\n    api_key: k\n"
              "    capabilities: {max_price: 0.01}\n")
-    gw = make_gw(gateway_factory, upstream, database_url, extra)
+    gw = gateway_with_store(gateway_factory, upstream, database_url, extra)
     made = httpx.post(f"{gw.url}/key/generate", headers=ADMIN, json={"key_alias": "thrifty", "max_price": 0.001})
     client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=made.json()["key"], max_retries=0)
     sent = len(upstream.requests)
@@ -108,7 +100,7 @@ def test_max_price_refuses_a_request_before_the_upstream_call(gateway_factory, u
 def test_two_instances_share_a_period_budget_through_redis(gateway_factory, upstream, postgres_server, redis_server,
                                                            clock):
     postgres_server.reset()
-    a, b = (make_gw(gateway_factory, upstream, postgres_server.url, redis=redis_server.url) for _ in range(2))
+    a, b = (gateway_with_store(gateway_factory, upstream, postgres_server.url, redis=redis_server.url) for _ in range(2))
     key = httpx.post(f"{a.url}/key/generate", headers=ADMIN,
                      json={"max_budget": 0.000001, "budget_duration": "1d"}).json()["key"]
     on_a = openai.OpenAI(base_url=f"{a.url}/v1", api_key=key, max_retries=0)

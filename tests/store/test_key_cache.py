@@ -16,7 +16,7 @@ import openai
 import pytest
 from sqlalchemy import event
 
-from conftest import MASTER_KEY, basic_config
+from conftest import MASTER_KEY, gateway_with_store
 from fakes import Reply, count_tokens
 from waiting import wait_for
 
@@ -36,14 +36,6 @@ class Lookups:
         if "virtual_keys" in statement and "key_hash" in statement.split("WHERE", 1)[-1]:
             self.n += 1
 
-
-def make_gw(gateway_factory: Any, upstream: Any, database_url: str) -> Any:
-    """An instance with its store open (one at a time: instances migrate a new database in turn)."""
-    cfg = basic_config(upstream.url).replace("  num_retries: 0",
-                                             f"  num_retries: 0\n  database_url: \"{database_url}\"")
-    g = gateway_factory(cfg)
-    wait_for(lambda: httpx.get(f"{g.url}/health/readiness").json()["db"] == "connected", "the store to open")
-    return g
 
 
 def two_refreshes(gw: Any) -> None:
@@ -77,7 +69,7 @@ def refused(gw: Any, key: str, model: str = "gpt-test") -> bool:
 
 @pytest.fixture
 def ab(gateway_factory, upstream, database_url) -> tuple[Any, Any]:
-    return make_gw(gateway_factory, upstream, database_url), make_gw(gateway_factory, upstream, database_url)
+    return gateway_with_store(gateway_factory, upstream, database_url), gateway_with_store(gateway_factory, upstream, database_url)
 
 
 def test_a_used_key_is_served_from_memory_until_another_instance_revokes_it(ab):
@@ -144,7 +136,7 @@ def test_the_cache_is_bounded_and_drops_the_least_recently_used(gateway_factory,
     from accord.store import live
 
     monkeypatch.setattr(live, "MAX_KEYS", 2)
-    gw = make_gw(gateway_factory, upstream, database_url)
+    gw = gateway_with_store(gateway_factory, upstream, database_url)
     keys = [admin(gw, "/key/generate", {"key_alias": f"k{i}"})["key"] for i in range(3)]
     lookups = Lookups(gw)
     two_refreshes(gw)  # the refresh has its mark: what is read from now on is kept

@@ -20,7 +20,7 @@ import openai
 import pytest
 
 from accord.catalog import lookup
-from conftest import MASTER_KEY, basic_config
+from conftest import MASTER_KEY, gateway_with_store
 from fakes import Reply, count_tokens
 from waiting import wait_for
 
@@ -42,13 +42,6 @@ def model_of(i: int, rnd: int) -> str:
     return "deepseek-reasoner" if rnd == 0 and i % 2 and i not in BUDGETED else "gpt-test"
 
 
-def make_gw(gateway_factory: Any, upstream: Any, database_url: str) -> Any:
-    cfg = basic_config(upstream.url).replace("  num_retries: 0",
-                                             f"  num_retries: 0\n  database_url: \"{database_url}\"")
-    g = gateway_factory(cfg)
-    wait_for(lambda: httpx.get(f"{g.url}/health/readiness").json()["db"] == "connected", "the store to open")
-    return g
-
 
 def ask(gw: Any, key: str, model: str) -> int:
     client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=key, max_retries=0)
@@ -66,7 +59,7 @@ def logs(gw: Any) -> list[dict]:
 
 
 def test_many_keys_in_one_flush_keep_exact_spend_rollup_and_budgets(gateway_factory, upstream, database_url):
-    gw = make_gw(gateway_factory, upstream, database_url)
+    gw = gateway_with_store(gateway_factory, upstream, database_url)
     keys: list[dict] = []
     for i in range(KEYS):
         body: dict[str, Any] = {"key_alias": f"k{i}"}
