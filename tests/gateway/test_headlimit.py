@@ -20,21 +20,11 @@ async def _app(scope, receive, send) -> None:  # never reached: no request is se
 
 
 async def test_connections_on_a_workers_socket_get_tcp_nodelay() -> None:
-    config = uvicorn.Config(_app, http=BoundedHttpTools, log_config=None, lifespan="off")
-    config.load()
-    state = ServerState()
-    made: list[BoundedHttpTools] = []
-
-    def factory() -> BoundedHttpTools:
-        p = BoundedHttpTools(config=config, server_state=state, app_state={})
-        made.append(p)
-        return p
-
     listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # proto 0, as uvicorn's bind_socket makes it
     listening.bind(("127.0.0.1", 0))
     listening.listen()
-    server = await asyncio.get_running_loop().create_server(factory, sock=listening)
-    _, writer = await asyncio.open_connection(*listening.getsockname())
+    made, server, address = await _serve(_app, listening)
+    _, writer = await asyncio.open_connection(*address)
     try:
         await async_wait_for(lambda: made and made[0].transport is not None, "the connection to be accepted")
         sock = made[0].transport.get_extra_info("socket")
@@ -46,7 +36,9 @@ async def test_connections_on_a_workers_socket_get_tcp_nodelay() -> None:
         await server.wait_closed()
 
 
-async def _serve(app) -> tuple[list[BoundedHttpTools], asyncio.AbstractServer, tuple[str, int]]:
+async def _serve(app, sock: socket.socket | None = None
+                 ) -> tuple[list[BoundedHttpTools], asyncio.AbstractServer, tuple[str, int]]:
+    """Accord's protocol serving `app` on a loopback port (or on `sock`); the protocols made, one a connection."""
     config = uvicorn.Config(app, http=BoundedHttpTools, log_config=None, lifespan="off")
     config.load()
     state = ServerState()
@@ -57,7 +49,8 @@ async def _serve(app) -> tuple[list[BoundedHttpTools], asyncio.AbstractServer, t
         made.append(p)
         return p
 
-    server = await asyncio.get_running_loop().create_server(factory, "127.0.0.1", 0)
+    loop = asyncio.get_running_loop()
+    server = await (loop.create_server(factory, sock=sock) if sock else loop.create_server(factory, "127.0.0.1", 0))
     return made, server, server.sockets[0].getsockname()[:2]
 
 
