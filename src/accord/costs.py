@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from .providers.openai_compat import client_json, without_messages
+from .providers.openai_compat import client_json, messages_key, without_messages
 
 if TYPE_CHECKING:
     from .catalog import ModelInfo
@@ -46,7 +46,7 @@ def prompt_tokens_bound(body: dict) -> int:
     rest = without_messages(body)
     # `{rest,"messages":[...]}` as encode() writes it; the kept view's object is `[messages]`, whose brackets
     # match no image, read in place (bytes() of the view would copy ~0.5 MB)
-    size = len(rest) + (len(b',"messages":') if len(rest) > 2 else len(b'"messages":')) + len(known)
+    size = len(rest) + len(messages_key(rest)) + len(known)
     images = len(_IMAGE.findall(rest)) + len(_IMAGE.findall(known.obj))
     return size + IMAGE_TOKENS * images
 

@@ -51,13 +51,18 @@ def without_messages(body: dict) -> bytes:
     return orjson.dumps({k: v for k, v in body.items() if k != "messages"})
 
 
+def messages_key(rest: bytes) -> bytes:
+    """What goes between `rest` (without its closing brace) and the kept messages JSON."""
+    return b',"messages":' if len(rest) > 2 else b'"messages":'
+
+
 def encode(body: dict) -> bytes:
     """The body as JSON, the client's messages reused when they are unchanged (CLIENT_MESSAGES)."""
     known = client_json(body)
     if known is None:
         return orjson.dumps(body)
     rest = without_messages(body)
-    return b"".join((rest[:-1], b',"messages":' if len(rest) > 2 else b'"messages":', known, b"}"))
+    return b"".join((rest[:-1], messages_key(rest), known, b"}"))
 
 
 def openai_effort(model: str, effort: str) -> tuple[str, str | None]:
