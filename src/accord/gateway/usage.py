@@ -17,12 +17,12 @@ if TYPE_CHECKING:
     from ..store.keys import KeyInfo
 
 
-def origin(request: Request, route: str, key: KeyInfo | None) -> metering.Tagged:
+def origin(request: Request, route: str, key: KeyInfo | None) -> metering.tagged:
     """The model calls this request makes are recorded under its route, key and request id (and the request
     is counted under them in the metrics, with the model that served it): `with origin(...) as o`."""
     request.scope["accord.metrics"] = metrics.request_labels(route, key.id if key else None,
                                                              (key.name or key.prefix) if key else None)
-    return metering.Tagged(route, key_id=key.id if key else None,
+    return metering.tagged(route, key_id=key.id if key else None,
                            request_id=request.scope.get("accord.request_id", ""))
 
 
