@@ -160,3 +160,19 @@ def test_access_log_is_one_timestamped_line_per_request_in_order(tmp_path):
     assert ids[:5] == [f"seq-{i}" for i in range(5)]
     assert sorted(ids[5:]) == sorted(f"burst-{i}" for i in range(40))
     assert out.index("burst-") < out.index("Shutting down")  # the loop's lines before the shutdown's
+
+
+def test_the_app_is_built_without_the_database_libraries():
+    """`accord serve` answers /health once its own modules are imported; the store opens in the background, so
+    building the app must not import SQLAlchemy or a driver (they were ~0.2 s of start-up when the key-field
+    reading and the data paths lived in modules beside the engine)."""
+    import sys
+
+    code = ("import sys\n"
+            "from accord.config import parse\n"
+            "from accord.app import create_app\n"
+            "create_app(parse('models:\\n  - name: m\\n    model: openai/gpt-4o-mini\\n    api_key: x\\n'"
+            "                 'settings:\\n  master_key: sk-serve-test\\n'))\n"
+            "print(sorted(m for m in ('sqlalchemy', 'aiosqlite', 'asyncpg', 'alembic') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -1,4 +1,4 @@
-"""A key's fields are read one way (store.keys.key_fields) by the admin API, the dashboard's form and
+"""A key's fields are read one way (store.key_fields) by the admin API, the dashboard's form and
 `accord keys`: the same bad value is refused by all three with the same message, and the same good value
 taken by all three."""
 

@@ -159,7 +159,7 @@ def install_gateway(scope: str, url: str | None, model: str | None, slots: dict[
     from ..setup import claude_config as cc
     from ..setup import claude_gateway as gw
     from ..setup.probe import local_host
-    from ..store.db import data_dir
+    from ..store.paths import data_dir
     from .common import load_config
 
     if scope == "project":
@@ -265,7 +265,7 @@ def uninstall(scope: str, gateway: bool, config_path: str | None, use_cli: bool 
     p = _place(scope)
     if gateway:
         from ..setup import claude_gateway as gw
-        from ..store.db import data_dir
+        from ..store.paths import data_dir
         from .common import load_config
 
         try:

@@ -46,10 +46,10 @@ def _model_list(models: str | None) -> list[str] | None:
 
 
 def _key_fields(raw: dict[str, Any], partial: bool = False) -> dict[str, Any]:
-    """The options read as the API and the dashboard read a key's fields (store.keys.key_fields), with the same
+    """The options read as the API and the dashboard read a key's fields (store.key_fields), with the same
     refusals, before any database is opened."""
     from ..errors import BadRequest
-    from ..store.keys import key_fields
+    from ..store.key_fields import key_fields
 
     try:
         return key_fields(raw, partial=partial)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from .. import tokens
 from ..config import config_dir
-from ..store.db import data_dir, database_url, sqlite_file
+from ..store.paths import data_dir, database_url, sqlite_file
 from .types import InputError
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """Admin API for virtual keys, in LiteLLM's shapes (/key/generate, /key/info, /key/list, /key/update,
 /key/delete), so scripts written for LiteLLM's proxy keep working. Master key only. A key's fields are read
-by store.keys.key_fields, as the dashboard and `accord keys` read them."""
+by store.key_fields, as the dashboard and `accord keys` read them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import BadRequest, NotFound
-from ..store.keys import key_fields
+from ..store.key_fields import key_fields
 from . import auth
 from .body import read_json
 

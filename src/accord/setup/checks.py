@@ -120,8 +120,9 @@ def port_check(cfg: Any) -> Result:
 
 
 async def database_check(cfg: Any) -> Result:
-    from ..store.db import Database, current_revision, database_url
+    from ..store.db import Database, current_revision
     from ..store.migrations import HEAD
+    from ..store.paths import database_url
 
     url = database_url(cfg.settings)
     shown = url.split("@")[-1] if "@" in url else url

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from . import runs
 from .migrations import HEAD
+from .paths import database_url, sqlite_file
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -28,33 +29,6 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger("accord.store")
-
-
-def data_dir(settings: Settings | None = None) -> Path:
-    if settings is not None and settings.data_dir:
-        return Path(settings.data_dir).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "accord"
-
-
-def database_url(settings: Settings | None = None) -> str:
-    """`settings.database_url` as an async URL, or the default SQLite file."""
-    url = settings.database_url if settings is not None else None
-    if url:
-        for sync, asyn in (("postgresql://", "postgresql+asyncpg://"), ("postgres://", "postgresql+asyncpg://"),
-                           ("sqlite://", "sqlite+aiosqlite://")):
-            if url.startswith(sync):
-                return asyn + url[len(sync):]
-        return url
-    path = data_dir(settings) / "accord.db"
-    return f"sqlite+aiosqlite:///{path}"
-
-
-def sqlite_file(url: str) -> Path | None:
-    """The SQLite database file a URL names, or None (another database, or in memory)."""
-    if url.startswith("sqlite") and ":///" in url and not url.endswith(":memory:"):
-        return Path(url.split(":///", 1)[1])
-    return None
 
 
 def private_dir(path: Path) -> Path:

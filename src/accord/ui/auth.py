@@ -138,7 +138,7 @@ class Auth:
             elif state.master_key:
                 secret = hmac.new(state.master_key.encode(), b"accord-ui-session-v1", hashlib.sha256).digest()
             else:
-                from ..store.db import data_dir
+                from ..store.paths import data_dir
 
                 secret = secret_file(data_dir(s))
             self._serializer = URLSafeTimedSerializer(secret, salt="accord-ui-session")

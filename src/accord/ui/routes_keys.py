@@ -1,5 +1,5 @@
 """Keys: create (the key is shown once, on the page that answers the form), list and revoke. The form is read
-by store.keys.key_fields, as the API and `accord keys` read theirs."""
+by store.key_fields, as the API and `accord keys` read theirs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ..errors import AccordError
-from ..store.keys import key_fields
+from ..store.key_fields import key_fields
 from . import auth
 from .pages import render
 
