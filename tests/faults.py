@@ -50,6 +50,7 @@ def http_chunk(data: bytes) -> bytes:
 class FaultServer:
     def __init__(self, drip_gap: float = 0.2, oversize_mb: int = 3, big_event_mb: float = 4) -> None:
         self.drip_gap, self.oversize_mb, self.big_event_mb = drip_gap, oversize_mb, big_event_mb
+        self.sizes: list[int] = []  # each request body's length in bytes, as it came
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.port = 0
@@ -82,6 +83,7 @@ class FaultServer:
         path = lines[0].split(" ")[1]
         length = next((int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length")), 0)
         body = orjson.loads(await reader.readexactly(length)) if length else {}
+        self.sizes.append(length)
         return path, body
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

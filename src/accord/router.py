@@ -19,8 +19,9 @@ from . import metering, metrics, providers, tracing
 from .config import Config, Deployment
 from .errors import AccordError, BadRequest, NotFound, RateLimited, UpstreamError, UpstreamTimeout
 from .providers import messages as anthropic_messages
-from .providers.base import Call, Chunks, Usage, estimate_tokens
+from .providers.base import Call, Chunks, Usage
 from .providers.http import Pools
+from .providers.openai_compat import drop_client_messages
 
 _timeout = getattr(asyncio, "timeout", None)  # Python 3.11+
 
@@ -163,7 +164,7 @@ class Router:
         async def open_(dep: Deployment, call: Call) -> Chunks:
             return await providers.get(dep.adapter).stream(dep, dict(body), call, self.pools)
 
-        return await self._stream(name, body, open_, allow, plan)
+        return await self._stream(name, open_, allow, plan)
 
     # Anthropic Messages (POST /v1/messages): passed through to deployments that speak it, translated for the
     # rest, per deployment, so fallbacks across both kinds work (providers/messages.py)
@@ -179,9 +180,9 @@ class Router:
         async def open_(dep: Deployment, call: Call) -> Chunks:
             return await anthropic_messages.stream(dep, body, call, self.pools, headers or {})
 
-        return await self._stream(name, body, open_, allow, plan)
+        return await self._stream(name, open_, allow, plan)
 
-    async def _stream(self, name: str, body: dict,
+    async def _stream(self, name: str,
                       open_: Callable[[Deployment, Call], Awaitable[Chunks]],
                       allow: Allow | None, plan: Plan | None) -> tuple[Chunks, Call]:
         async def attempt(dep: Deployment, call: Call) -> Chunks:
@@ -198,7 +199,7 @@ class Router:
                     await it.aclose()
                     raise
                 tracing.first_chunk(call, first)
-                return _prepend(first, it, call, self._finished, body)
+                return _prepend(first, it, call, self._finished)
 
             try:
                 if _timeout is None:  # Python 3.10
@@ -209,7 +210,9 @@ class Router:
                 raise UpstreamTimeout(f"{dep.vendor.label or dep.vendor.name} ({dep.id}) sent no first token "
                                       f"within {ttft:g} s") from None
 
-        return await self._run(name, attempt, allow, plan)
+        opened = await self._run(name, attempt, allow, plan)
+        drop_client_messages()  # the stream holds nothing of the request (see _prepend)
+        return opened
 
     async def embed(self, name: str, body: dict, allow: Allow | None = None,
                     plan: Plan | None = None) -> tuple[dict, Call]:
@@ -446,9 +449,10 @@ def _least(items: list[Deployment], key: Callable[[Deployment], float]) -> Deplo
     return random.choice([d for d in items if key(d) == low])
 
 
-async def _prepend(first: bytes, rest: Chunks, call: Call,
-                   done: Callable[[Call], None], body: dict) -> Chunks:
-    """The stream with its first chunk put back; `done(call)` when it ends, with how it ended on the call."""
+async def _prepend(first: bytes, rest: Chunks, call: Call, done: Callable[[Call], None]) -> Chunks:
+    """The stream with its first chunk put back; `done(call)` when it ends, with how it ended on the call. It
+    holds no request: a stream may stay open for minutes, and an agent's request is ~0.5 MB at 100k tokens
+    (the prompt's estimate, should the stream end before its usage, is the integer on the call)."""
     call.status, call.error_type = 499, "client_gone"  # unless it runs to its end or fails
     metrics.stream_opened()
     try:
@@ -469,5 +473,5 @@ async def _prepend(first: bytes, rest: Chunks, call: Call,
         finally:
             metrics.stream_closed()
             if call.usage is None and call.chunks:  # cut off before the usage chunk: what was sent still costs
-                call.usage = Usage(estimate_tokens(body.get("messages")), call.chunks, estimated=True)
+                call.usage = Usage(call.prompt_estimate, call.chunks, estimated=True)
             done(call)

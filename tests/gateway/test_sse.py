@@ -11,6 +11,7 @@ import asyncio
 import gc
 import http.client
 import socket
+import tracemalloc
 import weakref
 from collections.abc import Callable, Iterator
 
@@ -75,7 +76,49 @@ def test_a_hang_up_mid_stream_closes_the_upstream_and_leaves_the_usage_row(serve
         wait_for(lambda: httpx.get(f"{url}/health/readiness").json()["db"] == "connected", "the store")
         row = wait_for(lambda: next(iter(_rows(url, status="error")), None), "the cut stream's usage row")
         assert (row["status"], row["error_type"], row["stream"], row["model"]) == (499, "client_gone", True, "m")
+        # no usage came: the prompt is estimated from the request as sent upstream, the words sent are counted
+        assert (row["prompt_tokens"], row["completion_tokens"]) == (faults.sizes[-1] // 4, 1)
     finally:
+        faults.stop()
+
+
+def _history(n: int) -> list[dict]:
+    """An agent's history: many small messages with tool calls (the shape whose JSON body.py keeps to send)."""
+    out: list[dict] = [{"role": "system", "content": "You are a coding agent."}]
+    for i in range(n):
+        call = {"id": f"call_{i}", "type": "function",
+                "function": {"name": "read_file", "arguments": orjson.dumps({"path": f"src/m{i}.py"}).decode()}}
+        out += [{"role": "assistant", "content": None, "tool_calls": [call]},
+                {"role": "tool", "tool_call_id": f"call_{i}", "content": f"def f{i}(x):\n    return x + {i}\n" * 20}]
+    return [*out, {"role": "user", "content": "Now fix the bug."}]
+
+
+@pytest.mark.parametrize("messages", [[{"role": "user", "content": "word " * 400_000}], _history(2_000)],
+                         ids=["one-long-text", "agent-history"])
+def test_an_open_stream_does_not_hold_its_request(served, messages: list[dict]) -> None:
+    """An agent's request is ~0.5 MB at 100k tokens, and its stream may stay open for minutes, thousands at once:
+    once the request is sent upstream, an open stream holds nothing of it -- not the parsed body, nor the JSON of
+    its messages body.py keeps for the adapter (the prompt's estimate, should the stream end without the
+    upstream's usage, is an integer on the call). Read with tracemalloc: what the parse of the client's body
+    allocated (gateway/body.py) and is still alive while the stream is open."""
+    from accord.gateway import body as body_module
+
+    size_sent = len(orjson.dumps(messages))
+    faults = FaultServer(drip_gap=3600).start()
+    tracemalloc.start()
+    try:
+        url = served(_config(faults.url("drip"), "  stream_idle_timeout: 3600\n  request_timeout: 3600\n"))
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key=MASTER_KEY, max_retries=0)
+        with client.chat.completions.create(model="m", stream=True, messages=messages) as stream:  # type: ignore[arg-type]
+            assert next(c for c in stream if c.choices and c.choices[0].delta.content)
+            gc.collect()
+            held = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(True, body_module.__file__)])
+            size = sum(s.size for s in held.statistics("filename"))
+        wait_for(lambda: faults.peer_closed, "the upstream connection to close once the client hung up")
+        assert faults.sizes[-1] > size_sent  # it was sent whole
+        assert size < size_sent // 10, f"an open stream holds {size:,} bytes of its {size_sent:,}-byte messages"
+    finally:
+        tracemalloc.stop()
         faults.stop()
 
 

@@ -60,7 +60,7 @@ async def read_json(request: Request) -> dict:
             # Small bodies never: writing them again costs microseconds, and the kept buffer (orjson's 4 KB at the
             # least) would be held by every open stream for its whole life (bench/stream_memory.py: +3.3 KB each).
             if len(out) >= KEEP_MIN and (time.perf_counter_ns() - began) * 3 > len(out):
-                CLIENT_MESSAGES.set((messages, memoryview(out)[1:-1]))
+                CLIENT_MESSAGES.set([messages, memoryview(out)[1:-1]])
     except orjson.JSONEncodeError:
         raise BadRequest(f"request body is nested more than {MAX_DEPTH} levels deep", code="invalid_json") from None
     return body

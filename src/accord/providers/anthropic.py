@@ -73,12 +73,13 @@ class Anthropic:
         need_key(dep)
         native = request_body(dep, body)
         native["stream"] = True
-        resp = await post(pools, dep, url(dep), orjson.dumps(native), headers(dep),
+        payload = orjson.dumps(native)
+        resp = await post(pools, dep, url(dep), payload, headers(dep),
                           pools.timeout(dep.timeout, stream=True, stream_timeout=dep.stream_timeout))
-        return self._relay(resp, dep, call, wants_usage(body), native["messages"])
+        call.prompt_estimate = estimate_tokens(payload)
+        return self._relay(resp, dep, call, wants_usage(body))
 
-    async def _relay(self, resp: aiohttp.ClientResponse, dep: Deployment, call: Call, want_usage: bool,
-                     prompt: list) -> Chunks:
+    async def _relay(self, resp: aiohttp.ClientResponse, dep: Deployment, call: Call, want_usage: bool) -> Chunks:
         st = AnthropicStream(dep.model)
         # aclosing: an error or a client gone mid-stream closes the upstream connection at once
         async with aclosing(sse_json(resp, dep, call)) as events:
@@ -92,7 +93,7 @@ class Anthropic:
                     call.chunks += 1
                     yield orjson.dumps(chunk)
                 call.finish_reason = st.finish
-        call.usage = st.usage or Usage(estimate_tokens(prompt), call.chunks, estimated=True)
+        call.usage = st.usage or Usage(call.prompt_estimate, call.chunks, estimated=True)
         if not st.done and st.finish is None:
             raise UpstreamError(f"{dep.vendor.label or dep.vendor.name} ({dep.id}) ended the stream early "
                                 "(no message_stop, no stop_reason): the answer is incomplete")

@@ -84,12 +84,13 @@ class Gemini:
     async def stream(self, dep: Deployment, body: dict, call: Call, pools: Pools) -> Chunks:
         need_key(dep)
         native = request_body(dep, body)
-        resp = await post(pools, dep, url(dep, "streamGenerateContent") + "?alt=sse", orjson.dumps(native),
+        payload = orjson.dumps(native)
+        resp = await post(pools, dep, url(dep, "streamGenerateContent") + "?alt=sse", payload,
                           headers(dep), pools.timeout(dep.timeout, stream=True, stream_timeout=dep.stream_timeout))
-        return self._relay(resp, dep, call, wants_usage(body), native["contents"])
+        call.prompt_estimate = estimate_tokens(payload)
+        return self._relay(resp, dep, call, wants_usage(body))
 
-    async def _relay(self, resp: aiohttp.ClientResponse, dep: Deployment, call: Call, want_usage: bool,
-                     prompt: list) -> Chunks:
+    async def _relay(self, resp: aiohttp.ClientResponse, dep: Deployment, call: Call, want_usage: bool) -> Chunks:
         st = GeminiStream(dep.model)
         # aclosing: an error or a client gone mid-stream closes the upstream connection at once
         async with aclosing(sse_json(resp, dep, call, unwrap=True)) as events:
@@ -104,7 +105,7 @@ class Gemini:
                     call.chunks += 1
                     yield orjson.dumps(chunk)
                 call.finish_reason = st.finish
-        call.usage = st.usage or Usage(estimate_tokens(prompt), call.chunks, estimated=True)
+        call.usage = st.usage or Usage(call.prompt_estimate, call.chunks, estimated=True)
         if st.finish is None:
             raise UpstreamError(f"{dep.vendor.label or dep.vendor.name} ({dep.id}) ended the stream early "
                                 "(no finishReason): the answer is incomplete")

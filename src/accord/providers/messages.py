@@ -131,13 +131,15 @@ async def stream(dep: Deployment, body: dict, call: Call, pools: Pools,
     base = native_base(dep)
     if not base:
         oa = {**chat_body(dep, body), "stream": True, "stream_options": {"include_usage": True}}
-        chunks = await get(dep.adapter).stream(dep, oa, call, pools)
-        events = MessageEvents(str(body.get("model") or dep.name), estimate_tokens(body.get("messages")))
+        chunks = await get(dep.adapter).stream(dep, oa, call, pools)  # it sets call.prompt_estimate
+        events = MessageEvents(str(body.get("model") or dep.name), call.prompt_estimate)
         return _translated(chunks, events, call)
     need_key(dep)
-    resp = await post(pools, dep, _url(base), _native_body(dep, body, stream=True), _headers(dep, forwarded),
+    payload = _native_body(dep, body, stream=True)
+    resp = await post(pools, dep, _url(base), payload, _headers(dep, forwarded),
                       pools.timeout(dep.timeout, stream=True, stream_timeout=dep.stream_timeout))
-    return _relay(resp, dep, call, body)
+    call.prompt_estimate = estimate_tokens(payload)
+    return _relay(resp, dep, call, _named(body))
 
 
 async def _translated(chunks: AsyncIterator[bytes], events: MessageEvents, call: Call) -> Chunks:
@@ -220,10 +222,10 @@ class _Watch:
         return b"".join(lines)
 
 
-async def _relay(resp: aiohttp.ClientResponse, dep: Deployment, call: Call, body: dict) -> Chunks:
+async def _relay(resp: aiohttp.ClientResponse, dep: Deployment, call: Call, model: str | None) -> Chunks:
     """The upstream's bytes as they come, cut only at event boundaries (so an error Accord adds after them
     is never glued to half an event)."""
-    watch = _Watch(dep, _named(body))
+    watch = _Watch(dep, model)
     try:
         async with aclosing(sse_events(resp, dep)) as blocks:
             async for events in blocks:
@@ -236,7 +238,7 @@ async def _relay(resp: aiohttp.ClientResponse, dep: Deployment, call: Call, body
         raise
     finally:
         u = usage_from(watch.usage) if watch.usage else None
-        call.usage = u or Usage(estimate_tokens(body.get("messages")), call.chunks, estimated=True)
+        call.usage = u or Usage(call.prompt_estimate, call.chunks, estimated=True)
     if watch.error is not None:  # the upstream's own error event went by: the stream failed, though it ended
         call.status = ERROR_STATUS.get(str(watch.error.get("type")), 500)
         call.error_type = str(watch.error.get("type") or "upstream_error")

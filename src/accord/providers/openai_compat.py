@@ -33,17 +33,28 @@ QWEN_BUDGETS = {"minimal": 1_024, "low": 2_048, "medium": 8_192, "high": 16_384,
 # holds that very list, instead of serializing ~0.5 MB again (0.38 ms for a 100k-token agent history;
 # bench/README.md, "Hot path"). A vendor edit builds a new list
 # (`_strip_old_reasoning`, `_developer_as_system`, every translation), so the identity check sees it; nothing
-# edits a client's messages in place.
-CLIENT_MESSAGES: ContextVar[tuple[object, memoryview] | None] = ContextVar("accord_client_messages", default=None)
+# edits a client's messages in place. A list, [messages, their JSON], emptied by `drop_client_messages` once the
+# attempts are over: the variable lives in the request's context, as long as its task, and a stream's task lives
+# as long as the stream, which must not hold ~1 MB of a request for minutes.
+CLIENT_MESSAGES: ContextVar[list | None] = ContextVar("accord_client_messages", default=None)
 
 
 def client_json(body: dict) -> memoryview | None:
     """The JSON of `body["messages"]` when it is still the list the client sent and that list's JSON was kept
     (CLIENT_MESSAGES); else None."""
     known = CLIENT_MESSAGES.get()
-    if known is None or body.get("messages") is not known[0]:
+    if not known or body.get("messages") is not known[0]:
         return None
-    return known[1]
+    view: memoryview = known[1]
+    return view
+
+
+def drop_client_messages() -> None:
+    """No attempt will send the client's messages again (a stream is open): let go of them and their JSON, in
+    every copy of the request's context (a task made for a time-out has its own)."""
+    known = CLIENT_MESSAGES.get()
+    if known:
+        known.clear()
 
 
 def without_messages(body: dict) -> bytes:
@@ -224,12 +235,13 @@ class OpenAICompatible:
         opts = body.get("stream_options")
         client_wants_usage = isinstance(opts, dict) and bool(opts.get("include_usage"))
         body["stream_options"] = {**(opts if isinstance(opts, dict) else {}), "include_usage": True}
-        resp = await post(pools, dep, self.url(dep, "chat/completions"), encode(body), self.headers(dep),
+        payload = encode(body)
+        resp = await post(pools, dep, self.url(dep, "chat/completions"), payload, self.headers(dep),
                           pools.timeout(dep.timeout, stream=True, stream_timeout=dep.stream_timeout))
-        prompt_estimate = body.get("messages")
-        return self._relay(resp, dep, call, client_wants_usage, prompt_estimate)
+        call.prompt_estimate = estimate_tokens(payload)
+        return self._relay(resp, dep, call, client_wants_usage)
 
-    async def _relay(self, resp, dep: Deployment, call: Call, want_usage: bool, prompt) -> Chunks:
+    async def _relay(self, resp, dep: Deployment, call: Call, want_usage: bool) -> Chunks:
         """Pass each chunk on as the upstream's own bytes; each is read (event_views.chat_chunk: its finish
         reason, usage and any in-band error, the rest validated but never built, so a chunk of megabytes costs
         no string of megabytes) to catch malformed output, in-band errors, the finish reason and usage."""
@@ -264,7 +276,7 @@ class OpenAICompatible:
             raise UpstreamError(f"{dep.vendor.label or dep.vendor.name} ({dep.id}) ended the stream early "
                                 "(no [DONE], no finish_reason): the answer is incomplete")
         if call.usage is None:
-            call.usage = Usage(estimate_tokens(prompt), call.chunks, estimated=True)
+            call.usage = Usage(call.prompt_estimate, call.chunks, estimated=True)
             if want_usage:  # the upstream ignored include_usage (llama-cpp-python, older vLLM): estimate, as
                 # complete() does, rather than leave the client without the usage chunk it asked for
                 head = chunk_head(last)
