@@ -6,6 +6,7 @@ upstream: the steadiest figure on a shared machine, for A/B tests of the request
     python bench/hotpath_inproc.py --words 100000       # a ~500 KB body (100k tokens)
     python bench/hotpath_inproc.py --agent              # a ~470 KB agent history (900 messages, tool calls, code)
     python bench/hotpath_inproc.py --words 100000 -c 1  # one request at a time (scenario 1's shape)
+    python bench/hotpath_inproc.py --agent --anthropic --stream -c 1   # Claude Code's request, on an OpenAI model
     python bench/hotpath_inproc.py --src /tmp/base/src  # alternate with another checkout's src, 3 rounds each
     python bench/hotpath_inproc.py --vkeys 10000 -c 1   # 10,000 virtual keys in rotation, after each one's first
                                                         # use (scenario 5's shape); --vkeys 1: one virtual key
@@ -24,20 +25,7 @@ import uuid
 from pathlib import Path
 
 from accordbench import inproc  # bench/ is first on sys.path when a script here runs
-
-
-def agent_messages(size: int = 460_000) -> list[dict]:
-    """A coding agent's history of about `size` bytes: code with quotes, escapes and non-ASCII, tool calls, results."""
-    import orjson
-
-    code = 'def f(x):\n    return {"a": [x, "b\\n"], \'c\': 1}\n\t# comment \u00e9\n'
-    msgs: list[dict] = [{"role": "system", "content": "You are a coding agent. " * 50}]
-    while len(orjson.dumps(msgs)) < size:
-        msgs.append({"role": "user", "content": "please fix " + code * 5})
-        msgs.append({"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {
-            "name": "edit", "arguments": orjson.dumps({"path": "a.py", "content": code * 3}).decode()}}]})
-        msgs.append({"role": "tool", "tool_call_id": "c1", "content": code * 10})
-    return msgs
+from accordbench.scenarios.common import agent_messages, as_anthropic
 
 
 async def make_keys(app, n: int) -> list[str]:
@@ -55,7 +43,7 @@ async def make_keys(app, n: int) -> list[str]:
 
 
 def child(cfg: str, n: int, stream: bool, words: int, profile: str = "", agent: bool = False,
-          concurrency: int = 64, log_level: str = "", vkeys: int = 0) -> None:
+          concurrency: int = 64, log_level: str = "", vkeys: int = 0, anthropic: bool = False) -> None:
     import orjson
 
     from accord.config import load
@@ -73,7 +61,14 @@ def child(cfg: str, n: int, stream: bool, words: int, profile: str = "", agent: 
     tune_for_serving()
     content = " ".join(["word"] * words) if words else "hi"
     messages = agent_messages() if agent else [{"role": "user", "content": content}]
-    body = orjson.dumps({"model": "m", "messages": messages, **({"stream": True} if stream else {})})
+    path = "/v1/chat/completions"
+    if anthropic:  # as Claude Code sends it; model `m` speaks OpenAI, so Accord translates both ways
+        system, turns = as_anthropic(messages)
+        body = orjson.dumps({"model": "m", "max_tokens": 1024, "messages": turns,
+                             **({"system": system} if system else {}), **({"stream": True} if stream else {})})
+        path = "/v1/messages"
+    else:
+        body = orjson.dumps({"model": "m", "messages": messages, **({"stream": True} if stream else {})})
     headers = [inproc.chat_headers(body)]  # one set per key in rotation (the master key's without --vkeys)
     turn = 0
 
@@ -86,7 +81,7 @@ def child(cfg: str, n: int, stream: bool, words: int, profile: str = "", agent: 
                 status.append(m["status"])
 
         turn += 1
-        await inproc.post_chat(app, headers[turn % len(headers)], body, send)
+        await inproc.post_chat(app, headers[turn % len(headers)], body, send, path)
         return status[0]
 
     async def main() -> None:
@@ -128,6 +123,8 @@ def main() -> None:
     ap.add_argument("--stream", action="store_true")
     ap.add_argument("--words", type=int, default=0, help="words in the message (0: 'hi')")
     ap.add_argument("--agent", action="store_true", help="a ~470 KB coding agent's history instead of --words")
+    ap.add_argument("--anthropic", action="store_true", help="POST /v1/messages as Claude Code sends it (the same "
+                    "history in Anthropic's shape), translated to the OpenAI upstream and back")
     ap.add_argument("-c", type=int, default=64, help="requests at a time")
     ap.add_argument("-n", type=int, default=6400, help="requests per run")
     ap.add_argument("--src", action="append", default=[], help="another checkout's src to alternate with")
@@ -140,7 +137,7 @@ def main() -> None:
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        child(a.child, a.n, a.stream, a.words, a.profile, a.agent, a.c, a.log_level, a.vkeys)
+        child(a.child, a.n, a.stream, a.words, a.profile, a.agent, a.c, a.log_level, a.vkeys, a.anthropic)
         return
     from accordbench.targets import clean_env, fake_upstream
 
@@ -153,6 +150,7 @@ def main() -> None:
     def measure(env: dict[str, str], src: str) -> str:
         argv = [__file__, "--child", str(cfg), "-n", str(a.n), "--words", str(a.words), "-c", str(a.c),
                 *(["--agent"] if a.agent else []), *(["--stream"] if a.stream else []),
+                *(["--anthropic"] if a.anthropic else []),
                 *(["--profile", a.profile] if a.profile and not src else []),
                 *(["--log-level", a.log_level] if a.log_level else []),
                 *(["--vkeys", str(a.vkeys)] if a.vkeys else [])]

@@ -7,6 +7,7 @@ diffed and grouped by the innermost frame of Accord, aiohttp, uvicorn or Starlet
     python bench/stream_memory.py 4900            # 9,850 streams at the end: within a 20,000 fd limit
     python bench/stream_memory.py 1000 --trace    # tracemalloc (slower; its own memory inflates RSS)
     python bench/stream_memory.py 1000 --tokens 10000   # a 46 KB request body per stream
+    python bench/stream_memory.py 200 --agent           # a ~470 KB coding agent's history per stream
 """
 
 from __future__ import annotations
@@ -136,15 +137,17 @@ def main() -> None:
     p.add_argument("n", type=int, nargs="?", default=1000, help="streams opened in each step")
     p.add_argument("--trace", action="store_true", help="tracemalloc, 30 frames")
     p.add_argument("--tokens", type=int, default=8, help="tokens in each request's message")
+    p.add_argument("--agent", action="store_true", help="a ~470 KB coding agent's history instead of --tokens")
     p.add_argument("--serve", nargs=2, metavar=("CONFIG", "OUT"), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.serve:
         serve(a.serve[0], Path(a.serve[1]), int(os.environ.get("STREAM_MEMORY_FRAMES", "0")))
         return
+    import orjson
     from accordbench import targets
     from accordbench.loadgen import request_bytes
     from accordbench.procs import Server, free_port
-    from accordbench.scenarios.common import CHAT, HOST, accord_config, chat_body
+    from accordbench.scenarios.common import CHAT, HOST, accord_config, agent_messages, chat_body
 
     resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
     out = Path(tempfile.mkdtemp(prefix="stream-memory-"))
@@ -160,7 +163,9 @@ def main() -> None:
     srv.start()
     try:
         assert srv.proc is not None
-        req = request_bytes(HOST, port, CHAT, chat_body("long", a.tokens, stream=True), targets.MASTER_KEY, {})
+        body = (orjson.dumps({"model": "long", "messages": agent_messages(), "stream": True}) if a.agent
+                else chat_body("long", a.tokens, stream=True))
+        req = request_bytes(HOST, port, CHAT, body, targets.MASTER_KEY, {})
         report(a.n, out, asyncio.run(drive(a.n, port, srv.proc.pid, out, req)))
     finally:
         srv.stop()

@@ -51,12 +51,12 @@ class _Connection:
 
 
 async def post_chat(app: Any, headers: list[tuple[bytes, bytes]], body: bytes,
-                    send: Callable[[dict], Awaitable[None]]) -> None:
-    """One POST /v1/chat/completions through the ASGI app, `send` seeing what it answers; the client stays
-    connected until the answer is over."""
+                    send: Callable[[dict], Awaitable[None]], path: str = "/v1/chat/completions") -> None:
+    """One POST /v1/chat/completions (or `path`) through the ASGI app, `send` seeing what it answers; the client
+    stays connected until the answer is over."""
     scope = {"accord.hangup": _Connection(),
              "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-             "scheme": "http", "path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions",
+             "scheme": "http", "path": path, "raw_path": path.encode(),
              "query_string": b"", "root_path": "", "headers": headers, "client": ("127.0.0.1", 5000),
              "server": ("127.0.0.1", 4000), "state": {}}
     sent = False

@@ -283,3 +283,38 @@ def raise_fd_limit(want: int = 65_536) -> int:
         except (ValueError, OSError):
             continue
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def agent_messages(size: int = 460_000) -> list[dict]:
+    """A coding agent's history of about `size` bytes: code with quotes, escapes and non-ASCII, tool calls, results."""
+    code = 'def f(x):\n    return {"a": [x, "b\\n"], \'c\': 1}\n\t# comment \u00e9\n'
+    msgs: list[dict] = [{"role": "system", "content": "You are a coding agent. " * 50}]
+    while len(orjson.dumps(msgs)) < size:
+        msgs.append({"role": "user", "content": "please fix " + code * 5})
+        msgs.append({"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {
+            "name": "edit", "arguments": orjson.dumps({"path": "a.py", "content": code * 3}).decode()}}]})
+        msgs.append({"role": "tool", "tool_call_id": "c1", "content": code * 10})
+    return msgs
+
+
+def as_anthropic(messages: list[dict]) -> tuple[str, list[dict]]:
+    """An OpenAI-shaped history (agent_messages) as Claude Code sends it to POST /v1/messages: the system prompt
+    apart, tool calls as `tool_use` blocks, tool results as `tool_result` blocks in the user turn that follows."""
+    system = ""
+    out: list[dict] = []
+    for m in messages:
+        if m["role"] == "system":
+            system = m["content"]
+        elif m["role"] == "assistant":
+            out.append({"role": "assistant", "content": [
+                {"type": "tool_use", "id": f"toolu_{len(out)}", "name": c["function"]["name"],
+                 "input": orjson.loads(c["function"]["arguments"])} for c in m.get("tool_calls") or []]
+                or m["content"]})
+        else:
+            block = ({"type": "tool_result", "tool_use_id": f"toolu_{len(out) - 1}", "content": m["content"]}
+                     if m["role"] == "tool" else {"type": "text", "text": m["content"]})
+            if out and out[-1]["role"] == "user":
+                out[-1]["content"].append(block)
+            else:
+                out.append({"role": "user", "content": [block]})
+    return system, out
