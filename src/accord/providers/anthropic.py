@@ -73,10 +73,8 @@ class Anthropic:
         need_key(dep)
         native = request_body(dep, body)
         native["stream"] = True
-        payload = orjson.dumps(native)
-        resp = await post(pools, dep, url(dep), payload, headers(dep),
-                          pools.timeout(dep.timeout, stream=True, stream_timeout=dep.stream_timeout))
-        call.prompt_estimate = estimate_tokens(payload)
+        resp = await post(pools, dep, url(dep), orjson.dumps(native), headers(dep),
+                          pools.timeout(dep.timeout, stream=True, stream_timeout=dep.stream_timeout), call=call)
         return self._relay(resp, dep, call, wants_usage(body))
 
     async def _relay(self, resp: aiohttp.ClientResponse, dep: Deployment, call: Call, want_usage: bool) -> Chunks:

@@ -86,7 +86,7 @@ class Call:
     origin: Any = None  # metering.Origin: who asked (route, key, thread), captured when the attempt starts
     span: Any = None  # this attempt's trace span while it is open (accord.tracing), when tracing is on
     # The prompt's tokens as estimated from the request sent upstream (base.estimate_tokens of its bytes), set
-    # when a stream is sent: what its usage says if it ends without the upstream's count (cut off, or a server
+    # by http.post when a stream is sent: what its usage says if it ends without the upstream's count (cut off, or a server
     # that sends none). An integer, so an open stream does not hold the request (100k tokens: ~0.5 MB) for it.
     prompt_estimate: int = 1
 

@@ -84,10 +84,9 @@ class Gemini:
     async def stream(self, dep: Deployment, body: dict, call: Call, pools: Pools) -> Chunks:
         need_key(dep)
         native = request_body(dep, body)
-        payload = orjson.dumps(native)
-        resp = await post(pools, dep, url(dep, "streamGenerateContent") + "?alt=sse", payload,
-                          headers(dep), pools.timeout(dep.timeout, stream=True, stream_timeout=dep.stream_timeout))
-        call.prompt_estimate = estimate_tokens(payload)
+        resp = await post(pools, dep, url(dep, "streamGenerateContent") + "?alt=sse", orjson.dumps(native),
+                          headers(dep), pools.timeout(dep.timeout, stream=True, stream_timeout=dep.stream_timeout),
+                          call=call)
         return self._relay(resp, dep, call, wants_usage(body))
 
     async def _relay(self, resp: aiohttp.ClientResponse, dep: Deployment, call: Call, want_usage: bool) -> Chunks:

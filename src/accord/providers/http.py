@@ -21,6 +21,7 @@ from aiohttp import hdrs, http_writer
 from yarl import URL
 
 from ..errors import UpstreamError, UpstreamTimeout
+from .base import estimate_tokens
 from .event_views import json_object
 from .sse_frames import EventTooLarge, Framer, data_lines
 from .upstream import bad_upstream_json, upstream_error, with_url_credentials
@@ -114,9 +115,14 @@ class Pools:
 
 
 async def post(
-    pools: Pools, dep: Deployment, url: str, payload: bytes, headers: dict, timeout: aiohttp.ClientTimeout
+    pools: Pools, dep: Deployment, url: str, payload: bytes, headers: dict, timeout: aiohttp.ClientTimeout,
+    *, call: Call | None = None,
 ) -> aiohttp.ClientResponse:
-    """POST and return the response once its status is known good; map every failure to an AccordError."""
+    """POST and return the response once its status is known good; map every failure to an AccordError.
+    `call`: a stream's, whose prompt estimate (Call.prompt_estimate) is read off the payload here, so no stream
+    keeps its request to estimate from later."""
+    if call is not None:
+        call.prompt_estimate = estimate_tokens(payload)
     headers = with_url_credentials(dep, headers)
     session, target = pools.target(url)
     try:

@@ -135,10 +135,8 @@ async def stream(dep: Deployment, body: dict, call: Call, pools: Pools,
         events = MessageEvents(str(body.get("model") or dep.name), call.prompt_estimate)
         return _translated(chunks, events, call)
     need_key(dep)
-    payload = _native_body(dep, body, stream=True)
-    resp = await post(pools, dep, _url(base), payload, _headers(dep, forwarded),
-                      pools.timeout(dep.timeout, stream=True, stream_timeout=dep.stream_timeout))
-    call.prompt_estimate = estimate_tokens(payload)
+    resp = await post(pools, dep, _url(base), _native_body(dep, body, stream=True), _headers(dep, forwarded),
+                      pools.timeout(dep.timeout, stream=True, stream_timeout=dep.stream_timeout), call=call)
     return _relay(resp, dep, call, _named(body))
 
 

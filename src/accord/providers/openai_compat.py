@@ -235,10 +235,8 @@ class OpenAICompatible:
         opts = body.get("stream_options")
         client_wants_usage = isinstance(opts, dict) and bool(opts.get("include_usage"))
         body["stream_options"] = {**(opts if isinstance(opts, dict) else {}), "include_usage": True}
-        payload = encode(body)
-        resp = await post(pools, dep, self.url(dep, "chat/completions"), payload, self.headers(dep),
-                          pools.timeout(dep.timeout, stream=True, stream_timeout=dep.stream_timeout))
-        call.prompt_estimate = estimate_tokens(payload)
+        resp = await post(pools, dep, self.url(dep, "chat/completions"), encode(body), self.headers(dep),
+                          pools.timeout(dep.timeout, stream=True, stream_timeout=dep.stream_timeout), call=call)
         return self._relay(resp, dep, call, client_wants_usage)
 
     async def _relay(self, resp, dep: Deployment, call: Call, want_usage: bool) -> Chunks:
