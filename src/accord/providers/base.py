@@ -8,12 +8,10 @@ serialized to JSON bytes (so an OpenAI-compatible upstream's bytes pass through 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING, Any, Protocol
-
-import orjson
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import BadRequest
-from .call import Call, Usage
+from .call import Call, Usage, estimate_tokens
 from .upstream import (
     CONTEXT_MARKERS,
     bad_upstream_json,
@@ -48,15 +46,6 @@ class Provider(Protocol):
         ...
 
     async def embed(self, dep: Deployment, body: dict, call: Call, pools: Pools) -> dict: ...
-
-
-def estimate_tokens(obj: Any) -> int:
-    """Rough token count (4 characters a token) for when an upstream reports no usage."""
-    if isinstance(obj, (bytes, bytearray)):
-        return max(1, len(obj) // 4)
-    if isinstance(obj, str):
-        return max(1, len(obj) // 4)
-    return max(1, len(orjson.dumps(obj)) // 4)
 
 
 def require(cond: bool, message: str, param: str | None = None) -> None:

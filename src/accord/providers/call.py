@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 if TYPE_CHECKING:
     from ..config import Deployment
 
@@ -93,3 +95,12 @@ class Call:
     @property
     def ttft(self) -> float | None:
         return None if self.first_byte is None else self.first_byte - self.started
+
+
+def estimate_tokens(obj: Any) -> int:
+    """Rough token count (4 characters a token) for when an upstream reports no usage."""
+    if isinstance(obj, (bytes, bytearray)):
+        return max(1, len(obj) // 4)
+    if isinstance(obj, str):
+        return max(1, len(obj) // 4)
+    return max(1, len(orjson.dumps(obj)) // 4)

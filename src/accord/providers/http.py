@@ -21,7 +21,7 @@ from aiohttp import hdrs, http_writer
 from yarl import URL
 
 from ..errors import UpstreamError, UpstreamTimeout
-from .base import estimate_tokens
+from .call import estimate_tokens
 from .event_views import json_object
 from .sse_frames import EventTooLarge, Framer, data_lines
 from .upstream import bad_upstream_json, upstream_error, with_url_credentials
